@@ -1,0 +1,104 @@
+#!/usr/bin/env node
+import { Command, CommanderError, Option } from 'commander';
+import { createLogger } from './log.js';
+import { VERSION } from './version.js';
+import { runValidate } from './commands/validate.js';
+import { runSync } from './commands/sync.js';
+import { runGet } from './commands/get.js';
+import { EXIT_INVALID, processOutput, type GlobalOptions } from './commands/common.js';
+import { DEFAULT_CONTROLLER_NAMESPACE } from './kube/sources.js';
+
+function collect(value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), value];
+}
+
+function positiveInt(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new CommanderError(EXIT_INVALID, 'regcred.invalidArgument', `must be a positive integer: ${value}`);
+  return n;
+}
+
+function globalOptions(cmd: Command): GlobalOptions {
+  return cmd.optsWithGlobals() as GlobalOptions;
+}
+
+function loggerFor(opts: GlobalOptions) {
+  return createLogger({ level: opts.logLevel as 'info', format: opts.logFormat });
+}
+
+export function buildProgram(setExit: (code: number) => void): Command {
+  const program = new Command('regcred')
+    .description('Keeps Kubernetes image pull secrets filled with fresh, short-lived registry credentials')
+    .version(VERSION, '--version', 'print the version')
+    .option('--kubeconfig <path>', 'kubeconfig file (default: $KUBECONFIG, ~/.kube/config, or in-cluster)')
+    .option('--context <name>', 'kubeconfig context to use')
+    .addOption(new Option('--log-level <level>', 'log level').choices(['trace', 'debug', 'info', 'warn', 'error', 'silent']).default('info'))
+    .addOption(new Option('--log-format <format>', 'log format').choices(['json', 'text']).default('text'))
+    .showHelpAfterError()
+    .exitOverride();
+
+  const sourceOptions = (cmd: Command) =>
+    cmd
+      .option('-n, --namespace <namespace>', "regcred's own namespace: where ClusterRegistryCredential source Secrets live", DEFAULT_CONTROLLER_NAMESPACE)
+      .option('--allow-cross-namespace-refs', 'let ClusterRegistryCredential source Secrets live in any namespace', false);
+
+  program
+    .command('version')
+    .description('print the version')
+    .action(() => {
+      process.stdout.write(`regcred ${VERSION}\n`);
+      setExit(0);
+    });
+
+  program
+    .command('validate')
+    .description('check credential files against the schema; prints each error with its path')
+    .requiredOption('-f, --filename <file>', 'a YAML file of credentials ("-" for stdin); repeatable', collect)
+    .action(async (opts: { filename: string[] }) => {
+      setExit(await runValidate(opts.filename, processOutput));
+    });
+
+  sourceOptions(
+    program
+      .command('sync')
+      .description('one pass over the credentials in the files: mint each once, write its pull Secrets, patch service accounts')
+      .requiredOption('-f, --filename <file>', 'a YAML file of credentials ("-" for stdin); repeatable', collect)
+      .option('--concurrency <n>', 'namespaces written in parallel', positiveInt, 16),
+  ).action(async (opts: { filename: string[]; concurrency: number; namespace: string; allowCrossNamespaceRefs: boolean }, cmd: Command) => {
+    const g = globalOptions(cmd);
+    setExit(await runSync({ ...g, ...opts, files: opts.filename }, processOutput, loggerFor(g)));
+  });
+
+  sourceOptions(
+    program
+      .command('get')
+      .description('mint the credentials in the files and print them; writes nothing to the cluster')
+      .requiredOption('-f, --filename <file>', 'a YAML file of credentials ("-" for stdin); repeatable', collect)
+      .option('--name <name>', 'only the credential with this metadata.name')
+      .addOption(new Option('-o, --output <format>', 'output format').choices(['dockerconfigjson', 'json']).default('json')),
+  ).action(async (opts: { filename: string[]; name?: string; output: 'json' | 'dockerconfigjson'; namespace: string; allowCrossNamespaceRefs: boolean }, cmd: Command) => {
+    const g = globalOptions(cmd);
+    setExit(await runGet({ ...g, ...opts, files: opts.filename }, processOutput, loggerFor(g), (t) => process.stdout.write(t)));
+  });
+
+  return program;
+}
+
+async function main(): Promise<void> {
+  let code = 0;
+  const program = buildProgram((c) => (code = c));
+  try {
+    await program.parseAsync(process.argv);
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // --help and --version exit 0; usage errors are invalid input.
+      code = err.exitCode === 0 ? 0 : EXIT_INVALID;
+    } else {
+      processOutput.err(`error: ${err instanceof Error ? err.message : String(err)}`);
+      code = 1;
+    }
+  }
+  process.exitCode = code;
+}
+
+await main();

@@ -1,0 +1,53 @@
+import type { CoreV1Api } from '@kubernetes/client-node';
+import { formatConfigError, loadConfigFiles, type LoadedCredential } from '../config/load.js';
+import type { CredentialObject } from '../config/schema.js';
+import type { Logger } from '../log.js';
+import { scrub } from '../redact.js';
+import { createSourceReader, sourceScope } from '../kube/sources.js';
+import type { ProviderDeps } from '../providers/types.js';
+
+export const EXIT_OK = 0;
+export const EXIT_FAILED = 1;
+export const EXIT_INVALID = 2;
+
+/** What every command prints goes through here: scrubbed of registered secret values. */
+export interface Output {
+  out(line: string): void;
+  err(line: string): void;
+}
+
+export const processOutput: Output = {
+  out: (line) => process.stdout.write(scrub(line) + '\n'),
+  err: (line) => process.stderr.write(scrub(line) + '\n'),
+};
+
+export interface GlobalOptions {
+  kubeconfig?: string;
+  context?: string;
+  logLevel: string;
+  logFormat: 'json' | 'text';
+}
+
+export interface SourceOptions {
+  namespace: string;
+  allowCrossNamespaceRefs: boolean;
+}
+
+/** Loads the files; on any error prints one line each and returns undefined. */
+export async function loadOrReport(files: readonly string[], output: Output): Promise<LoadedCredential[] | undefined> {
+  const loaded = await loadConfigFiles(files);
+  if (loaded.errors.length > 0) {
+    for (const e of loaded.errors) output.err(formatConfigError(e));
+    return undefined;
+  }
+  return loaded.credentials;
+}
+
+export function providerDeps(core: CoreV1Api, obj: CredentialObject, opts: SourceOptions, log: Logger): ProviderDeps {
+  return {
+    sources: createSourceReader(core, sourceScope(obj, opts.namespace, opts.allowCrossNamespaceRefs)),
+    now: () => new Date(),
+    fetch: globalThis.fetch,
+    log,
+  };
+}

@@ -1,0 +1,115 @@
+import type { CoreV1Api, V1Secret } from '@kubernetes/client-node';
+import { objectRef, type CredentialObject } from '../config/schema.js';
+import { buildDockerConfigJson, earliestExpiry } from '../dockerconfig.js';
+import { RegcredError, errorMessage } from '../errors.js';
+import type { Logger } from '../log.js';
+import { providerRegistry } from '../providers/registry.js';
+import type { Credential, ProviderDeps } from '../providers/types.js';
+import type { RetryOptions } from '../kube/client.js';
+import { resolveTargetNamespaces } from '../kube/namespaces.js';
+import { listManagedSecrets, writePullSecret, type WriteObserver, type WriteOutcome } from '../kube/secrets.js';
+import { attachPullSecret } from '../kube/serviceaccounts.js';
+import type { OwnerRef } from '../kube/labels.js';
+import { mapWithConcurrency } from '../util/pool.js';
+
+// One credential's work: mint once, then fan the result out to every target namespace. Shared by
+// `regcred sync` and the controller, so both write exactly the same thing.
+
+export interface MintedCredential {
+  credentials: Credential[];
+  dockerConfigJson: string;
+  expiresAt: Date | undefined;
+}
+
+export async function mintCredential(obj: CredentialObject, deps: ProviderDeps, signal?: AbortSignal): Promise<MintedCredential> {
+  const def = providerRegistry.get(obj.spec.provider.key);
+  if (!def) throw new RegcredError('InvalidSpec', `unknown provider "${obj.spec.provider.key}"`);
+  const provider = def.create(obj.spec.provider.config, deps);
+  const credentials = await provider.fetch(signal);
+  if (credentials.length === 0) throw new RegcredError('ProviderError', `provider ${def.key} returned no credentials`, true);
+  return { credentials, dockerConfigJson: buildDockerConfigJson(credentials), expiresAt: earliestExpiry(credentials) };
+}
+
+export function ownerOf(obj: CredentialObject): OwnerRef {
+  return obj.kind === 'RegistryCredential'
+    ? { kind: obj.kind, name: obj.metadata.name, namespace: obj.metadata.namespace }
+    : { kind: obj.kind, name: obj.metadata.name };
+}
+
+export async function targetNamespaces(core: CoreV1Api, obj: CredentialObject, retry: RetryOptions = {}): Promise<string[]> {
+  if (obj.kind === 'RegistryCredential') return [obj.metadata.namespace!];
+  return resolveTargetNamespaces(core, obj.spec.target.namespaces!, retry);
+}
+
+export interface NamespaceResult {
+  namespace: string;
+  secret?: WriteOutcome;
+  adopted?: boolean;
+  serviceAccountsPatched: string[];
+  serviceAccountsMissing: string[];
+  error?: RegcredError;
+}
+
+export interface FanOutResult {
+  namespaces: NamespaceResult[];
+  counts: { total: number; synced: number; failed: number; created: number; updated: number; unchanged: number; saPatched: number };
+}
+
+export interface FanOutOptions extends WriteObserver {
+  concurrency?: number;
+  retry?: RetryOptions;
+  log?: Logger;
+}
+
+/** Writes the minted credential into each namespace; one namespace failing never stops the others. */
+export async function fanOut(
+  core: CoreV1Api,
+  obj: CredentialObject,
+  minted: MintedCredential,
+  namespaces: readonly string[],
+  opts: FanOutOptions = {},
+): Promise<FanOutResult> {
+  const owner = ownerOf(obj);
+  const target = obj.spec.target;
+  const retry = opts.retry ?? {};
+  // One LIST instead of a GET per namespace, when the identity may list Secrets cluster-wide.
+  let known: Map<string, V1Secret> | undefined;
+  if (namespaces.length > 1) known = await listManagedSecrets(core, owner, target.secretName, retry);
+
+  const desired = {
+    name: target.secretName,
+    owner,
+    dockerConfigJson: minted.dockerConfigJson,
+    expiresAt: minted.expiresAt,
+    labels: target.labels,
+    annotations: target.annotations,
+    adopt: target.adopt,
+  };
+
+  const results = await mapWithConcurrency(namespaces, opts.concurrency ?? 16, async (namespace): Promise<NamespaceResult> => {
+    const r: NamespaceResult = { namespace, serviceAccountsPatched: [], serviceAccountsMissing: [] };
+    try {
+      const existing = known ? (known.get(namespace) ?? null) : undefined;
+      const written = await writePullSecret(core, namespace, desired, existing, { retry, ...(opts.onWrite ? { onWrite: opts.onWrite } : {}) });
+      r.secret = written.outcome;
+      if (written.adopted) r.adopted = true;
+      const sa = await attachPullSecret(core, namespace, target.serviceAccounts, target.secretName, { retry, ...(opts.onWrite ? { onWrite: opts.onWrite } : {}) });
+      r.serviceAccountsPatched = sa.patched;
+      r.serviceAccountsMissing = sa.missing;
+    } catch (err) {
+      r.error = err instanceof RegcredError ? err : new RegcredError('ApiError', errorMessage(err), true, { cause: err });
+    }
+    return r;
+  });
+
+  const counts = { total: results.length, synced: 0, failed: 0, created: 0, updated: 0, unchanged: 0, saPatched: 0 };
+  for (const r of results) {
+    if (r.error) counts.failed++;
+    else counts.synced++;
+    if (r.secret) counts[r.secret]++;
+    counts.saPatched += r.serviceAccountsPatched.length;
+  }
+  opts.log?.debug({ credential: objectRef(obj), ...counts }, 'fan-out finished');
+  return { namespaces: results, counts };
+}
+

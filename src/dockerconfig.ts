@@ -1,0 +1,69 @@
+import { createHash } from 'node:crypto';
+import { RegcredError } from './errors.js';
+import { registerSecret } from './redact.js';
+import type { Credential } from './providers/types.js';
+
+// The `.dockerconfigjson` format that kubelet, containerd and skopeo read:
+// {"auths": {"<registry>": {"username", "password", "auth": base64("user:pass")}}}
+
+export interface DockerConfigJson {
+  auths: Record<string, { username: string; password: string; auth: string }>;
+}
+
+export function buildDockerConfigJson(credentials: readonly Credential[]): string {
+  const auths: DockerConfigJson['auths'] = {};
+  // Sorted, so the same credentials always give the same bytes (and the same content hash).
+  for (const c of [...credentials].sort((a, b) => a.registry.localeCompare(b.registry))) {
+    auths[c.registry] = {
+      username: c.username,
+      password: c.password,
+      auth: Buffer.from(`${c.username}:${c.password}`).toString('base64'),
+    };
+  }
+  return JSON.stringify({ auths });
+}
+
+/** Parses a `.dockerconfigjson` into credentials; `where` names the source in error messages. */
+export function parseDockerConfigJson(text: string, where: string): Credential[] {
+  let doc: unknown;
+  try {
+    doc = JSON.parse(text);
+  } catch {
+    throw new RegcredError('InvalidSource', `${where}: ".dockerconfigjson" is not valid JSON`);
+  }
+  const auths = (doc as { auths?: unknown } | null)?.auths;
+  if (typeof auths !== 'object' || auths === null) {
+    throw new RegcredError('InvalidSource', `${where}: ".dockerconfigjson" has no "auths" object`);
+  }
+  const out: Credential[] = [];
+  for (const [registry, raw] of Object.entries(auths as Record<string, unknown>)) {
+    const entry = (raw ?? {}) as { username?: unknown; password?: unknown; auth?: unknown };
+    let username = typeof entry.username === 'string' ? entry.username : undefined;
+    let password = typeof entry.password === 'string' ? entry.password : undefined;
+    if ((username === undefined || password === undefined) && typeof entry.auth === 'string') {
+      const decoded = Buffer.from(entry.auth, 'base64').toString('utf8');
+      const colon = decoded.indexOf(':');
+      if (colon > 0) {
+        username ??= decoded.slice(0, colon);
+        password ??= decoded.slice(colon + 1);
+      }
+    }
+    if (username === undefined || password === undefined) {
+      throw new RegcredError('InvalidSource', `${where}: auths entry "${registry}" has no username and password`);
+    }
+    registerSecret(password);
+    out.push({ registry, username, password });
+  }
+  return out;
+}
+
+export function sha256Hex(data: string | Buffer): string {
+  return createHash('sha256').update(data).digest('hex');
+}
+
+/** The earliest expiry among credentials, or undefined when none expires. */
+export function earliestExpiry(credentials: readonly Credential[]): Date | undefined {
+  let min: Date | undefined;
+  for (const c of credentials) if (c.expiresAt && (!min || c.expiresAt < min)) min = c.expiresAt;
+  return min;
+}

@@ -1,0 +1,123 @@
+import { ApiException, CoreV1Api, KubeConfig } from '@kubernetes/client-node';
+import { RegcredError, type ErrorCode } from '../errors.js';
+
+export interface KubeOptions {
+  kubeconfig?: string | undefined;
+  context?: string | undefined;
+}
+
+/** kubeconfig from --kubeconfig, else $KUBECONFIG, ~/.kube/config or the in-cluster service account. */
+export function loadKubeConfig(opts: KubeOptions = {}): KubeConfig {
+  const kc = new KubeConfig();
+  try {
+    if (opts.kubeconfig) kc.loadFromFile(opts.kubeconfig);
+    else kc.loadFromDefault();
+  } catch (err) {
+    throw new RegcredError('InvalidSpec', `cannot load kubeconfig${opts.kubeconfig ? ` ${opts.kubeconfig}` : ''}: ${(err as Error).message.split('\n')[0]}`);
+  }
+  if (opts.context) {
+    if (!kc.getContextObject(opts.context)) throw new RegcredError('InvalidSpec', `kubeconfig has no context "${opts.context}"`);
+    kc.setCurrentContext(opts.context);
+  }
+  if (!kc.getCurrentCluster()) throw new RegcredError('InvalidSpec', 'kubeconfig has no current cluster');
+  return kc;
+}
+
+export interface KubeClients {
+  kc: KubeConfig;
+  core: CoreV1Api;
+}
+
+export function createClients(kc: KubeConfig): KubeClients {
+  return { kc, core: kc.makeApiClient(CoreV1Api) };
+}
+
+/** The HTTP status of a client-node error, or undefined for network errors. */
+export function statusCode(err: unknown): number | undefined {
+  return err instanceof ApiException ? err.code : undefined;
+}
+
+/** The API server's own message (metav1.Status.message), which names objects but never their data. */
+export function apiMessage(err: unknown): string {
+  if (err instanceof ApiException) {
+    const body: unknown = typeof err.body === 'string' ? safeJson(err.body) : err.body;
+    const msg = (body as { message?: unknown } | undefined)?.message;
+    if (typeof msg === 'string' && msg) return msg;
+    return `HTTP ${err.code}`;
+  }
+  if (err instanceof Error) return err.message.split('\n')[0] ?? 'error';
+  return String(err);
+}
+
+export function apiReason(err: unknown): string | undefined {
+  if (!(err instanceof ApiException)) return undefined;
+  const body: unknown = typeof err.body === 'string' ? safeJson(err.body) : err.body;
+  const reason = (body as { reason?: unknown } | undefined)?.reason;
+  return typeof reason === 'string' ? reason : undefined;
+}
+
+function safeJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Throttling, server trouble and network failures may pass; everything else needs a change. */
+export function isRetryableApiError(err: unknown): boolean {
+  const code = statusCode(err);
+  if (code === undefined) return true; // connection refused, reset, timeout
+  return code === 429 || code >= 500;
+}
+
+/** Turns a client-node error into a RegcredError with a stable code and a one-line message. */
+export function toRegcredError(err: unknown, what: string): RegcredError {
+  if (err instanceof RegcredError) return err;
+  const code = statusCode(err);
+  let errCode: ErrorCode = 'ApiError';
+  if (code === 403) errCode = 'Forbidden';
+  return new RegcredError(errCode, `${what}: ${apiMessage(err)}`, isRetryableApiError(err), { cause: err });
+}
+
+export interface RetryOptions {
+  attempts?: number;
+  /** Injected so tests never sleep. */
+  sleep?: (ms: number) => Promise<void>;
+  baseDelayMs?: number;
+  maxDelayMs?: number;
+}
+
+export const realSleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * Runs an API call, retrying throttling (429, honouring Retry-After), 5xx and network errors with
+ * capped exponential backoff. Other errors are thrown at once.
+ */
+export async function withApiRetry<T>(call: () => Promise<T>, opts: RetryOptions = {}): Promise<T> {
+  const attempts = opts.attempts ?? 5;
+  const sleep = opts.sleep ?? realSleep;
+  const base = opts.baseDelayMs ?? 200;
+  const max = opts.maxDelayMs ?? 10_000;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await call();
+    } catch (err) {
+      if (attempt >= attempts || !isRetryableApiError(err)) throw err;
+      const retryAfter = retryAfterMs(err);
+      const backoff = Math.min(max, base * 2 ** (attempt - 1));
+      await sleep(retryAfter ?? backoff * (0.5 + Math.random() / 2));
+    }
+  }
+}
+
+/** Retry-After in milliseconds (seconds or an HTTP date), capped at a minute. */
+export function retryAfterMs(err: unknown, now = Date.now()): number | undefined {
+  if (!(err instanceof ApiException)) return undefined;
+  const header = Object.entries(err.headers ?? {}).find(([k]) => k.toLowerCase() === 'retry-after')?.[1];
+  if (!header) return undefined;
+  const seconds = Number(header);
+  const ms = Number.isFinite(seconds) ? seconds * 1000 : Date.parse(header) - now;
+  if (!Number.isFinite(ms)) return undefined;
+  return Math.max(0, Math.min(ms, 60_000));
+}

@@ -1,0 +1,210 @@
+import type { CoreV1Api, V1Secret } from '@kubernetes/client-node';
+import { RegcredError } from '../errors.js';
+import { sha256Hex } from '../dockerconfig.js';
+import { statusCode, toRegcredError, withApiRetry, type RetryOptions } from './client.js';
+import {
+  ANNOTATION_CONTENT_HASH,
+  ANNOTATION_EXPIRES_AT,
+  describeOwner,
+  isManagedBy,
+  isManagedByRegcred,
+  ownerLabels,
+  ownerSelector,
+  type OwnerRef,
+} from './labels.js';
+
+export const DOCKERCONFIGJSON_TYPE = 'kubernetes.io/dockerconfigjson';
+export const DOCKERCONFIGJSON_KEY = '.dockerconfigjson';
+
+/** What a target namespace should hold. */
+export interface DesiredPullSecret {
+  name: string;
+  owner: OwnerRef;
+  dockerConfigJson: string;
+  expiresAt?: Date | undefined;
+  labels: Record<string, string>;
+  annotations: Record<string, string>;
+  adopt: boolean;
+}
+
+export type WriteOutcome = 'created' | 'updated' | 'unchanged';
+
+export interface WriteResult {
+  outcome: WriteOutcome;
+  /** Set when an existing Secret was taken over because `adopt: true`. */
+  adopted?: boolean;
+}
+
+/** Counts writes for the caller (metrics, benchmarks, the "zero writes" test). */
+export interface WriteObserver {
+  onWrite?(operation: 'create' | 'update' | 'delete', namespace: string): void;
+}
+
+export interface SecretWriterOptions extends WriteObserver {
+  retry?: RetryOptions;
+  fieldManager?: string;
+}
+
+function desiredMetadata(d: DesiredPullSecret, namespace: string) {
+  const annotations: Record<string, string> = {
+    ...d.annotations,
+    [ANNOTATION_CONTENT_HASH]: sha256Hex(d.dockerConfigJson),
+  };
+  if (d.expiresAt) annotations[ANNOTATION_EXPIRES_AT] = d.expiresAt.toISOString();
+  return { name: d.name, namespace, labels: { ...d.labels, ...ownerLabels(d.owner) }, annotations };
+}
+
+/** True when `existing` already holds exactly what `d` asks for: data, type, labels, annotations. */
+export function isUpToDate(existing: V1Secret, d: DesiredPullSecret, namespace: string): boolean {
+  if (existing.type !== DOCKERCONFIGJSON_TYPE) return false;
+  const data = existing.data ?? {};
+  if (Object.keys(data).length !== 1) return false;
+  const current = data[DOCKERCONFIGJSON_KEY];
+  // Compare the bytes, not only the hash annotation: an edit by hand leaves the annotation as it was.
+  if (current === undefined || Buffer.from(current, 'base64').toString('utf8') !== d.dockerConfigJson) return false;
+  const want = desiredMetadata(d, namespace);
+  const labels = existing.metadata?.labels ?? {};
+  const annotations = existing.metadata?.annotations ?? {};
+  if (!Object.entries(want.labels).every(([k, v]) => labels[k] === v)) return false;
+  if (!Object.entries(want.annotations).every(([k, v]) => annotations[k] === v)) return false;
+  if (!d.expiresAt && annotations[ANNOTATION_EXPIRES_AT] !== undefined) return false;
+  return true;
+}
+
+/**
+ * Writes the pull Secret into one namespace: creates it, or updates it in place (same UID, never
+ * delete and re-create), or does nothing when it is already up to date. A Secret of that name that
+ * regcred does not manage for this owner is reported as SecretConflict, unless `adopt` is set.
+ *
+ * `existing` may be passed when the caller listed the namespace's Secrets already: `null` means
+ * "known not to exist", undefined means "unknown, read it".
+ */
+export async function writePullSecret(
+  core: CoreV1Api,
+  namespace: string,
+  desired: DesiredPullSecret,
+  existing: V1Secret | null | undefined,
+  opts: SecretWriterOptions = {},
+): Promise<WriteResult> {
+  const retry = opts.retry ?? {};
+  const what = `Secret ${namespace}/${desired.name}`;
+  const dataB64 = Buffer.from(desired.dockerConfigJson).toString('base64');
+
+  let current = existing;
+  if (current === undefined) current = await readSecret(core, namespace, desired.name, retry);
+
+  for (let attempt = 0; attempt < 3; attempt++) {
+    if (current === null) {
+      const body: V1Secret = {
+        apiVersion: 'v1',
+        kind: 'Secret',
+        metadata: desiredMetadata(desired, namespace),
+        type: DOCKERCONFIGJSON_TYPE,
+        data: { [DOCKERCONFIGJSON_KEY]: dataB64 },
+      };
+      try {
+        await withApiRetry(() => core.createNamespacedSecret({ namespace, body, fieldManager: opts.fieldManager }), retry);
+        opts.onWrite?.('create', namespace);
+        return { outcome: 'created' };
+      } catch (err) {
+        if (statusCode(err) === 404) throw new RegcredError('NamespaceNotFound', `namespace "${namespace}" not found`, false, { cause: err });
+        if (statusCode(err) !== 409) throw toRegcredError(err, `cannot create ${what}`);
+        current = await readSecret(core, namespace, desired.name, retry); // created meanwhile: look again
+        continue;
+      }
+    }
+
+    const labels = current.metadata?.labels;
+    const ours = isManagedBy(labels, desired.owner);
+    if (!ours && !desired.adopt) {
+      const who = isManagedByRegcred(labels) ? `managed by ${describeOwner(labels ?? {})}` : 'not managed by regcred';
+      throw new RegcredError('SecretConflict', `${what} exists and is ${who}; set target.adopt: true to take it over`);
+    }
+    if (ours && isUpToDate(current, desired, namespace)) return { outcome: 'unchanged' };
+
+    if (current.type !== DOCKERCONFIGJSON_TYPE) {
+      // The type of a Secret is immutable: an adopted Secret of another type can only be replaced.
+      // This happens once, at adoption; refreshes always update in place.
+      try {
+        await withApiRetry(
+          () => core.deleteNamespacedSecret({ namespace, name: desired.name, body: { preconditions: { uid: current!.metadata?.uid } } }),
+          retry,
+        );
+        opts.onWrite?.('delete', namespace);
+      } catch (err) {
+        if (statusCode(err) !== 404) throw toRegcredError(err, `cannot replace ${what}`);
+      }
+      current = null;
+      continue;
+    }
+
+    const meta = desiredMetadata(desired, namespace);
+    const body: V1Secret = {
+      ...current,
+      metadata: {
+        ...current.metadata,
+        // Keep labels and annotations others put there; ours win.
+        labels: { ...stripOwnerLabels(current.metadata?.labels), ...meta.labels },
+        annotations: withoutExpiry({ ...current.metadata?.annotations, ...meta.annotations }, desired.expiresAt),
+      },
+      type: DOCKERCONFIGJSON_TYPE,
+      data: { [DOCKERCONFIGJSON_KEY]: dataB64 },
+    };
+    delete body.stringData;
+    try {
+      // PUT with the resourceVersion we read: optimistic concurrency, the UID stays.
+      await withApiRetry(() => core.replaceNamespacedSecret({ namespace, name: desired.name, body, fieldManager: opts.fieldManager }), retry);
+      opts.onWrite?.('update', namespace);
+      return { outcome: 'updated', ...(ours ? {} : { adopted: true }) };
+    } catch (err) {
+      const code = statusCode(err);
+      if (code !== 409 && code !== 404) throw toRegcredError(err, `cannot update ${what}`);
+      current = await readSecret(core, namespace, desired.name, retry); // changed or deleted meanwhile
+    }
+  }
+  throw new RegcredError('ApiError', `cannot write ${what}: it kept changing under us`, true);
+}
+
+function stripOwnerLabels(labels: Record<string, string> | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(labels ?? {})) if (!k.startsWith('regcred.dev/owner-')) out[k] = v;
+  return out;
+}
+
+function withoutExpiry(annotations: Record<string, string>, expiresAt: Date | undefined): Record<string, string> {
+  if (!expiresAt) delete annotations[ANNOTATION_EXPIRES_AT];
+  return annotations;
+}
+
+export async function readSecret(core: CoreV1Api, namespace: string, name: string, retry: RetryOptions = {}): Promise<V1Secret | null> {
+  try {
+    return await withApiRetry(() => core.readNamespacedSecret({ namespace, name }), retry);
+  } catch (err) {
+    if (statusCode(err) === 404) return null;
+    throw toRegcredError(err, `cannot read Secret ${namespace}/${name}`);
+  }
+}
+
+/**
+ * The Secrets named `name` that regcred manages for `owner`, in every namespace, by one LIST call.
+ * Returns undefined when the identity may not list Secrets cluster-wide (the caller then reads
+ * each namespace's Secret on its own).
+ */
+export async function listManagedSecrets(
+  core: CoreV1Api,
+  owner: OwnerRef,
+  name: string,
+  retry: RetryOptions = {},
+): Promise<Map<string, V1Secret> | undefined> {
+  const labelSelector = ownerSelector(owner);
+  try {
+    const list = await withApiRetry(
+      () => core.listSecretForAllNamespaces({ labelSelector, fieldSelector: `metadata.name=${name}` }),
+      retry,
+    );
+    return new Map(list.items.map((s) => [s.metadata?.namespace ?? '', s]));
+  } catch (err) {
+    if (statusCode(err) === 403) return undefined;
+    throw toRegcredError(err, 'cannot list managed Secrets');
+  }
+}

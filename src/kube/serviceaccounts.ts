@@ -1,0 +1,101 @@
+import type { CoreV1Api, V1ServiceAccount } from '@kubernetes/client-node';
+import { statusCode, toRegcredError, withApiRetry, type RetryOptions } from './client.js';
+import type { WriteObserver } from './secrets.js';
+
+export interface ServiceAccountResult {
+  patched: string[];
+  unchanged: string[];
+  /** Named service accounts that do not exist (yet): skipped and reported, not an error. */
+  missing: string[];
+}
+
+export function hasPullSecret(sa: V1ServiceAccount, secretName: string): boolean {
+  return (sa.imagePullSecrets ?? []).some((r) => r.name === secretName);
+}
+
+/**
+ * Adds `{name: secretName}` to the imagePullSecrets of the named service accounts (or every one,
+ * for "*"), once, keeping the other entries as they are.
+ */
+export async function attachPullSecret(
+  core: CoreV1Api,
+  namespace: string,
+  serviceAccounts: readonly string[],
+  secretName: string,
+  opts: { retry?: RetryOptions } & WriteObserver = {},
+): Promise<ServiceAccountResult> {
+  const result: ServiceAccountResult = { patched: [], unchanged: [], missing: [] };
+  if (serviceAccounts.length === 0) return result;
+  const retry = opts.retry ?? {};
+
+  let accounts: V1ServiceAccount[];
+  if (serviceAccounts.includes('*')) {
+    try {
+      accounts = (await withApiRetry(() => core.listNamespacedServiceAccount({ namespace }), retry)).items;
+    } catch (err) {
+      throw toRegcredError(err, `cannot list ServiceAccounts in ${namespace}`);
+    }
+  } else {
+    accounts = [];
+    for (const name of serviceAccounts) {
+      const sa = await readServiceAccount(core, namespace, name, retry);
+      if (sa) accounts.push(sa);
+      else result.missing.push(name);
+    }
+  }
+
+  for (let sa of accounts) {
+    const name = sa.metadata?.name ?? '';
+    for (let attempt = 0; ; attempt++) {
+      if (hasPullSecret(sa, secretName)) {
+        result.unchanged.push(name);
+        break;
+      }
+      try {
+        await withApiRetry(() => core.patchNamespacedServiceAccount({ namespace, name, body: addPullSecretPatch(sa, secretName) }), retry);
+        opts.onWrite?.('update', namespace);
+        result.patched.push(name);
+        break;
+      } catch (err) {
+        const code = statusCode(err);
+        // 409/422: the test on resourceVersion failed, someone changed the SA; read it again.
+        if ((code === 409 || code === 422) && attempt < 3) {
+          const fresh = await readServiceAccount(core, namespace, name, retry);
+          if (!fresh) {
+            result.missing.push(name);
+            break;
+          }
+          sa = fresh;
+          continue;
+        }
+        if (code === 404) {
+          result.missing.push(name);
+          break;
+        }
+        throw toRegcredError(err, `cannot patch ServiceAccount ${namespace}/${name}`);
+      }
+    }
+  }
+  return result;
+}
+
+/**
+ * A JSON patch that appends the reference, guarded by the resourceVersion we read, so an entry
+ * someone else added between our read and our write is never lost.
+ */
+export function addPullSecretPatch(sa: V1ServiceAccount, secretName: string): object[] {
+  const guard = { op: 'test', path: '/metadata/resourceVersion', value: sa.metadata?.resourceVersion };
+  if (!sa.imagePullSecrets || sa.imagePullSecrets.length === 0) {
+    return [guard, { op: 'add', path: '/imagePullSecrets', value: [{ name: secretName }] }];
+  }
+  return [guard, { op: 'add', path: '/imagePullSecrets/-', value: { name: secretName } }];
+}
+
+async function readServiceAccount(core: CoreV1Api, namespace: string, name: string, retry: RetryOptions): Promise<V1ServiceAccount | null> {
+  try {
+    return await withApiRetry(() => core.readNamespacedServiceAccount({ namespace, name }), retry);
+  } catch (err) {
+    if (statusCode(err) === 404) return null;
+    throw toRegcredError(err, `cannot read ServiceAccount ${namespace}/${name}`);
+  }
+}

@@ -1,0 +1,13 @@
+import { staticProvider } from './static.js';
+import type { ProviderDefinition } from './types.js';
+
+// Every provider, by its key under `spec.provider`. Adding a provider is one file and one line here.
+const definitions: ProviderDefinition<any>[] = [staticProvider];
+
+export const providerRegistry: ReadonlyMap<string, ProviderDefinition<unknown>> = new Map(
+  definitions.map((d) => [d.key, d as ProviderDefinition<unknown>]),
+);
+
+export function knownProviderKeys(): string[] {
+  return [...providerRegistry.keys()].sort();
+}

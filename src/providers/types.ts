@@ -1,0 +1,51 @@
+import type { z } from 'zod';
+import type { Logger } from '../log.js';
+
+/** One registry login, as a provider returns it. `expiresAt` is absent only for credentials that never expire. */
+export interface Credential {
+  registry: string;
+  username: string;
+  password: string;
+  expiresAt?: Date;
+}
+
+/** A source Secret as providers see it: its type and decoded data. */
+export interface SourceSecret {
+  namespace: string;
+  name: string;
+  type: string;
+  data: Record<string, string>;
+}
+
+/**
+ * Reads source Secrets. The reader is scoped to the credential it serves: it applies the default
+ * namespace and refuses namespaces the credential may not read (see kube/sources.ts).
+ */
+export interface SourceReader {
+  read(ref: { namespace?: string | undefined; name: string }): Promise<SourceSecret>;
+}
+
+/** What a provider may use. Injected, so tests hand in fakes and never sleep or reach a network. */
+export interface ProviderDeps {
+  sources: SourceReader;
+  now: () => Date;
+  fetch: typeof globalThis.fetch;
+  log: Logger;
+}
+
+export interface Provider {
+  readonly key: string;
+  /** Mints (or reads) the credentials. Throws RegcredError; `retryable` tells whether to try again. */
+  fetch(signal?: AbortSignal): Promise<Credential[]>;
+}
+
+export interface ProviderDefinition<C = unknown> {
+  /** The key under `spec.provider`. */
+  readonly key: string;
+  readonly configSchema: z.ZodType<C>;
+  create(config: C, deps: ProviderDeps): Provider;
+}
+
+export function defineProvider<C>(def: ProviderDefinition<C>): ProviderDefinition<C> {
+  return def;
+}
