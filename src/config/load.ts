@@ -45,21 +45,22 @@ export function issuesToErrors(issues: readonly z.core.$ZodIssue[], base: Omit<C
 /** Parses one file's text: every YAML document must be a credential object. */
 export function parseConfigText(text: string, file: string): LoadResult {
   const result: LoadResult = { credentials: [], errors: [] };
-  const docs = parseAllDocuments(text, { prettyErrors: false });
+  const docs = parseAllDocuments(text, { prettyErrors: true });
   const list = Array.isArray(docs) ? docs : [docs];
   let index = 0;
   for (const doc of list) {
     index++;
-    if (doc.errors.length > 0) {
-      for (const err of doc.errors) {
-        const pos = err.linePos?.[0];
-        result.errors.push({
-          file,
-          document: index,
-          path: '',
-          message: `YAML syntax error${pos ? ` at line ${pos.line}, column ${pos.col}` : ''}: ${err.message.split('\n')[0]}`,
-        });
-      }
+    const syntaxError = doc.errors[0];
+    if (syntaxError) {
+      // One line per document: the first error; the rest usually follow from it.
+      const pos = syntaxError.linePos?.[0];
+      const text = syntaxError.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '');
+      result.errors.push({
+        file,
+        document: index,
+        path: '',
+        message: `YAML syntax error${pos ? ` at line ${pos.line}, column ${pos.col}` : ''}: ${text}`,
+      });
       continue;
     }
     const value: unknown = doc.toJS();

@@ -1,0 +1,48 @@
+// Runs the built CLI as a user would, capturing exit status and output.
+import { spawn } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const CLI_PATH = fileURLToPath(new URL('../../src/cli.js', import.meta.url));
+
+export interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Every byte the CLI printed in this process's tests, for the "no secret in any output" checks. */
+export const allCliOutput: string[] = [];
+
+export function runCli(args: string[], opts: { env?: Record<string, string>; input?: string; timeoutMs?: number } = {}): Promise<CliResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [CLI_PATH, ...args], {
+      env: { ...process.env, ...opts.env },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 60_000);
+    child.on('error', reject);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      allCliOutput.push(stdout, stderr);
+      resolve({ code: code ?? -1, stdout, stderr });
+    });
+    child.stdin.end(opts.input ?? '');
+  });
+}
+
+let configDir: string | undefined;
+let configCount = 0;
+/** Writes a config file into a temp folder and returns its path. */
+export function writeConfig(yaml: string, name?: string): string {
+  configDir ??= mkdtempSync(join(tmpdir(), 'regcred-cfg-'));
+  const path = join(configDir, name ?? `config-${++configCount}.yaml`);
+  writeFileSync(path, yaml);
+  return path;
+}
