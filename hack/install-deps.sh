@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Installs what the tests need and a fresh machine may lack. Idempotent: checks before it installs.
+#   hack/install-deps.sh            Debian packages the tests use (openssl, flock)
+# Node packages come from `npm ci`; the control-plane binaries from test/harness/build-controlplane.sh.
+set -euo pipefail
+
+need_apt=()
+command -v openssl >/dev/null || need_apt+=(openssl)
+command -v flock >/dev/null || need_apt+=(util-linux)
+command -v python3 >/dev/null || need_apt+=(python3)
+for extra in "$@"; do
+  case "$extra" in
+    kubectl) command -v kubectl >/dev/null || need_apt+=(kubernetes-client) ;;
+    *) need_apt+=("$extra") ;;
+  esac
+done
+
+if ((${#need_apt[@]})); then
+  echo "[deps] installing Debian packages: ${need_apt[*]}" >&2
+  SUDO=""
+  [[ $(id -u) -eq 0 ]] || SUDO=sudo
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_apt[@]}" >/dev/null
+fi
+command -v go >/dev/null || { echo "[deps] Go is required to build the test control plane (or set REGCRED_TEST_BINARIES)" >&2; exit 1; }
+command -v node >/dev/null || { echo "[deps] Node.js 20 or newer is required" >&2; exit 1; }
