@@ -5,6 +5,7 @@ import { VERSION } from './version.js';
 import { runValidate } from './commands/validate.js';
 import { runSync } from './commands/sync.js';
 import { runGet } from './commands/get.js';
+import { runController } from './commands/controller.js';
 import { EXIT_INVALID, processOutput, type GlobalOptions } from './commands/common.js';
 import { DEFAULT_CONTROLLER_NAMESPACE } from './kube/sources.js';
 
@@ -80,6 +81,20 @@ export function buildProgram(setExit: (code: number) => void): Command {
     const g = globalOptions(cmd);
     setExit(await runGet({ ...g, ...opts, files: opts.filename }, processOutput, loggerFor(g), (t) => process.stdout.write(t)));
   });
+
+  program
+    .command('controller')
+    .description('run the controller: watch credentials and namespaces, refresh from expiry, keep Secrets and status current')
+    .option('-n, --namespace <namespace>', 'the controller\'s own namespace (ClusterRegistryCredential source Secrets, the leader Lease)', process.env['POD_NAMESPACE'] ?? DEFAULT_CONTROLLER_NAMESPACE)
+    .option('--allow-cross-namespace-refs', 'let ClusterRegistryCredential source Secrets live in any namespace', false)
+    .option('--metrics-bind-address <addr>', 'where /metrics is served ("0" disables)', ':8080')
+    .option('--health-probe-bind-address <addr>', 'where /healthz and /readyz are served ("0" disables)', ':8081')
+    .option('--leader-elect', 'elect a leader with a Lease, so several replicas can run', false)
+    .option('--leader-election-id <name>', 'the Lease name', 'regcred-controller')
+    .action(async (opts: { namespace: string; allowCrossNamespaceRefs: boolean; metricsBindAddress: string; healthProbeBindAddress: string; leaderElect: boolean; leaderElectionId: string }, cmd: Command) => {
+      const g = globalOptions(cmd);
+      setExit(await runController({ ...g, ...opts }, processOutput, loggerFor(g)));
+    });
 
   return program;
 }

@@ -14,11 +14,11 @@ export function buildDockerConfigJson(credentials: readonly Credential[]): strin
   const auths: DockerConfigJson['auths'] = {};
   // Sorted, so the same credentials always give the same bytes (and the same content hash).
   for (const c of [...credentials].sort((a, b) => a.registry.localeCompare(b.registry))) {
-    auths[c.registry] = {
-      username: c.username,
-      password: c.password,
-      auth: Buffer.from(`${c.username}:${c.password}`).toString('base64'),
-    };
+    const auth = Buffer.from(`${c.username}:${c.password}`).toString('base64');
+    // base64(user:pass) contains base64(pass) only for some username lengths: register it whole.
+    registerSecret(c.password);
+    registerSecret(auth);
+    auths[c.registry] = { username: c.username, password: c.password, auth };
   }
   return JSON.stringify({ auths });
 }
@@ -52,6 +52,7 @@ export function parseDockerConfigJson(text: string, where: string): Credential[]
       throw new RegcredError('InvalidSource', `${where}: auths entry "${registry}" has no username and password`);
     }
     registerSecret(password);
+    if (typeof entry.auth === 'string') registerSecret(entry.auth);
     out.push({ registry, username, password });
   }
   return out;

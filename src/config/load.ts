@@ -13,7 +13,7 @@ export interface ConfigError {
 }
 
 export function formatConfigError(e: ConfigError): string {
-  const where = [e.file, `document ${e.document}`, e.object].filter(Boolean).join(': ');
+  const where = [e.file, e.document > 0 ? `document ${e.document}` : undefined, e.object].filter(Boolean).join(': ');
   return `${where}: ${e.path ? `${e.path}: ` : ''}${e.message}`;
 }
 

@@ -1,10 +1,10 @@
-import type { CoreV1Api, V1Secret } from '@kubernetes/client-node';
+import type { CoreV1Api, V1Secret, V1ServiceAccount } from '@kubernetes/client-node';
 import { objectRef, type CredentialObject } from '../config/schema.js';
 import { buildDockerConfigJson, earliestExpiry } from '../dockerconfig.js';
 import { RegcredError, errorMessage } from '../errors.js';
 import type { Logger } from '../log.js';
 import { providerRegistry } from '../providers/registry.js';
-import type { Credential, ProviderDeps } from '../providers/types.js';
+import type { Credential, ProviderDefinition, ProviderDeps } from '../providers/types.js';
 import type { RetryOptions } from '../kube/client.js';
 import { resolveTargetNamespaces } from '../kube/namespaces.js';
 import { listManagedSecrets, writePullSecret, type WriteObserver, type WriteOutcome } from '../kube/secrets.js';
@@ -21,8 +21,13 @@ export interface MintedCredential {
   expiresAt: Date | undefined;
 }
 
-export async function mintCredential(obj: CredentialObject, deps: ProviderDeps, signal?: AbortSignal): Promise<MintedCredential> {
-  const def = providerRegistry.get(obj.spec.provider.key);
+export async function mintCredential(
+  obj: CredentialObject,
+  deps: ProviderDeps,
+  signal?: AbortSignal,
+  registry: ReadonlyMap<string, ProviderDefinition<unknown>> = providerRegistry,
+): Promise<MintedCredential> {
+  const def = registry.get(obj.spec.provider.key);
   if (!def) throw new RegcredError('InvalidSpec', `unknown provider "${obj.spec.provider.key}"`);
   const provider = def.create(obj.spec.provider.config, deps);
   const credentials = await provider.fetch(signal);
@@ -55,10 +60,19 @@ export interface FanOutResult {
   counts: { total: number; synced: number; failed: number; created: number; updated: number; unchanged: number; saPatched: number };
 }
 
+/** Cached state, so a controller with warm informers makes no reads at all. */
+export interface TargetCache {
+  /** The Secret of that name in the namespace, if regcred manages it for this owner; null if not known to exist. */
+  secret(namespace: string): V1Secret | null;
+  /** Every service account of the namespace. */
+  serviceAccounts(namespace: string): V1ServiceAccount[];
+}
+
 export interface FanOutOptions extends WriteObserver {
   concurrency?: number;
   retry?: RetryOptions;
   log?: Logger;
+  cache?: TargetCache;
 }
 
 /** Writes the minted credential into each namespace; one namespace failing never stops the others. */
@@ -74,7 +88,7 @@ export async function fanOut(
   const retry = opts.retry ?? {};
   // One LIST instead of a GET per namespace, when the identity may list Secrets cluster-wide.
   let known: Map<string, V1Secret> | undefined;
-  if (namespaces.length > 1) known = await listManagedSecrets(core, owner, target.secretName, retry);
+  if (!opts.cache && namespaces.length > 1) known = await listManagedSecrets(core, owner, target.secretName, retry);
 
   const desired = {
     name: target.secretName,
@@ -89,11 +103,15 @@ export async function fanOut(
   const results = await mapWithConcurrency(namespaces, opts.concurrency ?? 16, async (namespace): Promise<NamespaceResult> => {
     const r: NamespaceResult = { namespace, serviceAccountsPatched: [], serviceAccountsMissing: [] };
     try {
-      const existing = known ? (known.get(namespace) ?? null) : undefined;
+      const existing = opts.cache ? opts.cache.secret(namespace) : known ? (known.get(namespace) ?? null) : undefined;
       const written = await writePullSecret(core, namespace, desired, existing, { retry, ...(opts.onWrite ? { onWrite: opts.onWrite } : {}) });
       r.secret = written.outcome;
       if (written.adopted) r.adopted = true;
-      const sa = await attachPullSecret(core, namespace, target.serviceAccounts, target.secretName, { retry, ...(opts.onWrite ? { onWrite: opts.onWrite } : {}) });
+      const sa = await attachPullSecret(core, namespace, target.serviceAccounts, target.secretName, {
+        retry,
+        known: opts.cache?.serviceAccounts(namespace),
+        ...(opts.onWrite ? { onWrite: opts.onWrite } : {}),
+      });
       r.serviceAccountsPatched = sa.patched;
       r.serviceAccountsMissing = sa.missing;
     } catch (err) {

@@ -92,6 +92,7 @@ export async function writePullSecret(
 
   let current = existing;
   if (current === undefined) current = await readSecret(core, namespace, desired.name, retry);
+  let replaced = false; // an adopted Secret of another type was deleted to be re-created
 
   for (let attempt = 0; attempt < 3; attempt++) {
     if (current === null) {
@@ -105,7 +106,7 @@ export async function writePullSecret(
       try {
         await withApiRetry(() => core.createNamespacedSecret({ namespace, body, fieldManager: opts.fieldManager }), retry);
         opts.onWrite?.('create', namespace);
-        return { outcome: 'created' };
+        return replaced ? { outcome: 'created', adopted: true } : { outcome: 'created' };
       } catch (err) {
         if (statusCode(err) === 404) throw new RegcredError('NamespaceNotFound', `namespace "${namespace}" not found`, false, { cause: err });
         if (statusCode(err) !== 409) throw toRegcredError(err, `cannot create ${what}`);
@@ -134,6 +135,7 @@ export async function writePullSecret(
       } catch (err) {
         if (statusCode(err) !== 404) throw toRegcredError(err, `cannot replace ${what}`);
       }
+      replaced = true;
       current = null;
       continue;
     }
@@ -206,5 +208,27 @@ export async function listManagedSecrets(
   } catch (err) {
     if (statusCode(err) === 403) return undefined;
     throw toRegcredError(err, 'cannot list managed Secrets');
+  }
+}
+
+/** Deletes a Secret regcred wrote, only if it is still the one we know (UID precondition). */
+export async function deleteManagedSecret(
+  core: CoreV1Api,
+  secret: V1Secret,
+  opts: SecretWriterOptions = {},
+): Promise<boolean> {
+  const namespace = secret.metadata?.namespace ?? '';
+  const name = secret.metadata?.name ?? '';
+  try {
+    await withApiRetry(
+      () => core.deleteNamespacedSecret({ namespace, name, body: { preconditions: { uid: secret.metadata?.uid } } }),
+      opts.retry ?? {},
+    );
+    opts.onWrite?.('delete', namespace);
+    return true;
+  } catch (err) {
+    const code = statusCode(err);
+    if (code === 404 || code === 409) return false; // gone already, or replaced by someone else
+    throw toRegcredError(err, `cannot delete Secret ${namespace}/${name}`);
   }
 }

@@ -22,14 +22,22 @@ export async function attachPullSecret(
   namespace: string,
   serviceAccounts: readonly string[],
   secretName: string,
-  opts: { retry?: RetryOptions } & WriteObserver = {},
+  opts: { retry?: RetryOptions; known?: readonly V1ServiceAccount[] | undefined } & WriteObserver = {},
 ): Promise<ServiceAccountResult> {
   const result: ServiceAccountResult = { patched: [], unchanged: [], missing: [] };
   if (serviceAccounts.length === 0) return result;
   const retry = opts.retry ?? {};
 
   let accounts: V1ServiceAccount[];
-  if (serviceAccounts.includes('*')) {
+  if (opts.known) {
+    // The caller's cache (the controller's informer) stands in for reads.
+    const all = serviceAccounts.includes('*');
+    accounts = opts.known.filter((sa) => all || serviceAccounts.includes(sa.metadata?.name ?? ''));
+    if (!all) {
+      const found = new Set(accounts.map((sa) => sa.metadata?.name));
+      result.missing.push(...serviceAccounts.filter((n) => !found.has(n)));
+    }
+  } else if (serviceAccounts.includes('*')) {
     try {
       accounts = (await withApiRetry(() => core.listNamespacedServiceAccount({ namespace }), retry)).items;
     } catch (err) {
@@ -89,6 +97,60 @@ export function addPullSecretPatch(sa: V1ServiceAccount, secretName: string): ob
     return [guard, { op: 'add', path: '/imagePullSecrets', value: [{ name: secretName }] }];
   }
   return [guard, { op: 'add', path: '/imagePullSecrets/-', value: { name: secretName } }];
+}
+
+/**
+ * Removes `{name: secretName}` from every service account of the namespace that has it (when the
+ * Secret itself is being removed). Each patch is guarded by the resourceVersion read.
+ */
+export async function detachPullSecret(
+  core: CoreV1Api,
+  namespace: string,
+  secretName: string,
+  opts: { retry?: RetryOptions; known?: readonly V1ServiceAccount[] | undefined } & WriteObserver = {},
+): Promise<string[]> {
+  const retry = opts.retry ?? {};
+  let accounts = opts.known;
+  if (!accounts) {
+    try {
+      accounts = (await withApiRetry(() => core.listNamespacedServiceAccount({ namespace }), retry)).items;
+    } catch (err) {
+      throw toRegcredError(err, `cannot list ServiceAccounts in ${namespace}`);
+    }
+  }
+  const detached: string[] = [];
+  for (let sa of accounts.filter((a) => hasPullSecret(a, secretName))) {
+    const name = sa.metadata?.name ?? '';
+    for (let attempt = 0; attempt < 4; attempt++) {
+      const index = (sa.imagePullSecrets ?? []).findIndex((r) => r.name === secretName);
+      if (index < 0) break;
+      try {
+        await withApiRetry(
+          () =>
+            core.patchNamespacedServiceAccount({
+              namespace,
+              name,
+              body: [
+                { op: 'test', path: '/metadata/resourceVersion', value: sa.metadata?.resourceVersion },
+                { op: 'remove', path: `/imagePullSecrets/${index}` },
+              ],
+            }),
+          retry,
+        );
+        opts.onWrite?.('update', namespace);
+        detached.push(name);
+        break;
+      } catch (err) {
+        const code = statusCode(err);
+        if (code === 404) break;
+        if (code !== 409 && code !== 422) throw toRegcredError(err, `cannot patch ServiceAccount ${namespace}/${name}`);
+        const fresh = await readServiceAccount(core, namespace, name, retry);
+        if (!fresh) break;
+        sa = fresh;
+      }
+    }
+  }
+  return detached;
 }
 
 async function readServiceAccount(core: CoreV1Api, namespace: string, name: string, retry: RetryOptions): Promise<V1ServiceAccount | null> {

@@ -1,0 +1,615 @@
+import {
+  CoreV1Api,
+  CustomObjectsApi,
+  type KubeConfig,
+  type V1Namespace,
+  type V1Secret,
+  type V1ServiceAccount,
+} from '@kubernetes/client-node';
+import { API_GROUP, credentialObject, objectRef, type CredentialObject } from '../config/schema.js';
+import { parseDuration } from '../config/common.js';
+import { formatPath } from '../config/load.js';
+import { RegcredError, errorMessage } from '../errors.js';
+import type { Logger } from '../log.js';
+import type { Metrics } from '../metrics.js';
+import type { EventRecorder, EventTarget } from '../kube/events.js';
+import { Informer, type KubeObject } from '../kube/informer.js';
+import { isManagedByRegcred, LABEL_MANAGED_BY, LABEL_OWNER_KIND, LABEL_OWNER_NAME, LABEL_OWNER_NAMESPACE, MANAGED_BY_VALUE, labelValue } from '../kube/labels.js';
+import { namespaceMatches } from '../kube/namespaces.js';
+import { deleteManagedSecret } from '../kube/secrets.js';
+import { detachPullSecret, hasPullSecret } from '../kube/serviceaccounts.js';
+import { createSourceReader, sourceScope } from '../kube/sources.js';
+import { statusCode, toRegcredError } from '../kube/client.js';
+import { providerRegistry } from '../providers/registry.js';
+import type { ProviderDefinition } from '../providers/types.js';
+import { backoffDelay } from '../util/backoff.js';
+import { realClock, type Clock } from '../util/clock.js';
+import { WorkQueue, type QueueResult } from './queue.js';
+import { fanOut, mintCredential, ownerOf, type MintedCredential } from './reconcile.js';
+import { planRefresh } from './scheduler.js';
+import { computeStatus, sameStatus, type CredentialStatus, type TargetFailure } from './status.js';
+
+// The controller: watches the two credential kinds, namespaces, the Secrets regcred manages and
+// service accounts; keeps one minted credential per object in memory; and reconciles an object
+// whenever something it depends on changes or its refresh is due. Every reconcile works from the
+// caches, so a reconcile with nothing to do makes no API request at all.
+
+export const VERSION_V1ALPHA1 = 'v1alpha1';
+export const FINALIZER = 'regcred.dev/cleanup';
+const PLURAL = { ClusterRegistryCredential: 'clusterregistrycredentials', RegistryCredential: 'registrycredentials' } as const;
+
+export interface ControllerOptions {
+  kubeConfig: KubeConfig;
+  /** The controller's own namespace: where ClusterRegistryCredential source Secrets live. */
+  namespace: string;
+  allowCrossNamespaceRefs: boolean;
+  log: Logger;
+  clock?: Clock;
+  providers?: ReadonlyMap<string, ProviderDefinition<unknown>>;
+  metrics?: Metrics | undefined;
+  events?: EventRecorder | undefined;
+  fetch?: typeof globalThis.fetch;
+  workers?: number;
+  fanOutConcurrency?: number;
+  /** No refresh is ever scheduled sooner than this after the previous one (no hot loop). */
+  minRefreshDelayMs?: number;
+  /** Backoff after a failed refresh or failed targets. */
+  retryBaseMs?: number;
+  retryMaxMs?: number;
+  informer?: { watchTimeoutSeconds?: [number, number]; stallGraceMs?: number };
+  /** Liveness fails when a watch has been failing for longer than this. */
+  livenessStallMs?: number;
+}
+
+interface CredentialState {
+  uid?: string | undefined;
+  generation?: number | undefined;
+  minted?: MintedCredential | undefined;
+  mintedAt?: number | undefined;
+  nextRefreshAt?: number | undefined;
+  refreshFailures: number;
+  targetFailures: number;
+  refreshError?: { reason: string; message: string } | undefined;
+  provider: string;
+}
+
+interface RawCredential extends KubeObject {
+  apiVersion?: string;
+  kind?: string;
+  metadata?: KubeObject['metadata'] & {
+    generation?: number;
+    deletionTimestamp?: string;
+    finalizers?: string[];
+    labels?: Record<string, string>;
+    annotations?: Record<string, string>;
+  };
+  spec?: unknown;
+  status?: Partial<CredentialStatus>;
+}
+
+/** The queue key of a credential object: "ClusterRegistryCredential/name", "RegistryCredential/ns/name". */
+export function credentialKey(kind: string, name: string, namespace?: string): string {
+  return kind === 'RegistryCredential' ? `${kind}/${namespace ?? ''}/${name}` : `${kind}/${name}`;
+}
+
+function ownerKeyFromLabels(labels: Record<string, string> | undefined): string | undefined {
+  if (!labels || !isManagedByRegcred(labels)) return undefined;
+  const kind = labels[LABEL_OWNER_KIND];
+  const name = labels[LABEL_OWNER_NAME];
+  if (!kind || !name) return undefined;
+  return credentialKey(kind, name, labels[LABEL_OWNER_NAMESPACE]);
+}
+
+function stripManagedFields<T extends KubeObject>(obj: T): T {
+  const m = obj.metadata as { managedFields?: unknown } | undefined;
+  if (m?.managedFields) delete m.managedFields;
+  return obj;
+}
+
+export class Controller {
+  private readonly core: CoreV1Api;
+  private readonly custom: CustomObjectsApi;
+  private readonly clock: Clock;
+  private readonly providers: ReadonlyMap<string, ProviderDefinition<unknown>>;
+  private readonly log: Logger;
+  readonly queue: WorkQueue;
+  readonly informers: {
+    crc: Informer<RawCredential>;
+    rc: Informer<RawCredential>;
+    namespaces: Informer<V1Namespace>;
+    secrets: Informer<V1Secret>;
+    serviceAccounts: Informer<V1ServiceAccount>;
+  };
+  private readonly states = new Map<string, CredentialState>();
+  /** Parsed specs of every known credential, for mapping namespace and SA events to credentials. */
+  private readonly specs = new Map<string, CredentialObject>();
+  /** owner key -> (namespace -> managed Secret). */
+  private readonly secretsByOwner = new Map<string, Map<string, V1Secret>>();
+  /** namespace -> (name -> service account). */
+  private readonly serviceAccountsByNamespace = new Map<string, Map<string, V1ServiceAccount>>();
+  private started = false;
+
+  constructor(private readonly opts: ControllerOptions) {
+    this.core = opts.kubeConfig.makeApiClient(CoreV1Api);
+    this.custom = opts.kubeConfig.makeApiClient(CustomObjectsApi);
+    this.clock = opts.clock ?? realClock;
+    this.providers = opts.providers ?? providerRegistry;
+    this.log = opts.log;
+    this.queue = new WorkQueue({
+      handler: (key) => this.reconcile(key),
+      workers: opts.workers ?? 4,
+      clock: this.clock,
+      log: opts.log,
+    });
+
+    const common = { kubeConfig: opts.kubeConfig, log: opts.log, clock: this.clock, ...opts.informer };
+    const managed = `${LABEL_MANAGED_BY}=${MANAGED_BY_VALUE}`;
+    this.informers = {
+      crc: new Informer<RawCredential>({
+        ...common,
+        name: 'clusterregistrycredentials',
+        watchPath: `/apis/${API_GROUP}/${VERSION_V1ALPHA1}/${PLURAL.ClusterRegistryCredential}`,
+        list: (p) =>
+          this.custom.listClusterCustomObject({ group: API_GROUP, version: VERSION_V1ALPHA1, plural: PLURAL.ClusterRegistryCredential, limit: p.limit, _continue: p._continue }),
+        transform: stripManagedFields,
+      }),
+      rc: new Informer<RawCredential>({
+        ...common,
+        name: 'registrycredentials',
+        watchPath: `/apis/${API_GROUP}/${VERSION_V1ALPHA1}/${PLURAL.RegistryCredential}`,
+        list: (p) =>
+          this.custom.listCustomObjectForAllNamespaces({ group: API_GROUP, version: VERSION_V1ALPHA1, plural: PLURAL.RegistryCredential, limit: p.limit, _continue: p._continue }),
+        transform: stripManagedFields,
+      }),
+      namespaces: new Informer<V1Namespace>({
+        ...common,
+        name: 'namespaces',
+        watchPath: '/api/v1/namespaces',
+        list: (p) => this.core.listNamespace(p),
+        transform: stripManagedFields,
+      }),
+      secrets: new Informer<V1Secret>({
+        ...common,
+        name: 'secrets',
+        watchPath: '/api/v1/secrets',
+        watchParams: { labelSelector: managed },
+        list: (p) => this.core.listSecretForAllNamespaces({ ...p, labelSelector: managed }),
+        transform: stripManagedFields,
+      }),
+      serviceAccounts: new Informer<V1ServiceAccount>({
+        ...common,
+        name: 'serviceaccounts',
+        watchPath: '/api/v1/serviceaccounts',
+        list: (p) => this.core.listServiceAccountForAllNamespaces(p),
+        transform: stripManagedFields,
+      }),
+    };
+    this.wireHandlers();
+  }
+
+  /** Starts the watches, waits until every cache is filled, then starts reconciling. */
+  async start(): Promise<void> {
+    const inf = this.informers;
+    // Dependencies first, so the first reconcile of each credential sees complete caches.
+    await Promise.all([inf.namespaces.start(), inf.secrets.start(), inf.serviceAccounts.start()]);
+    await Promise.all([inf.crc.start(), inf.rc.start()]);
+    this.started = true;
+    this.queue.start();
+    this.log.info({ credentials: this.specs.size, namespaces: inf.namespaces.list().length }, 'controller started');
+  }
+
+  async stop(): Promise<void> {
+    await this.queue.stop();
+    await Promise.all(Object.values(this.informers).map((i) => i.stop()));
+    await this.opts.events?.flush();
+  }
+
+  /** Ready once every cache has synced. */
+  readyz(): { ok: boolean; reason?: string } {
+    const pending = Object.entries(this.informers).filter(([, i]) => !i.hasSynced()).map(([n]) => n);
+    if (!this.started || pending.length > 0) return { ok: false, reason: `caches not synced: ${pending.join(', ') || 'starting'}` };
+    return { ok: true };
+  }
+
+  /** Live unless a watch has been failing for longer than the bound. */
+  healthz(): { ok: boolean; reason?: string } {
+    const bound = this.opts.livenessStallMs ?? 120_000;
+    const stuck = Object.entries(this.informers).filter(([, i]) => i.unhealthyForMs() > bound).map(([n]) => n);
+    return stuck.length > 0 ? { ok: false, reason: `watch failing for over ${bound / 1000}s: ${stuck.join(', ')}` } : { ok: true };
+  }
+
+  // ---- event wiring ----
+
+  private wireHandlers(): void {
+    const onCredential = (event: string, obj: RawCredential, old?: RawCredential) => {
+      const key = credentialKey(obj.kind ?? '', obj.metadata?.name ?? '', obj.metadata?.namespace);
+      if (event === 'delete') {
+        this.specs.delete(key);
+        this.forget(key);
+        return;
+      }
+      const parsed = credentialObject.safeParse(obj);
+      if (parsed.success) this.specs.set(key, parsed.data);
+      else this.specs.delete(key);
+      const changed =
+        !old ||
+        old.metadata?.generation !== obj.metadata?.generation ||
+        !!old.metadata?.deletionTimestamp !== !!obj.metadata?.deletionTimestamp ||
+        JSON.stringify(old.metadata?.annotations ?? {}) !== JSON.stringify(obj.metadata?.annotations ?? {}) ||
+        !obj.metadata?.finalizers?.includes(FINALIZER);
+      if (changed) this.queue.add(key);
+    };
+    this.informers.crc.on(onCredential);
+    this.informers.rc.on(onCredential);
+
+    this.informers.namespaces.on((event, ns, old) => {
+      const name = ns.metadata?.name ?? '';
+      const labels = ns.metadata?.labels ?? {};
+      const oldLabels = old?.metadata?.labels;
+      if (event === 'update' && old && JSON.stringify(oldLabels ?? {}) === JSON.stringify(labels) && old.status?.phase === ns.status?.phase) return;
+      for (const [key, spec] of this.specs) {
+        if (this.targets(spec, name, labels) || (oldLabels && this.targets(spec, name, oldLabels)) || this.secretsByOwner.get(this.labelKeyOf(spec))?.has(name)) {
+          this.queue.add(key);
+        }
+      }
+    });
+
+    this.informers.secrets.on((event, secret, old) => {
+      const ns = secret.metadata?.namespace ?? '';
+      const oldOwner = ownerKeyFromLabels(old?.metadata?.labels);
+      const owner = ownerKeyFromLabels(secret.metadata?.labels);
+      if (oldOwner && (oldOwner !== owner || event === 'delete')) this.secretsByOwner.get(oldOwner)?.delete(ns);
+      if (owner) {
+        if (event === 'delete') this.secretsByOwner.get(owner)?.delete(ns);
+        else {
+          let m = this.secretsByOwner.get(owner);
+          if (!m) this.secretsByOwner.set(owner, (m = new Map()));
+          const specKey = this.specKeyOf(owner);
+          const spec = specKey ? this.specs.get(specKey) : undefined;
+          // Index by namespace the Secret of the credential's current name; older names are stale.
+          if (!spec || spec.spec.target.secretName === secret.metadata?.name) m.set(ns, secret);
+        }
+      }
+      for (const ownerKey of new Set([owner, oldOwner])) {
+        const key = ownerKey && this.specKeyOf(ownerKey);
+        if (key) this.queue.add(key);
+      }
+    });
+
+    this.informers.serviceAccounts.on((event, sa) => {
+      const ns = sa.metadata?.namespace ?? '';
+      const name = sa.metadata?.name ?? '';
+      let m = this.serviceAccountsByNamespace.get(ns);
+      if (event === 'delete') {
+        m?.delete(name);
+        if (m && m.size === 0) this.serviceAccountsByNamespace.delete(ns);
+        return;
+      }
+      if (!m) this.serviceAccountsByNamespace.set(ns, (m = new Map()));
+      m.set(name, sa);
+      const nsObj = this.informers.namespaces.get(ns);
+      for (const [key, spec] of this.specs) {
+        const t = spec.spec.target;
+        if (!(t.serviceAccounts.includes('*') || t.serviceAccounts.includes(name))) continue;
+        if (hasPullSecret(sa, t.secretName)) continue;
+        if (this.targets(spec, ns, nsObj?.metadata?.labels ?? {})) this.queue.add(key);
+      }
+    });
+  }
+
+  /** The label form of a credential key: names over 63 characters are shortened in labels. */
+  private labelKeyOf(obj: CredentialObject): string {
+    const owner = ownerOf(obj);
+    return credentialKey(owner.kind, labelValue(owner.name), owner.namespace);
+  }
+
+  /** The credential key for an owner key read from a Secret's labels. */
+  private specKeyOf(ownerKey: string): string | undefined {
+    if (this.specs.has(ownerKey)) return ownerKey;
+    for (const [key, spec] of this.specs) if (this.labelKeyOf(spec) === ownerKey) return key;
+    return undefined;
+  }
+
+  private targets(spec: CredentialObject, namespace: string, labels: Record<string, string>): boolean {
+    if (spec.kind === 'RegistryCredential') return spec.metadata.namespace === namespace;
+    return namespaceMatches(spec.spec.target.namespaces!, namespace, labels);
+  }
+
+  private forget(key: string): void {
+    const state = this.states.get(key);
+    this.states.delete(key);
+    this.queue.forget(key);
+    if (state && this.opts.metrics) {
+      const [kind, a, b] = key.split('/');
+      this.opts.metrics.forgetCredential({ kind: kind ?? '', namespace: b === undefined ? '' : (a ?? ''), name: b ?? a ?? '', provider: state.provider });
+    }
+  }
+
+  private lookup(key: string): RawCredential | undefined {
+    const [kind, a, b] = key.split('/');
+    if (kind === 'ClusterRegistryCredential') return this.informers.crc.get(a ?? '');
+    return this.informers.rc.get(`${a}/${b}`);
+  }
+
+  // ---- reconcile ----
+
+  /** Brings one credential's Secrets, service accounts and status in line. */
+  async reconcile(key: string): Promise<QueueResult> {
+    const raw = this.lookup(key);
+    if (!raw) {
+      this.forget(key);
+      return {};
+    }
+    const kind = (raw.kind ?? '') as keyof typeof PLURAL;
+    const name = raw.metadata?.name ?? '';
+    const namespace = raw.metadata?.namespace;
+    const eventTarget: EventTarget = { apiVersion: `${API_GROUP}/${VERSION_V1ALPHA1}`, kind, name, ...(namespace ? { namespace } : {}), ...(raw.metadata?.uid ? { uid: raw.metadata.uid } : {}) };
+    const now = this.clock.now();
+
+    const parsed = credentialObject.safeParse(raw);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0];
+      const message = `${issue ? formatPath(issue.path) + ': ' : ''}${issue?.message ?? 'invalid'}`;
+      if (raw.metadata?.deletionTimestamp) {
+        await this.removeFinalizer(raw, kind);
+        return {};
+      }
+      const status = computeStatus({
+        now: new Date(now),
+        generation: raw.metadata?.generation,
+        provider: '',
+        previous: raw.status,
+        hasCredential: false,
+        targets: { total: 0, synced: 0, failed: 0 },
+        failures: [],
+        refreshError: { reason: 'InvalidSpec', message },
+      });
+      this.opts.events?.record(eventTarget, 'Warning', 'InvalidSpec', message);
+      await this.writeStatus(raw, kind, status);
+      return {};
+    }
+    const obj = parsed.data;
+    this.specs.set(key, obj);
+
+    if (raw.metadata?.deletionTimestamp) {
+      await this.finalize(key, raw, obj, kind, eventTarget);
+      return {};
+    }
+    await this.ensureFinalizer(raw, kind);
+
+    let state = this.states.get(key);
+    if (!state || state.uid !== raw.metadata?.uid) {
+      state = { uid: raw.metadata?.uid, refreshFailures: 0, targetFailures: 0, provider: obj.spec.provider.key };
+      this.states.set(key, state);
+    }
+    const labels = { kind, namespace: namespace ?? '', name, provider: obj.spec.provider.key };
+    const specChanged = state.generation !== raw.metadata?.generation;
+    state.generation = raw.metadata?.generation;
+    state.provider = obj.spec.provider.key;
+
+    // 1. Mint, when there is nothing yet, the spec changed, or the refresh is due.
+    let minted = false;
+    if (!state.minted || specChanged || (state.nextRefreshAt !== undefined && now >= state.nextRefreshAt)) {
+      const started = this.clock.now();
+      try {
+        const deps = {
+          sources: createSourceReader(this.core, sourceScope(obj, this.opts.namespace, this.opts.allowCrossNamespaceRefs)),
+          now: () => new Date(this.clock.now()),
+          fetch: this.opts.fetch ?? globalThis.fetch,
+          log: this.log.child({ credential: key }),
+        };
+        const credential = await mintCredential(obj, deps, undefined, this.providers);
+        this.opts.metrics?.providerRequestDuration.observe({ provider: obj.spec.provider.key, result: 'success' }, (this.clock.now() - started) / 1000);
+        this.opts.metrics?.refreshTotal.inc({ ...labels, result: 'success' });
+        state.minted = credential;
+        state.mintedAt = now;
+        state.refreshFailures = 0;
+        state.refreshError = undefined;
+        minted = true;
+        const plan = planRefresh({
+          now,
+          issuedAt: now,
+          expiresAt: credential.expiresAt?.getTime(),
+          renewBeforeMs: obj.spec.refresh.renewBefore ? parseDuration(obj.spec.refresh.renewBefore) : undefined,
+          intervalMs: parseDuration(obj.spec.refresh.interval),
+          minDelayMs: this.opts.minRefreshDelayMs ?? 30_000,
+        });
+        state.nextRefreshAt = plan.at;
+        if (plan.clamped) {
+          const why =
+            plan.clamped === 'expired'
+              ? `the provider returned a credential that already expired (${credential.expiresAt?.toISOString()})`
+              : `the credential expires at ${credential.expiresAt?.toISOString()}, sooner than its renewal window allows`;
+          this.log.warn({ credential: key, expiresAt: credential.expiresAt?.toISOString(), retryAt: new Date(plan.at).toISOString() }, `${why}; retrying at the minimum delay`);
+          this.opts.events?.record(eventTarget, 'Warning', 'ShortLivedCredential', `${why}; next refresh at ${new Date(plan.at).toISOString()}`);
+        }
+      } catch (err) {
+        const e = err instanceof RegcredError ? err : new RegcredError('ProviderError', errorMessage(err), true);
+        this.opts.metrics?.providerRequestDuration.observe({ provider: obj.spec.provider.key, result: 'error' }, (this.clock.now() - started) / 1000);
+        this.opts.metrics?.refreshTotal.inc({ ...labels, result: 'error' });
+        const delay = backoffDelay(state.refreshFailures, this.opts.retryBaseMs ?? 5_000, this.opts.retryMaxMs ?? 300_000);
+        state.refreshFailures++;
+        state.refreshError = { reason: e.code === 'ApiError' ? 'ProviderError' : e.code, message: e.message };
+        state.nextRefreshAt = now + delay;
+        this.log.warn({ credential: key, code: e.code, err: e.message, failures: state.refreshFailures, retryInMs: Math.round(delay) }, 'refresh failed; keeping the previous credential');
+        this.opts.events?.record(eventTarget, 'Warning', state.refreshError.reason, `refresh failed: ${e.message}`);
+      }
+    }
+
+    // 2. Fan out the credential we hold (never an empty one), and clean up where it no longer belongs.
+    const failures: TargetFailure[] = [];
+    let targets = { total: 0, synced: 0, failed: 0 };
+    if (state.minted) {
+      const wanted = this.targetNamespaces(obj);
+      const ownerSecrets = this.secretsByOwner.get(this.labelKeyOf(obj));
+      const result = await fanOut(this.core, obj, state.minted, wanted, {
+        concurrency: this.opts.fanOutConcurrency ?? 16,
+        log: this.log,
+        onWrite: (op) => this.opts.metrics?.secretWrites.inc({ operation: op }),
+        cache: {
+          secret: (ns) => {
+            const s = ownerSecrets?.get(ns);
+            return s && s.metadata?.name === obj.spec.target.secretName ? s : null;
+          },
+          serviceAccounts: (ns) => [...(this.serviceAccountsByNamespace.get(ns)?.values() ?? [])],
+        },
+      });
+      targets = { total: result.counts.total, synced: result.counts.synced, failed: result.counts.failed };
+      for (const r of result.namespaces) {
+        if (r.error) failures.push({ namespace: r.namespace, reason: r.error.code, message: r.error.message });
+      }
+      if (obj.spec.cleanupPolicy === 'Delete') await this.removeStale(obj, new Set(wanted));
+      if (minted) {
+        this.opts.events?.record(
+          eventTarget,
+          'Normal',
+          'Refreshed',
+          `credential refreshed; ${targets.synced}/${targets.total} namespaces synced; expires ${state.minted.expiresAt?.toISOString() ?? 'never'}`,
+        );
+        this.log.info({ credential: key, synced: targets.synced, total: targets.total, expiresAt: state.minted.expiresAt?.toISOString() }, 'credential refreshed');
+      }
+    }
+    if (failures.length > 0) {
+      state.targetFailures++;
+      const summary = failures.slice(0, 5).map((f) => `${f.namespace} (${f.reason})`).join(', ');
+      this.opts.events?.record(eventTarget, 'Warning', failures.length === 1 ? failures[0]!.reason : 'PartiallySynced', `${failures.length} namespace(s) failed: ${summary}`);
+    } else state.targetFailures = 0;
+
+    // 3. Status and metrics.
+    const status = computeStatus({
+      now: new Date(now),
+      generation: raw.metadata?.generation,
+      provider: obj.spec.provider.key,
+      previous: raw.status,
+      expiresAt: state.minted?.expiresAt,
+      hasCredential: !!state.minted,
+      lastRefreshTime: state.mintedAt !== undefined ? new Date(state.mintedAt) : undefined,
+      nextRefreshTime: state.nextRefreshAt !== undefined ? new Date(state.nextRefreshAt) : undefined,
+      targets,
+      failures,
+      refreshError: state.refreshError,
+    });
+    await this.writeStatus(raw, kind, status);
+    const m = this.opts.metrics;
+    if (m) {
+      if (state.minted?.expiresAt) m.credentialExpiry.set(labels, state.minted.expiresAt.getTime() / 1000);
+      if (state.nextRefreshAt !== undefined) m.credentialNextRefresh.set(labels, state.nextRefreshAt / 1000);
+      m.credentialReady.set(labels, status.conditions[0]?.status === 'True' ? 1 : 0);
+      m.targetSecrets.set({ ...labels, state: 'synced' }, targets.synced);
+      m.targetSecrets.set({ ...labels, state: 'failed' }, targets.failed);
+    }
+
+    // 4. Next run: the refresh, or sooner to retry failed namespaces.
+    let next = (state.nextRefreshAt ?? now) - now;
+    if (failures.length > 0) next = Math.min(next, backoffDelay(state.targetFailures - 1, this.opts.retryBaseMs ?? 5_000, this.opts.retryMaxMs ?? 300_000));
+    return { requeueAfterMs: Math.max(next, 1) };
+  }
+
+  /** The namespaces a credential selects, from the namespace cache (namespaces being deleted are skipped). */
+  private targetNamespaces(obj: CredentialObject): string[] {
+    if (obj.kind === 'RegistryCredential') {
+      const ns = this.informers.namespaces.get(obj.metadata.namespace!);
+      return ns && ns.status?.phase !== 'Terminating' ? [obj.metadata.namespace!] : [];
+    }
+    const target = obj.spec.target.namespaces!;
+    const out: string[] = [];
+    for (const ns of this.informers.namespaces.list()) {
+      const name = ns.metadata?.name ?? '';
+      if (ns.status?.phase === 'Terminating') continue;
+      if (namespaceMatches(target, name, ns.metadata?.labels ?? {})) out.push(name);
+    }
+    return out.sort();
+  }
+
+  /** Managed Secrets of this credential in namespaces it no longer targets, or under an old name. */
+  private staleSecrets(obj: CredentialObject, wanted: Set<string>): V1Secret[] {
+    const owner = ownerOf(obj);
+    const ownerKey = credentialKey(owner.kind, labelValue(owner.name), owner.namespace);
+    const out: V1Secret[] = [];
+    for (const s of this.informers.secrets.list()) {
+      if (ownerKeyFromLabels(s.metadata?.labels) !== ownerKey) continue;
+      const ns = s.metadata?.namespace ?? '';
+      const nsObj = this.informers.namespaces.get(ns);
+      if (!nsObj || nsObj.status?.phase === 'Terminating') continue; // the namespace controller removes it
+      if (!wanted.has(ns) || s.metadata?.name !== obj.spec.target.secretName) out.push(s);
+    }
+    return out;
+  }
+
+  private async removeStale(obj: CredentialObject, wanted: Set<string>): Promise<void> {
+    for (const secret of this.staleSecrets(obj, wanted)) {
+      await this.removeSecretAndReferences(secret);
+    }
+  }
+
+  private async removeSecretAndReferences(secret: V1Secret): Promise<void> {
+    const ns = secret.metadata?.namespace ?? '';
+    const name = secret.metadata?.name ?? '';
+    const onWrite = (op: 'create' | 'update' | 'delete') => this.opts.metrics?.secretWrites.inc({ operation: op });
+    await detachPullSecret(this.core, ns, name, { known: [...(this.serviceAccountsByNamespace.get(ns)?.values() ?? [])], onWrite });
+    await deleteManagedSecret(this.core, secret, { onWrite });
+    this.log.info({ namespace: ns, secret: name }, 'removed a pull secret that is no longer targeted');
+  }
+
+  /** Deletion: apply cleanupPolicy, then let the object go. */
+  private async finalize(key: string, raw: RawCredential, obj: CredentialObject, kind: keyof typeof PLURAL, target: EventTarget): Promise<void> {
+    if (!raw.metadata?.finalizers?.includes(FINALIZER)) return;
+    if (obj.spec.cleanupPolicy === 'Delete') {
+      // Every Secret it wrote (in live namespaces: those being deleted take their Secrets along).
+      const owned = this.staleSecrets(obj, new Set());
+      for (const secret of owned) await this.removeSecretAndReferences(secret);
+      this.opts.events?.record(target, 'Normal', 'CleanedUp', `removed ${owned.length} pull secret(s) (cleanupPolicy Delete)`);
+    }
+    await this.removeFinalizer(raw, kind);
+    this.forget(key);
+    this.log.info({ credential: objectRef(obj), cleanupPolicy: obj.spec.cleanupPolicy }, 'credential deleted');
+  }
+
+  private objectApi(raw: RawCredential, kind: keyof typeof PLURAL) {
+    return { group: API_GROUP, version: VERSION_V1ALPHA1, plural: PLURAL[kind], name: raw.metadata?.name ?? '', namespace: raw.metadata?.namespace ?? '' };
+  }
+
+  private async patchObject(raw: RawCredential, kind: keyof typeof PLURAL, body: object[]): Promise<void> {
+    const p = this.objectApi(raw, kind);
+    try {
+      if (kind === 'ClusterRegistryCredential') await this.custom.patchClusterCustomObject({ ...p, body });
+      else await this.custom.patchNamespacedCustomObject({ ...p, body });
+    } catch (err) {
+      if (statusCode(err) === 404) return;
+      throw toRegcredError(err, `cannot update ${kind}/${p.name}`);
+    }
+  }
+
+  private async ensureFinalizer(raw: RawCredential, kind: keyof typeof PLURAL): Promise<void> {
+    const finalizers = raw.metadata?.finalizers ?? [];
+    if (finalizers.includes(FINALIZER)) return;
+    const guard = { op: 'test', path: '/metadata/resourceVersion', value: raw.metadata?.resourceVersion };
+    await this.patchObject(raw, kind, [
+      guard,
+      finalizers.length === 0 ? { op: 'add', path: '/metadata/finalizers', value: [FINALIZER] } : { op: 'add', path: '/metadata/finalizers/-', value: FINALIZER },
+    ]);
+  }
+
+  private async removeFinalizer(raw: RawCredential, kind: keyof typeof PLURAL): Promise<void> {
+    const index = (raw.metadata?.finalizers ?? []).indexOf(FINALIZER);
+    if (index < 0) return;
+    await this.patchObject(raw, kind, [
+      { op: 'test', path: '/metadata/resourceVersion', value: raw.metadata?.resourceVersion },
+      { op: 'remove', path: `/metadata/finalizers/${index}` },
+    ]);
+  }
+
+  private async writeStatus(raw: RawCredential, kind: keyof typeof PLURAL, status: CredentialStatus): Promise<void> {
+    if (sameStatus(raw.status, status)) return;
+    const p = this.objectApi(raw, kind);
+    const body = [{ op: 'add', path: '/status', value: JSON.parse(JSON.stringify(status)) as object }];
+    try {
+      if (kind === 'ClusterRegistryCredential') await this.custom.patchClusterCustomObjectStatus({ ...p, body });
+      else await this.custom.patchNamespacedCustomObjectStatus({ ...p, body });
+    } catch (err) {
+      if (statusCode(err) === 404) return;
+      throw toRegcredError(err, `cannot write the status of ${kind}/${p.name}`);
+    }
+  }
+}
+

@@ -1,0 +1,164 @@
+import type { Logger } from '../log.js';
+import { backoffDelay } from '../util/backoff.js';
+import { realClock, type Clock, type TimerHandle } from '../util/clock.js';
+
+// A work queue keyed by object, in the manner of client-go's workqueue:
+//  - a key queued twice runs once (deduplicated);
+//  - a key never runs twice at the same time: added while running, it runs again afterwards;
+//  - delayed adds keep only the earliest pending time per key (a refresh schedule);
+//  - a handler that throws is retried with capped exponential backoff and jitter, per key.
+
+export interface QueueResult {
+  /** Run this key again after this many milliseconds (the next refresh). */
+  requeueAfterMs?: number | undefined;
+}
+
+export type QueueHandler = (key: string) => Promise<QueueResult | void>;
+
+export interface WorkQueueOptions {
+  handler: QueueHandler;
+  workers?: number;
+  clock?: Clock;
+  log: Logger;
+  retryBaseMs?: number;
+  retryMaxMs?: number;
+  random?: () => number;
+}
+
+export class WorkQueue {
+  private readonly queue: string[] = [];
+  private readonly queued = new Set<string>();
+  private readonly processing = new Set<string>();
+  private readonly dirty = new Set<string>();
+  private readonly delayed = new Map<string, { at: number; timer: TimerHandle }>();
+  private readonly failures = new Map<string, number>();
+  private readonly clock: Clock;
+  private running = 0;
+  private started = false;
+  private stopped = false;
+  private idleWaiters: Array<() => void> = [];
+  /** Counters for tests and metrics. */
+  readonly stats = { runs: 0, errors: 0, deduplicated: 0 };
+
+  constructor(private readonly opts: WorkQueueOptions) {
+    this.clock = opts.clock ?? realClock;
+  }
+
+  /** Queues `key` now. */
+  add(key: string): void {
+    if (this.stopped) return;
+    this.cancelDelayed(key);
+    if (this.processing.has(key)) {
+      this.dirty.add(key);
+      return;
+    }
+    if (this.queued.has(key)) {
+      this.stats.deduplicated++;
+      return;
+    }
+    this.queued.add(key);
+    this.queue.push(key);
+    this.pump();
+  }
+
+  /** Queues `key` after `ms`, unless it is already due earlier. */
+  addAfter(key: string, ms: number): void {
+    if (this.stopped) return;
+    if (ms <= 0) return this.add(key);
+    const at = this.clock.now() + ms;
+    const existing = this.delayed.get(key);
+    if (existing && existing.at <= at) return;
+    existing?.timer.cancel();
+    const timer = this.clock.setTimer(() => {
+      this.delayed.delete(key);
+      this.add(key);
+    }, ms);
+    this.delayed.set(key, { at, timer });
+  }
+
+  /** When `key` is next due, if it is scheduled. */
+  scheduledAt(key: string): number | undefined {
+    return this.delayed.get(key)?.at;
+  }
+
+  /** Forgets a key entirely: its schedule and its failure count (the object was deleted). */
+  forget(key: string): void {
+    this.cancelDelayed(key);
+    this.failures.delete(key);
+  }
+
+  failureCount(key: string): number {
+    return this.failures.get(key) ?? 0;
+  }
+
+  start(): void {
+    this.started = true;
+    this.pump();
+  }
+
+  /** Stops taking work; resolves when the running handlers have finished. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    for (const { timer } of this.delayed.values()) timer.cancel();
+    this.delayed.clear();
+    if (this.running > 0) await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  /** Resolves when nothing is queued or running (delayed keys do not count). For tests. */
+  async idle(): Promise<void> {
+    while (this.running > 0 || this.queue.length > 0) {
+      await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
+    }
+  }
+
+  get length(): number {
+    return this.queue.length;
+  }
+
+  private cancelDelayed(key: string): void {
+    const d = this.delayed.get(key);
+    if (d) {
+      d.timer.cancel();
+      this.delayed.delete(key);
+    }
+  }
+
+  private pump(): void {
+    if (!this.started || this.stopped) return;
+    const workers = this.opts.workers ?? 4;
+    while (this.running < workers && this.queue.length > 0) {
+      const key = this.queue.shift()!;
+      this.queued.delete(key);
+      this.processing.add(key);
+      this.running++;
+      void this.process(key);
+    }
+  }
+
+  private async process(key: string): Promise<void> {
+    this.stats.runs++;
+    let requeueAfter: number | undefined;
+    try {
+      const result = await this.opts.handler(key);
+      this.failures.delete(key);
+      requeueAfter = result?.requeueAfterMs;
+    } catch (err) {
+      this.stats.errors++;
+      const n = this.failures.get(key) ?? 0;
+      this.failures.set(key, n + 1);
+      requeueAfter = backoffDelay(n, this.opts.retryBaseMs ?? 1000, this.opts.retryMaxMs ?? 300_000, this.opts.random);
+      this.opts.log.error({ key, err: (err as Error).message, retryInMs: Math.round(requeueAfter) }, 'reconcile failed; retrying');
+    } finally {
+      this.processing.delete(key);
+      this.running--;
+    }
+    if (this.dirty.delete(key)) this.add(key);
+    if (requeueAfter !== undefined && !this.stopped) this.addAfter(key, requeueAfter);
+    this.pump();
+    if (this.running === 0 && this.queue.length === 0) {
+      const waiters = this.idleWaiters;
+      this.idleWaiters = [];
+      for (const w of waiters) w();
+    }
+  }
+}

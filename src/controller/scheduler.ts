@@ -1,0 +1,47 @@
+// When to refresh a credential, from its real expiry (the way cert-manager renews certificates):
+// at `expiresAt - renewBefore`, where renewBefore defaults to a third of the lifetime; with a little
+// jitter so many credentials minted together do not all renew in the same second; never sooner than
+// a minimum delay, so a provider that hands out an already-expired or nearly-expired credential
+// (moto's ECR tokens expire in 2015) causes a slow retry, not a hot loop.
+
+export interface RefreshPlanInput {
+  now: number;
+  /** When the credential was minted. */
+  issuedAt: number;
+  /** Its expiry; undefined for credentials that never expire. */
+  expiresAt?: number | undefined;
+  /** spec.refresh.renewBefore in ms, if set. */
+  renewBeforeMs?: number | undefined;
+  /** spec.refresh.interval in ms: the re-read period of credentials that never expire. */
+  intervalMs: number;
+  /** Lower bound of any delay. */
+  minDelayMs: number;
+  /** Fraction of the renewal window used as jitter (default 0.1). */
+  jitter?: number;
+  random?: () => number;
+}
+
+export interface RefreshPlan {
+  /** When to refresh (epoch ms). */
+  at: number;
+  /** Why the time was clamped, for a warning; undefined when it was not. */
+  clamped?: 'expired' | 'too-short' | undefined;
+}
+
+export function planRefresh(input: RefreshPlanInput): RefreshPlan {
+  const random = input.random ?? Math.random;
+  const jitter = input.jitter ?? 0.1;
+  const earliest = input.now + input.minDelayMs;
+  if (input.expiresAt === undefined) {
+    // ±jitter/2 around the interval.
+    const at = input.now + input.intervalMs * (1 - jitter / 2 + jitter * random());
+    return { at: Math.max(at, earliest) };
+  }
+  if (input.expiresAt <= input.now) return { at: earliest, clamped: 'expired' };
+  const lifetime = Math.max(0, input.expiresAt - input.issuedAt);
+  const renewBefore = input.renewBeforeMs ?? lifetime / 3;
+  // Jitter only makes the renewal earlier, never later than the window asks.
+  const at = input.expiresAt - renewBefore - renewBefore * jitter * random();
+  if (at < earliest) return { at: earliest, clamped: 'too-short' };
+  return { at };
+}

@@ -1,0 +1,266 @@
+import { Watch, type KubeConfig } from '@kubernetes/client-node';
+import type { Logger } from '../log.js';
+import { realClock, type Clock, type TimerHandle } from '../util/clock.js';
+import { Backoff } from '../util/backoff.js';
+
+// A list+watch cache that does not stall. client-node's own informer is known to stop silently
+// when a watch dies without an error; this one
+//  - restarts a failed list or watch with capped exponential backoff,
+//  - relists when the API server answers 410 Gone (the resourceVersion is too old),
+//  - asks the server to end each watch after a bounded time, and treats a watch that outlives that
+//    bound with no event at all as stalled: it aborts it and relists,
+//  - reports how long it has been unhealthy, for the liveness probe.
+
+export interface KubeObject {
+  metadata?: { name?: string; namespace?: string; resourceVersion?: string; uid?: string } | undefined;
+}
+
+export interface ListPage<T> {
+  items: T[];
+  metadata?: { resourceVersion?: string; _continue?: string } | undefined;
+}
+
+export interface InformerOptions<T> {
+  /** For logs: "namespaces", "secrets". */
+  name: string;
+  kubeConfig: KubeConfig;
+  /** One page of the collection. */
+  list(params: { limit: number; _continue?: string }): Promise<ListPage<T>>;
+  /** The collection's URL path, e.g. /api/v1/namespaces. */
+  watchPath: string;
+  /** labelSelector, fieldSelector. */
+  watchParams?: Record<string, string>;
+  log: Logger;
+  clock?: Clock;
+  /** Server-side watch timeout range; a new watch starts after each. */
+  watchTimeoutSeconds?: [number, number];
+  /** How long past the watch timeout a watch may stay silent before it counts as stalled. */
+  stallGraceMs?: number;
+  pageSize?: number;
+  /** Applied to every object before it is cached: drop what is not needed (managedFields). */
+  transform?: (obj: T) => T;
+}
+
+export type InformerEvent = 'add' | 'update' | 'delete';
+type Handler<T> = (event: InformerEvent, obj: T, old?: T) => void;
+
+class GoneError extends Error {}
+
+export function objectKey(obj: KubeObject): string {
+  const m = obj.metadata ?? {};
+  return m.namespace ? `${m.namespace}/${m.name ?? ''}` : (m.name ?? '');
+}
+
+export class Informer<T extends KubeObject> {
+  private readonly store = new Map<string, T>();
+  private readonly handlers: Handler<T>[] = [];
+  private readonly clock: Clock;
+  private readonly backoff: Backoff;
+  private resourceVersion: string | undefined;
+  private synced = false;
+  private stopped = false;
+  private abort: AbortController | undefined;
+  private unhealthySince: number | undefined;
+  private loop: Promise<void> | undefined;
+  private syncWaiters: Array<() => void> = [];
+  private lastListAt = 0;
+  /** Counters for tests and metrics. */
+  readonly stats = { lists: 0, watches: 0, restarts: 0, gone: 0, stalls: 0 };
+
+  constructor(private readonly opts: InformerOptions<T>) {
+    this.clock = opts.clock ?? realClock;
+    this.backoff = new Backoff({ baseMs: 250, maxMs: 30_000 });
+  }
+
+  on(handler: Handler<T>): void {
+    this.handlers.push(handler);
+  }
+
+  get(key: string): T | undefined {
+    return this.store.get(key);
+  }
+
+  list(): T[] {
+    return [...this.store.values()];
+  }
+
+  hasSynced(): boolean {
+    return this.synced;
+  }
+
+  /** Milliseconds the informer has been failing to list or watch; 0 when healthy. */
+  unhealthyForMs(): number {
+    return this.unhealthySince === undefined ? 0 : this.clock.now() - this.unhealthySince;
+  }
+
+  /** Starts the loop; resolves once the first list has filled the cache. */
+  start(): Promise<void> {
+    this.loop ??= this.run();
+    if (this.synced) return Promise.resolve();
+    return new Promise((resolve) => this.syncWaiters.push(resolve));
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.abort?.abort();
+    for (const w of this.syncWaiters) w();
+    this.syncWaiters = [];
+    await this.loop;
+  }
+
+  private prepare(obj: T): T {
+    return this.opts.transform ? this.opts.transform(obj) : obj;
+  }
+
+  private emit(event: InformerEvent, obj: T, old?: T): void {
+    for (const h of this.handlers) {
+      try {
+        h(event, obj, old);
+      } catch (err) {
+        this.opts.log.error({ informer: this.opts.name, err: (err as Error).message }, 'informer handler failed');
+      }
+    }
+  }
+
+  private async run(): Promise<void> {
+    let needList = true;
+    while (!this.stopped) {
+      try {
+        if (needList) {
+          await this.relist();
+          needList = false;
+        }
+        await this.watchOnce();
+        this.unhealthySince = undefined;
+        this.backoff.reset();
+      } catch (err) {
+        if (this.stopped) break;
+        if (err instanceof GoneError) {
+          this.stats.gone++;
+          needList = true;
+          this.opts.log.debug({ informer: this.opts.name }, 'watch expired (410 Gone): relisting');
+          continue;
+        }
+        this.stats.restarts++;
+        this.unhealthySince ??= this.clock.now();
+        needList = true;
+        const delay = this.backoff.next();
+        this.opts.log.warn({ informer: this.opts.name, err: (err as Error).message, retryInMs: Math.round(delay) }, 'list/watch failed; retrying');
+        await this.clock.sleep(delay, this.abortSignal());
+      }
+    }
+  }
+
+  private abortSignal(): AbortSignal {
+    this.abort = new AbortController();
+    return this.abort.signal;
+  }
+
+  private async relist(): Promise<void> {
+    this.stats.lists++;
+    const fresh = new Map<string, T>();
+    let cont: string | undefined;
+    let rv: string | undefined;
+    do {
+      const page = await this.opts.list({ limit: this.opts.pageSize ?? 500, ...(cont ? { _continue: cont } : {}) });
+      for (const item of page.items) fresh.set(objectKey(item), this.prepare(item));
+      rv = page.metadata?.resourceVersion;
+      cont = page.metadata?._continue || undefined;
+    } while (cont);
+    // Replace the cache and tell handlers what changed while we were not watching.
+    const old = new Map(this.store);
+    this.store.clear();
+    for (const [k, v] of fresh) this.store.set(k, v);
+    for (const [k, v] of fresh) {
+      const prev = old.get(k);
+      if (!prev) this.emit('add', v);
+      else if (prev.metadata?.resourceVersion !== v.metadata?.resourceVersion) this.emit('update', v, prev);
+    }
+    for (const [k, v] of old) if (!fresh.has(k)) this.emit('delete', v);
+    this.resourceVersion = rv;
+    this.unhealthySince = undefined;
+    this.lastListAt = this.clock.now();
+    if (!this.synced) {
+      this.synced = true;
+      for (const w of this.syncWaiters) w();
+      this.syncWaiters = [];
+    }
+  }
+
+  private watchOnce(): Promise<void> {
+    this.stats.watches++;
+    const [lo, hi] = this.opts.watchTimeoutSeconds ?? [240, 360];
+    const timeoutSeconds = Math.round(lo + Math.random() * (hi - lo));
+    const stallAfterMs = timeoutSeconds * 1000 + (this.opts.stallGraceMs ?? 30_000);
+    return new Promise<void>((resolve, reject) => {
+      let settled = false;
+      let stallTimer: TimerHandle | undefined;
+      let request: AbortController | undefined;
+      const finish = (err?: Error) => {
+        if (settled) return;
+        settled = true;
+        stallTimer?.cancel();
+        request?.abort();
+        if (err) reject(err);
+        else resolve();
+      };
+      const armStallTimer = () => {
+        stallTimer?.cancel();
+        stallTimer = this.clock.setTimer(() => {
+          this.stats.stalls++;
+          this.opts.log.warn({ informer: this.opts.name, silentForMs: stallAfterMs }, 'watch stalled; relisting');
+          finish(new GoneError('stalled'));
+        }, stallAfterMs);
+      };
+      this.abort = new AbortController();
+      this.abort.signal.addEventListener('abort', () => finish());
+      armStallTimer();
+      const watch = new Watch(this.opts.kubeConfig);
+      watch
+        .watch(
+          this.opts.watchPath,
+          { ...this.opts.watchParams, resourceVersion: this.resourceVersion, allowWatchBookmarks: true, timeoutSeconds },
+          (type: string, raw: T & { code?: number }) => {
+            if (settled) return;
+            const obj = type === 'ERROR' || type === 'BOOKMARK' ? raw : (this.prepare(raw) as T & { code?: number });
+            armStallTimer();
+            switch (type) {
+              case 'ADDED':
+              case 'MODIFIED': {
+                const key = objectKey(obj);
+                const prev = this.store.get(key);
+                this.store.set(key, obj);
+                this.resourceVersion = obj.metadata?.resourceVersion ?? this.resourceVersion;
+                this.emit(prev ? 'update' : 'add', obj, prev);
+                break;
+              }
+              case 'DELETED': {
+                const key = objectKey(obj);
+                this.store.delete(key);
+                this.resourceVersion = obj.metadata?.resourceVersion ?? this.resourceVersion;
+                this.emit('delete', obj);
+                break;
+              }
+              case 'BOOKMARK':
+                this.resourceVersion = obj.metadata?.resourceVersion ?? this.resourceVersion;
+                break;
+              case 'ERROR':
+                finish(obj.code === 410 ? new GoneError('gone') : new Error(`watch error ${obj.code ?? ''}`));
+                break;
+            }
+          },
+          (err: unknown) => {
+            if (err) {
+              const status = (err as { statusCode?: number }).statusCode;
+              finish(status === 410 ? new GoneError('gone') : err instanceof Error ? err : new Error(String(err)));
+            } else finish();
+          },
+        )
+        .then((ctrl) => {
+          request = ctrl;
+          if (settled) ctrl.abort();
+        })
+        .catch((err: unknown) => finish(err instanceof Error ? err : new Error(String(err))));
+    });
+  }
+}

@@ -1,0 +1,103 @@
+// The Prometheus metrics of the contract (docs: spec §4), on a private registry so that tests and
+// several controllers in one process never share series, plus the default process metrics.
+
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+export type CredentialLabels = { kind: string; namespace: string; name: string; provider: string };
+
+type CredentialLabel = 'kind' | 'namespace' | 'name' | 'provider';
+const CREDENTIAL_LABELS = ['kind', 'namespace', 'name', 'provider'] as const;
+
+export interface Metrics {
+  registry: Registry;
+  /** regcred_credential_expiry_timestamp_seconds */
+  credentialExpiry: Gauge<CredentialLabel>;
+  /** regcred_credential_next_refresh_timestamp_seconds */
+  credentialNextRefresh: Gauge<CredentialLabel>;
+  /** regcred_credential_ready (0/1) */
+  credentialReady: Gauge<CredentialLabel>;
+  /** regcred_refresh_total, result success|error */
+  refreshTotal: Counter<CredentialLabel | 'result'>;
+  /** regcred_provider_request_duration_seconds, result success|error */
+  providerRequestDuration: Histogram<'provider' | 'result'>;
+  /** regcred_target_secrets, state synced|failed */
+  targetSecrets: Gauge<CredentialLabel | 'state'>;
+  /** regcred_secret_writes_total, operation create|update|delete */
+  secretWrites: Counter<'operation'>;
+  /** Removes every series of one credential (when it is deleted). */
+  forgetCredential(labels: CredentialLabels): void;
+}
+
+export const REFRESH_RESULTS = ['success', 'error'] as const;
+export const TARGET_STATES = ['synced', 'failed'] as const;
+
+export function createMetrics(): Metrics {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  const registers = [registry];
+
+  const credentialExpiry = new Gauge({
+    name: 'regcred_credential_expiry_timestamp_seconds',
+    help: 'When the current credential expires, as a Unix timestamp in seconds.',
+    labelNames: CREDENTIAL_LABELS,
+    registers,
+  });
+  const credentialNextRefresh = new Gauge({
+    name: 'regcred_credential_next_refresh_timestamp_seconds',
+    help: 'When the next refresh of the credential is scheduled, as a Unix timestamp in seconds.',
+    labelNames: CREDENTIAL_LABELS,
+    registers,
+  });
+  const credentialReady = new Gauge({
+    name: 'regcred_credential_ready',
+    help: 'Whether the credential is Ready (1) or not (0).',
+    labelNames: CREDENTIAL_LABELS,
+    registers,
+  });
+  const refreshTotal = new Counter({
+    name: 'regcred_refresh_total',
+    help: 'Credential refreshes, by result (success, error).',
+    labelNames: [...CREDENTIAL_LABELS, 'result'] as const,
+    registers,
+  });
+  const providerRequestDuration = new Histogram({
+    name: 'regcred_provider_request_duration_seconds',
+    help: 'How long requests to credential providers take, by result (success, error).',
+    labelNames: ['provider', 'result'] as const,
+    buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+    registers,
+  });
+  const targetSecrets = new Gauge({
+    name: 'regcred_target_secrets',
+    help: 'Target Secrets of a credential, by state (synced, failed).',
+    labelNames: [...CREDENTIAL_LABELS, 'state'] as const,
+    registers,
+  });
+  const secretWrites = new Counter({
+    name: 'regcred_secret_writes_total',
+    help: 'Writes to Secrets, by operation (create, update, delete).',
+    labelNames: ['operation'] as const,
+    registers,
+  });
+
+  function forgetCredential(labels: CredentialLabels): void {
+    const l = { kind: labels.kind, namespace: labels.namespace, name: labels.name, provider: labels.provider };
+    credentialExpiry.remove(l);
+    credentialNextRefresh.remove(l);
+    credentialReady.remove(l);
+    for (const result of REFRESH_RESULTS) refreshTotal.remove({ ...l, result });
+    for (const state of TARGET_STATES) targetSecrets.remove({ ...l, state });
+  }
+
+  return {
+    registry,
+    credentialExpiry,
+    credentialNextRefresh,
+    credentialReady,
+    refreshTotal,
+    providerRequestDuration,
+    targetSecrets,
+    secretWrites,
+    forgetCredential,
+  };
+}

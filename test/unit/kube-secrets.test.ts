@@ -1,0 +1,460 @@
+// Unit tests for src/kube/secrets.ts: the up-to-date check and writePullSecret against an in-memory
+// fake of the CoreV1Api Secret calls (which fails like the real client: ApiException with a code).
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { ApiException, type CoreV1Api, type V1Secret } from '@kubernetes/client-node';
+import {
+  DOCKERCONFIGJSON_KEY,
+  DOCKERCONFIGJSON_TYPE,
+  isUpToDate,
+  writePullSecret,
+  type DesiredPullSecret,
+} from '../../src/kube/secrets.js';
+import { ANNOTATION_CONTENT_HASH, ANNOTATION_EXPIRES_AT, isManagedBy, ownerLabels, type OwnerRef } from '../../src/kube/labels.js';
+import { buildDockerConfigJson, sha256Hex } from '../../src/dockerconfig.js';
+import { RegcredError } from '../../src/errors.js';
+
+const NS = 'team-a';
+const OWNER: OwnerRef = { kind: 'ClusterRegistryCredential', name: 'demo' };
+const JSON_V1 = buildDockerConfigJson([{ registry: 'ghcr.io', username: 'robot', password: 'password-v1' }]);
+const JSON_V2 = buildDockerConfigJson([{ registry: 'ghcr.io', username: 'robot', password: 'password-v2' }]);
+const EXPIRES = new Date('2030-01-01T12:00:00.000Z');
+const NO_SLEEP = { retry: { sleep: async () => {} } };
+
+function desired(over: Partial<DesiredPullSecret> = {}): DesiredPullSecret {
+  return {
+    name: 'demo-pull',
+    owner: OWNER,
+    dockerConfigJson: JSON_V1,
+    expiresAt: EXPIRES,
+    labels: { team: 'a' },
+    annotations: { 'example.com/note': 'hello' },
+    adopt: false,
+    ...over,
+  };
+}
+
+/** The Secret regcred writes for `d`: what an up-to-date Secret looks like. */
+function secretFor(d: DesiredPullSecret, namespace = NS): V1Secret {
+  const annotations: Record<string, string> = { ...d.annotations, [ANNOTATION_CONTENT_HASH]: sha256Hex(d.dockerConfigJson) };
+  if (d.expiresAt) annotations[ANNOTATION_EXPIRES_AT] = d.expiresAt.toISOString();
+  return {
+    apiVersion: 'v1',
+    kind: 'Secret',
+    metadata: { name: d.name, namespace, labels: { ...d.labels, ...ownerLabels(d.owner) }, annotations },
+    type: DOCKERCONFIGJSON_TYPE,
+    data: { [DOCKERCONFIGJSON_KEY]: Buffer.from(d.dockerConfigJson).toString('base64') },
+  };
+}
+
+function decoded(s: V1Secret | undefined): string | undefined {
+  const v = s?.data?.[DOCKERCONFIGJSON_KEY];
+  return v === undefined ? undefined : Buffer.from(v, 'base64').toString('utf8');
+}
+
+function status(code: number, message: string): ApiException<string> {
+  return new ApiException(code, message, JSON.stringify({ kind: 'Status', code, message }), {});
+}
+
+type Op = 'read' | 'create' | 'replace' | 'delete';
+
+/** An in-memory API server for Secrets with resourceVersion conflicts, UIDs and namespaces. */
+class FakeSecretsApi {
+  readonly namespaces = new Set<string>([NS]);
+  readonly store = new Map<string, V1Secret>();
+  readonly calls: { op: Op; namespace: string; name: string; body?: V1Secret }[] = [];
+  /** Errors thrown by the next calls of an operation, in turn, before it does anything. */
+  readonly failures: Partial<Record<Op, ApiException<string>[]>> = {};
+  /** Runs before an operation is handled: simulates another writer acting in between. */
+  readonly before: Partial<Record<Op, (() => void)[]>> = {};
+  private rv = 100;
+  private uid = 0;
+
+  put(secret: V1Secret): V1Secret {
+    const s = structuredClone(secret);
+    s.metadata = { ...s.metadata, uid: s.metadata?.uid ?? `uid-${++this.uid}`, resourceVersion: String(++this.rv) };
+    this.store.set(`${s.metadata.namespace}/${s.metadata.name}`, s);
+    return structuredClone(s);
+  }
+  get(namespace: string, name: string): V1Secret | undefined {
+    return this.store.get(`${namespace}/${name}`);
+  }
+  count(op: Op): number {
+    return this.calls.filter((c) => c.op === op).length;
+  }
+  private enter(op: Op, namespace: string, name: string, body?: V1Secret): void {
+    this.calls.push({ op, namespace, name, ...(body ? { body: structuredClone(body) } : {}) });
+    this.before[op]?.shift()?.();
+    const err = this.failures[op]?.shift();
+    if (err) throw err;
+  }
+
+  async readNamespacedSecret(p: { namespace: string; name: string }): Promise<V1Secret> {
+    this.enter('read', p.namespace, p.name);
+    const s = this.get(p.namespace, p.name);
+    if (!s) throw status(404, `secrets "${p.name}" not found`);
+    return structuredClone(s);
+  }
+  async createNamespacedSecret(p: { namespace: string; body: V1Secret }): Promise<V1Secret> {
+    const name = p.body.metadata?.name ?? '';
+    this.enter('create', p.namespace, name, p.body);
+    if (!this.namespaces.has(p.namespace)) throw status(404, `namespaces "${p.namespace}" not found`);
+    if (this.get(p.namespace, name)) throw status(409, `secrets "${name}" already exists`);
+    if (p.body.metadata?.resourceVersion) throw status(500, 'resourceVersion should not be set on objects to be created');
+    return this.put({ ...p.body, metadata: { ...p.body.metadata, namespace: p.namespace, uid: undefined } });
+  }
+  async replaceNamespacedSecret(p: { namespace: string; name: string; body: V1Secret }): Promise<V1Secret> {
+    this.enter('replace', p.namespace, p.name, p.body);
+    const cur = this.get(p.namespace, p.name);
+    if (!cur) throw status(404, `secrets "${p.name}" not found`);
+    if (p.body.metadata?.resourceVersion !== cur.metadata?.resourceVersion) {
+      throw status(409, 'Operation cannot be fulfilled on secrets: the object has been modified; please apply your changes to the latest version and try again');
+    }
+    if (p.body.type !== cur.type) throw status(422, 'field is immutable');
+    return this.put({ ...p.body, metadata: { ...p.body.metadata, uid: cur.metadata?.uid } });
+  }
+  async deleteNamespacedSecret(p: { namespace: string; name: string; body?: { preconditions?: { uid?: string } } }): Promise<object> {
+    this.enter('delete', p.namespace, p.name);
+    const cur = this.get(p.namespace, p.name);
+    if (!cur) throw status(404, `secrets "${p.name}" not found`);
+    const uid = p.body?.preconditions?.uid;
+    if (uid !== undefined && uid !== cur.metadata?.uid) throw status(409, 'Precondition failed: UID in precondition does not match');
+    this.store.delete(`${p.namespace}/${p.name}`);
+    return { kind: 'Status', status: 'Success' };
+  }
+
+  get core(): CoreV1Api {
+    return this as unknown as CoreV1Api;
+  }
+}
+
+function writes() {
+  const seen: [string, string][] = [];
+  return { seen, onWrite: (op: string, ns: string) => void seen.push([op, ns]) };
+}
+
+describe('isUpToDate', () => {
+  test('true for exactly the desired Secret', () => {
+    const d = desired();
+    assert.equal(isUpToDate(secretFor(d), d, NS), true);
+  });
+
+  test('true when others added labels and annotations of their own', () => {
+    const d = desired();
+    const s = secretFor(d);
+    s.metadata!.labels!['other'] = 'x';
+    s.metadata!.annotations!['kubectl.kubernetes.io/last-applied-configuration'] = '{}';
+    assert.equal(isUpToDate(s, d, NS), true);
+  });
+
+  test('false when the data bytes differ but the content-hash annotation is unchanged', () => {
+    const d = desired();
+    const s = secretFor(d);
+    s.data = { [DOCKERCONFIGJSON_KEY]: Buffer.from(JSON_V2).toString('base64') };
+    assert.equal(s.metadata!.annotations![ANNOTATION_CONTENT_HASH], sha256Hex(JSON_V1));
+    assert.equal(isUpToDate(s, d, NS), false);
+  });
+
+  test('false when the hash annotation is stale even though the bytes match', () => {
+    const d = desired();
+    const s = secretFor(d);
+    s.metadata!.annotations![ANNOTATION_CONTENT_HASH] = sha256Hex(JSON_V2);
+    assert.equal(isUpToDate(s, d, NS), false);
+  });
+
+  for (const key of ['team', 'app.kubernetes.io/managed-by', 'regcred.dev/owner-name']) {
+    test(`false when the label ${key} is missing`, () => {
+      const d = desired();
+      const s = secretFor(d);
+      delete s.metadata!.labels![key];
+      assert.equal(isUpToDate(s, d, NS), false);
+    });
+  }
+
+  test('false when a desired annotation is missing', () => {
+    const d = desired();
+    const s = secretFor(d);
+    delete s.metadata!.annotations!['example.com/note'];
+    assert.equal(isUpToDate(s, d, NS), false);
+  });
+
+  test('false when the type differs', () => {
+    const d = desired();
+    assert.equal(isUpToDate({ ...secretFor(d), type: 'Opaque' }, d, NS), false);
+    assert.equal(isUpToDate({ ...secretFor(d), type: undefined }, d, NS), false);
+  });
+
+  test('false when expires-at differs', () => {
+    const d = desired();
+    const s = secretFor(d);
+    s.metadata!.annotations![ANNOTATION_EXPIRES_AT] = '2029-01-01T00:00:00.000Z';
+    assert.equal(isUpToDate(s, d, NS), false);
+  });
+
+  test('false when expires-at is set but the credential no longer expires', () => {
+    const s = secretFor(desired());
+    assert.equal(isUpToDate(s, desired({ expiresAt: undefined }), NS), false);
+  });
+
+  test('false with an extra data key or without data', () => {
+    const d = desired();
+    const extra = secretFor(d);
+    extra.data!['other'] = 'eA==';
+    assert.equal(isUpToDate(extra, d, NS), false);
+    assert.equal(isUpToDate({ ...secretFor(d), data: undefined }, d, NS), false);
+  });
+});
+
+describe('writePullSecret', () => {
+  test('creates the Secret when it does not exist', async () => {
+    const api = new FakeSecretsApi();
+    const w = writes();
+    const result = await writePullSecret(api.core, NS, desired(), undefined, { ...NO_SLEEP, onWrite: w.onWrite });
+    assert.deepEqual(result, { outcome: 'created' });
+    assert.deepEqual(w.seen, [['create', NS]]);
+    const s = api.get(NS, 'demo-pull');
+    assert.equal(s?.type, DOCKERCONFIGJSON_TYPE);
+    assert.deepEqual(Object.keys(s?.data ?? {}), [DOCKERCONFIGJSON_KEY]);
+    assert.equal(decoded(s), JSON_V1);
+    assert.deepEqual(s?.metadata?.labels, { team: 'a', ...ownerLabels(OWNER) });
+    assert.deepEqual(s?.metadata?.annotations, {
+      'example.com/note': 'hello',
+      [ANNOTATION_CONTENT_HASH]: sha256Hex(JSON_V1),
+      [ANNOTATION_EXPIRES_AT]: '2030-01-01T12:00:00.000Z',
+    });
+    assert.equal(isUpToDate(s!, desired(), NS), true);
+  });
+
+  test('existing = null skips the read', async () => {
+    const api = new FakeSecretsApi();
+    assert.equal((await writePullSecret(api.core, NS, desired(), null, NO_SLEEP)).outcome, 'created');
+    assert.equal(api.count('read'), 0);
+  });
+
+  test('makes no write when the Secret is already up to date', async () => {
+    const api = new FakeSecretsApi();
+    api.put(secretFor(desired()));
+    const w = writes();
+    const result = await writePullSecret(api.core, NS, desired(), undefined, { ...NO_SLEEP, onWrite: w.onWrite });
+    assert.deepEqual(result, { outcome: 'unchanged' });
+    assert.deepEqual(w.seen, []);
+    assert.deepEqual(
+      api.calls.map((c) => c.op),
+      ['read'],
+    );
+  });
+
+  test('makes no call at all when the caller passes the up-to-date Secret', async () => {
+    const api = new FakeSecretsApi();
+    const existing = api.put(secretFor(desired()));
+    assert.deepEqual(await writePullSecret(api.core, NS, desired(), existing, NO_SLEEP), { outcome: 'unchanged' });
+    assert.deepEqual(api.calls, []);
+  });
+
+  test('updates its own Secret in place when the credential changed', async () => {
+    const api = new FakeSecretsApi();
+    const before = api.put(secretFor(desired()));
+    const w = writes();
+    const next = desired({ dockerConfigJson: JSON_V2 });
+    const result = await writePullSecret(api.core, NS, next, undefined, { ...NO_SLEEP, onWrite: w.onWrite });
+    assert.deepEqual(result, { outcome: 'updated' });
+    assert.deepEqual(w.seen, [['update', NS]]);
+    assert.equal(api.count('delete'), 0);
+    const after = api.get(NS, 'demo-pull');
+    assert.equal(after?.metadata?.uid, before.metadata?.uid);
+    assert.equal(decoded(after), JSON_V2);
+    assert.equal(after?.metadata?.annotations?.[ANNOTATION_CONTENT_HASH], sha256Hex(JSON_V2));
+    // The PUT carried the resourceVersion that was read (optimistic concurrency).
+    assert.equal(api.calls.find((c) => c.op === 'replace')?.body?.metadata?.resourceVersion, before.metadata?.resourceVersion);
+  });
+
+  test('an update drops expires-at when the credential no longer expires', async () => {
+    const api = new FakeSecretsApi();
+    api.put(secretFor(desired()));
+    await writePullSecret(api.core, NS, desired({ expiresAt: undefined }), undefined, NO_SLEEP);
+    const after = api.get(NS, 'demo-pull');
+    assert.equal(after?.metadata?.annotations?.[ANNOTATION_EXPIRES_AT], undefined);
+    assert.equal(isUpToDate(after!, desired({ expiresAt: undefined }), NS), true);
+  });
+
+  test('a 409 on create (created meanwhile) re-reads; an unmanaged Secret is a SecretConflict', async () => {
+    const api = new FakeSecretsApi();
+    api.before.create = [
+      () => {
+        api.put({ metadata: { name: 'demo-pull', namespace: NS }, type: 'Opaque', data: { token: 'eA==' } });
+      },
+    ];
+    await assert.rejects(writePullSecret(api.core, NS, desired(), undefined, NO_SLEEP), (err: unknown) => {
+      assert.ok(err instanceof RegcredError);
+      assert.equal(err.code, 'SecretConflict');
+      assert.equal(err.retryable, false);
+      assert.match(err.message, /^Secret team-a\/demo-pull exists and is not managed by regcred; set target\.adopt: true/);
+      return true;
+    });
+    assert.deepEqual(
+      api.calls.map((c) => c.op),
+      ['read', 'create', 'read'],
+    );
+    assert.equal(api.get(NS, 'demo-pull')?.type, 'Opaque'); // untouched
+  });
+
+  test('a Secret managed by another regcred owner is a SecretConflict naming that owner', async () => {
+    const api = new FakeSecretsApi();
+    const other = desired({ owner: { kind: 'RegistryCredential', name: 'demo', namespace: NS } });
+    api.put(secretFor(other));
+    await assert.rejects(writePullSecret(api.core, NS, desired({ dockerConfigJson: JSON_V2 }), null, NO_SLEEP), (err: unknown) => {
+      assert.ok(err instanceof RegcredError);
+      assert.equal(err.code, 'SecretConflict');
+      assert.match(err.message, /is managed by RegistryCredential\/team-a\/demo;/);
+      return true;
+    });
+    assert.equal(decoded(api.get(NS, 'demo-pull')), JSON_V1);
+  });
+
+  test('adopt takes over an unmanaged dockerconfigjson Secret in place, keeping foreign labels', async () => {
+    const api = new FakeSecretsApi();
+    const before = api.put({
+      metadata: { name: 'demo-pull', namespace: NS, labels: { 'owned-by': 'someone' }, annotations: { keep: 'me' } },
+      type: DOCKERCONFIGJSON_TYPE,
+      data: { [DOCKERCONFIGJSON_KEY]: Buffer.from('{"auths":{}}').toString('base64') },
+    });
+    const w = writes();
+    const d = desired({ adopt: true });
+    const result = await writePullSecret(api.core, NS, d, undefined, { ...NO_SLEEP, onWrite: w.onWrite });
+    assert.deepEqual(result, { outcome: 'updated', adopted: true });
+    assert.deepEqual(w.seen, [['update', NS]]);
+    assert.equal(api.count('delete'), 0);
+    const after = api.get(NS, 'demo-pull')!;
+    assert.equal(after.metadata?.uid, before.metadata?.uid);
+    assert.equal(decoded(after), JSON_V1);
+    assert.equal(after.metadata?.labels?.['owned-by'], 'someone');
+    assert.equal(after.metadata?.annotations?.['keep'], 'me');
+    assert.equal(isManagedBy(after.metadata?.labels, OWNER), true);
+    assert.equal(isUpToDate(after, d, NS), true);
+  });
+
+  test('adopting a Secret of another regcred owner drops that owner\'s labels', async () => {
+    const api = new FakeSecretsApi();
+    api.put(secretFor(desired({ owner: { kind: 'RegistryCredential', name: 'demo', namespace: NS } })));
+    const result = await writePullSecret(api.core, NS, desired({ adopt: true }), undefined, NO_SLEEP);
+    assert.equal(result.adopted, true);
+    const labels = api.get(NS, 'demo-pull')?.metadata?.labels;
+    assert.equal(labels?.['regcred.dev/owner-namespace'], undefined);
+    assert.equal(isManagedBy(labels, OWNER), true);
+  });
+
+  test('adopting a Secret of another type replaces it (the type is immutable) and reports the adoption', async () => {
+    const api = new FakeSecretsApi();
+    const before = api.put({ metadata: { name: 'demo-pull', namespace: NS }, type: 'Opaque', data: { x: 'eA==' } });
+    const w = writes();
+    const result = await writePullSecret(api.core, NS, desired({ adopt: true }), undefined, { ...NO_SLEEP, onWrite: w.onWrite });
+    assert.deepEqual(w.seen, [
+      ['delete', NS],
+      ['create', NS],
+    ]);
+    const after = api.get(NS, 'demo-pull')!;
+    assert.equal(after.type, DOCKERCONFIGJSON_TYPE);
+    assert.notEqual(after.metadata?.uid, before.metadata?.uid);
+    assert.equal(isUpToDate(after, desired({ adopt: true }), NS), true);
+    // An existing Secret was taken over because adopt: true; callers print "adopted" from this flag.
+    assert.equal(result.adopted, true, `result was ${JSON.stringify(result)}`);
+  });
+
+  test('a 409 on replace re-reads and retries with the fresh resourceVersion, keeping the other writer\'s change', async () => {
+    const api = new FakeSecretsApi();
+    api.put(secretFor(desired()));
+    api.before.replace = [
+      () => {
+        // Someone else edits the Secret between our read and our PUT.
+        const cur = api.get(NS, 'demo-pull')!;
+        api.put({ ...cur, metadata: { ...cur.metadata, annotations: { ...cur.metadata?.annotations, 'edited-by': 'other' } } });
+      },
+    ];
+    const w = writes();
+    const result = await writePullSecret(api.core, NS, desired({ dockerConfigJson: JSON_V2 }), undefined, { ...NO_SLEEP, onWrite: w.onWrite });
+    assert.deepEqual(result, { outcome: 'updated' });
+    assert.deepEqual(
+      api.calls.map((c) => c.op),
+      ['read', 'replace', 'read', 'replace'],
+    );
+    assert.deepEqual(w.seen, [['update', NS]]);
+    const after = api.get(NS, 'demo-pull')!;
+    assert.equal(decoded(after), JSON_V2);
+    assert.equal(after.metadata?.annotations?.['edited-by'], 'other');
+  });
+
+  test('a 409 on replace whose re-read shows the Secret up to date makes no further write', async () => {
+    const api = new FakeSecretsApi();
+    api.put(secretFor(desired()));
+    api.before.replace = [() => void api.put(secretFor(desired({ dockerConfigJson: JSON_V2 })))];
+    const result = await writePullSecret(api.core, NS, desired({ dockerConfigJson: JSON_V2 }), undefined, NO_SLEEP);
+    assert.deepEqual(result, { outcome: 'unchanged' });
+    assert.equal(api.count('replace'), 1);
+  });
+
+  test('a Secret deleted before the PUT (404) is created again', async () => {
+    const api = new FakeSecretsApi();
+    api.put(secretFor(desired()));
+    api.before.replace = [() => void api.store.delete(`${NS}/demo-pull`)];
+    const result = await writePullSecret(api.core, NS, desired({ dockerConfigJson: JSON_V2 }), undefined, NO_SLEEP);
+    assert.deepEqual(result, { outcome: 'created' });
+    assert.equal(decoded(api.get(NS, 'demo-pull')), JSON_V2);
+  });
+
+  test('gives up with a retryable ApiError when the Secret keeps changing', async () => {
+    const api = new FakeSecretsApi();
+    api.put(secretFor(desired()));
+    api.failures.replace = [status(409, 'modified'), status(409, 'modified'), status(409, 'modified'), status(409, 'modified')];
+    await assert.rejects(writePullSecret(api.core, NS, desired({ dockerConfigJson: JSON_V2 }), undefined, NO_SLEEP), (err: unknown) => {
+      assert.ok(err instanceof RegcredError);
+      assert.equal(err.code, 'ApiError');
+      assert.equal(err.retryable, true);
+      assert.match(err.message, /kept changing/);
+      return true;
+    });
+    assert.equal(api.count('replace'), 3);
+  });
+
+  test('a 404 on create means the namespace does not exist: NamespaceNotFound', async () => {
+    const api = new FakeSecretsApi();
+    await assert.rejects(writePullSecret(api.core, 'gone', desired(), undefined, NO_SLEEP), (err: unknown) => {
+      assert.ok(err instanceof RegcredError);
+      assert.equal(err.code, 'NamespaceNotFound');
+      assert.equal(err.message, 'namespace "gone" not found');
+      assert.equal(err.retryable, false);
+      return true;
+    });
+  });
+
+  test('a 403 on create is Forbidden and names the Secret', async () => {
+    const api = new FakeSecretsApi();
+    api.failures.create = [status(403, 'secrets is forbidden: User "u" cannot create resource "secrets"')];
+    await assert.rejects(writePullSecret(api.core, NS, desired(), undefined, NO_SLEEP), (err: unknown) => {
+      assert.ok(err instanceof RegcredError);
+      assert.equal(err.code, 'Forbidden');
+      assert.match(err.message, /^cannot create Secret team-a\/demo-pull: secrets is forbidden/);
+      return true;
+    });
+  });
+
+  test('5xx on create are retried through the injected sleep', async () => {
+    const api = new FakeSecretsApi();
+    const delays: number[] = [];
+    api.failures.create = [status(503, 'unavailable'), status(500, 'oops')];
+    const result = await writePullSecret(api.core, NS, desired(), undefined, { retry: { sleep: async (ms) => void delays.push(ms) } });
+    assert.equal(result.outcome, 'created');
+    assert.equal(api.count('create'), 3);
+    assert.equal(delays.length, 2);
+  });
+
+  test('a failing read is reported as an error, not taken as "absent"', async () => {
+    const api = new FakeSecretsApi();
+    api.failures.read = [status(403, 'secrets "demo-pull" is forbidden')];
+    await assert.rejects(writePullSecret(api.core, NS, desired(), undefined, NO_SLEEP), (err: unknown) => {
+      assert.ok(err instanceof RegcredError);
+      assert.equal(err.code, 'Forbidden');
+      return true;
+    });
+    assert.equal(api.count('create'), 0);
+  });
+});

@@ -1,0 +1,160 @@
+// Unit tests for src/kube/sources.ts: which namespaces a credential may read source Secrets from,
+// and the SourceReader over a fake CoreV1Api.
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { ApiException, type CoreV1Api, type V1Secret } from '@kubernetes/client-node';
+import { DEFAULT_CONTROLLER_NAMESPACE, createSourceReader, sourceScope } from '../../src/kube/sources.js';
+import { RegcredError } from '../../src/errors.js';
+
+const CONTROLLER_NS = 'regcred-system';
+const NO_SLEEP = { sleep: async () => {} };
+
+describe('sourceScope', () => {
+  test('the default controller namespace is regcred-system', () => {
+    assert.equal(DEFAULT_CONTROLLER_NAMESPACE, 'regcred-system');
+  });
+
+  test('a ClusterRegistryCredential reads from the controller namespace only', () => {
+    const s = sourceScope({ kind: 'ClusterRegistryCredential', metadata: {} }, CONTROLLER_NS, false);
+    assert.equal(s.defaultNamespace, CONTROLLER_NS);
+    assert.equal(s.allowedNamespace, CONTROLLER_NS);
+    assert.match(s.rule, /regcred-system/);
+    assert.match(s.rule, /--allow-cross-namespace-refs/);
+  });
+
+  test('a ClusterRegistryCredential may read anywhere with cross-namespace references allowed', () => {
+    const s = sourceScope({ kind: 'ClusterRegistryCredential', metadata: {} }, CONTROLLER_NS, true);
+    assert.equal(s.defaultNamespace, CONTROLLER_NS);
+    assert.equal(s.allowedNamespace, undefined);
+  });
+
+  for (const allow of [false, true]) {
+    test(`a RegistryCredential reads from its own namespace only (allowCrossNamespaceRefs=${allow})`, () => {
+      const s = sourceScope({ kind: 'RegistryCredential', metadata: { namespace: 'team-a' } }, CONTROLLER_NS, allow);
+      assert.equal(s.defaultNamespace, 'team-a');
+      assert.equal(s.allowedNamespace, 'team-a');
+      assert.match(s.rule, /own namespace/);
+    });
+  }
+});
+
+class FakeCore {
+  readonly secrets = new Map<string, V1Secret>();
+  readonly reads: string[] = [];
+  readonly failures: ApiException<string>[] = [];
+  async readNamespacedSecret(p: { namespace: string; name: string }): Promise<V1Secret> {
+    this.reads.push(`${p.namespace}/${p.name}`);
+    const err = this.failures.shift();
+    if (err) throw err;
+    const s = this.secrets.get(`${p.namespace}/${p.name}`);
+    if (!s) throw new ApiException(404, 'Not Found', JSON.stringify({ kind: 'Status', code: 404, message: `secrets "${p.name}" not found` }), {});
+    return structuredClone(s);
+  }
+  get core(): CoreV1Api {
+    return this as unknown as CoreV1Api;
+  }
+}
+
+const b64 = (s: string): string => Buffer.from(s).toString('base64');
+
+describe('createSourceReader', () => {
+  const clusterScope = sourceScope({ kind: 'ClusterRegistryCredential', metadata: {} }, CONTROLLER_NS, false);
+
+  test('reads from the default namespace and decodes base64 data', async () => {
+    const fake = new FakeCore();
+    fake.secrets.set(`${CONTROLLER_NS}/src`, {
+      type: 'Opaque',
+      data: { registry: b64('ghcr.io'), username: b64('robot'), password: b64('pässwörd:with "specials"') },
+    });
+    const got = await createSourceReader(fake.core, clusterScope, NO_SLEEP).read({ name: 'src' });
+    assert.deepEqual(got, {
+      namespace: CONTROLLER_NS,
+      name: 'src',
+      type: 'Opaque',
+      data: { registry: 'ghcr.io', username: 'robot', password: 'pässwörd:with "specials"' },
+    });
+    assert.deepEqual(fake.reads, [`${CONTROLLER_NS}/src`]);
+  });
+
+  test('a Secret without type or data reads as an empty Opaque Secret', async () => {
+    const fake = new FakeCore();
+    fake.secrets.set(`${CONTROLLER_NS}/bare`, {});
+    assert.deepEqual(await createSourceReader(fake.core, clusterScope, NO_SLEEP).read({ name: 'bare' }), {
+      namespace: CONTROLLER_NS,
+      name: 'bare',
+      type: 'Opaque',
+      data: {},
+    });
+  });
+
+  test('keeps the Secret type', async () => {
+    const fake = new FakeCore();
+    fake.secrets.set(`${CONTROLLER_NS}/dcj`, { type: 'kubernetes.io/dockerconfigjson', data: { '.dockerconfigjson': b64('{"auths":{}}') } });
+    const got = await createSourceReader(fake.core, clusterScope, NO_SLEEP).read({ name: 'dcj' });
+    assert.equal(got.type, 'kubernetes.io/dockerconfigjson');
+    assert.equal(got.data['.dockerconfigjson'], '{"auths":{}}');
+  });
+
+  test('a reference to another namespace is a CrossNamespaceRef error, and nothing is read', async () => {
+    const fake = new FakeCore();
+    fake.secrets.set('other/src', { data: {} });
+    await assert.rejects(createSourceReader(fake.core, clusterScope, NO_SLEEP).read({ namespace: 'other', name: 'src' }), (err: unknown) => {
+      assert.ok(err instanceof RegcredError);
+      assert.equal(err.code, 'CrossNamespaceRef');
+      assert.equal(err.retryable, false);
+      assert.match(err.message, /^source Secret other\/src is not allowed: a ClusterRegistryCredential reads Secrets from "regcred-system" only/);
+      return true;
+    });
+    assert.deepEqual(fake.reads, []);
+  });
+
+  test('an explicit reference to the allowed namespace is fine', async () => {
+    const fake = new FakeCore();
+    fake.secrets.set(`${CONTROLLER_NS}/src`, { data: { a: b64('b') } });
+    const got = await createSourceReader(fake.core, clusterScope, NO_SLEEP).read({ namespace: CONTROLLER_NS, name: 'src' });
+    assert.deepEqual(got.data, { a: 'b' });
+  });
+
+  test('a RegistryCredential cannot read from the controller namespace', async () => {
+    const fake = new FakeCore();
+    const scope = sourceScope({ kind: 'RegistryCredential', metadata: { namespace: 'team-a' } }, CONTROLLER_NS, true);
+    await assert.rejects(createSourceReader(fake.core, scope, NO_SLEEP).read({ namespace: CONTROLLER_NS, name: 'src' }), { code: 'CrossNamespaceRef' });
+  });
+
+  test('with cross-namespace references allowed, any namespace is read', async () => {
+    const fake = new FakeCore();
+    fake.secrets.set('other/src', { data: { k: b64('v') } });
+    const scope = sourceScope({ kind: 'ClusterRegistryCredential', metadata: {} }, CONTROLLER_NS, true);
+    const got = await createSourceReader(fake.core, scope, NO_SLEEP).read({ namespace: 'other', name: 'src' });
+    assert.equal(got.namespace, 'other');
+    assert.deepEqual(got.data, { k: 'v' });
+  });
+
+  test('a missing Secret is SourceNotFound', async () => {
+    const fake = new FakeCore();
+    await assert.rejects(createSourceReader(fake.core, clusterScope, NO_SLEEP).read({ name: 'nope' }), (err: unknown) => {
+      assert.ok(err instanceof RegcredError);
+      assert.equal(err.code, 'SourceNotFound');
+      assert.equal(err.message, 'source Secret regcred-system/nope not found');
+      assert.equal(err.retryable, false);
+      return true;
+    });
+  });
+
+  test('a 403 is Forbidden, a 500 is retried and then reported as a retryable ApiError', async () => {
+    const fake = new FakeCore();
+    fake.failures.push(new ApiException(403, 'Forbidden', '{"message":"secrets \\"src\\" is forbidden"}', {}));
+    await assert.rejects(createSourceReader(fake.core, clusterScope, NO_SLEEP).read({ name: 'src' }), { code: 'Forbidden' });
+
+    const flaky = new FakeCore();
+    for (let i = 0; i < 5; i++) flaky.failures.push(new ApiException(500, 'x', '{"message":"etcd timeout"}', {}));
+    await assert.rejects(createSourceReader(flaky.core, clusterScope, NO_SLEEP).read({ name: 'src' }), (err: unknown) => {
+      assert.ok(err instanceof RegcredError);
+      assert.equal(err.code, 'ApiError');
+      assert.equal(err.retryable, true);
+      assert.equal(err.message, 'cannot read source Secret regcred-system/src: etcd timeout');
+      return true;
+    });
+    assert.equal(flaky.reads.length, 5);
+  });
+});
