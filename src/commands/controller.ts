@@ -68,7 +68,8 @@ export async function runController(opts: ControllerCommandOptions, output: Outp
     if (shuttingDown) return;
     shuttingDown = true;
     log.info({ signal }, 'shutting down');
-    elector?.stop();
+    // A candidate stops waiting for the lease; a leader first stops its work, then releases (below).
+    if (elector && !elector.isLeader()) elector.stop();
     resolveShutdown();
   };
   process.once('SIGTERM', () => onSignal('SIGTERM'));
@@ -97,7 +98,9 @@ export async function runController(opts: ControllerCommandOptions, output: Outp
     code = EXIT_FAILED;
   } finally {
     if (controllerStarted) await controller.stop();
+    // Released, not left to expire: the standby takes over at once instead of after the lease duration.
     if (elector?.isLeader()) await elector.release().catch(() => undefined);
+    else elector?.stop();
     await events.flush();
     await servers.close();
   }

@@ -81,7 +81,10 @@ export function toRegcredError(err: unknown, what: string): RegcredError {
 }
 
 export interface RetryOptions {
+  /** Tries for server errors and network failures (default 5). */
   attempts?: number;
+  /** Tries for 429 responses (default 10): throttling means "later", not "broken". */
+  throttledAttempts?: number;
   /** Injected so tests never sleep. */
   sleep?: (ms: number) => Promise<void>;
   baseDelayMs?: number;
@@ -96,6 +99,7 @@ export const realSleep = (ms: number): Promise<void> => new Promise((resolve) =>
  */
 export async function withApiRetry<T>(call: () => Promise<T>, opts: RetryOptions = {}): Promise<T> {
   const attempts = opts.attempts ?? 5;
+  const throttledAttempts = opts.throttledAttempts ?? Math.max(10, attempts);
   const sleep = opts.sleep ?? realSleep;
   const base = opts.baseDelayMs ?? 200;
   const max = opts.maxDelayMs ?? 10_000;
@@ -103,7 +107,8 @@ export async function withApiRetry<T>(call: () => Promise<T>, opts: RetryOptions
     try {
       return await call();
     } catch (err) {
-      if (attempt >= attempts || !isRetryableApiError(err)) throw err;
+      const limit = statusCode(err) === 429 ? throttledAttempts : attempts;
+      if (attempt >= limit || !isRetryableApiError(err)) throw err;
       const retryAfter = retryAfterMs(err);
       const backoff = Math.min(max, base * 2 ** (attempt - 1));
       await sleep(retryAfter ?? backoff * (0.5 + Math.random() / 2));

@@ -20,6 +20,14 @@ export interface ListPage<T> {
   metadata?: { resourceVersion?: string; _continue?: string } | undefined;
 }
 
+/** client-node's Watch.watch signature; injectable so tests can make a watch fail, expire or fall silent. */
+export type WatchFn = (
+  path: string,
+  params: Record<string, string | number | boolean | undefined>,
+  onEvent: (type: string, obj: any) => void,
+  onDone: (err: unknown) => void,
+) => Promise<AbortController>;
+
 export interface InformerOptions<T> {
   /** For logs: "namespaces", "secrets". */
   name: string;
@@ -37,6 +45,8 @@ export interface InformerOptions<T> {
   /** How long past the watch timeout a watch may stay silent before it counts as stalled. */
   stallGraceMs?: number;
   pageSize?: number;
+  /** Defaults to client-node's Watch. */
+  watch?: WatchFn;
   /** Applied to every object before it is cached: drop what is not needed (managedFields). */
   transform?: (obj: T) => T;
 }
@@ -215,9 +225,8 @@ export class Informer<T extends KubeObject> {
       this.abort = new AbortController();
       this.abort.signal.addEventListener('abort', () => finish());
       armStallTimer();
-      const watch = new Watch(this.opts.kubeConfig);
-      watch
-        .watch(
+      const watch: WatchFn = this.opts.watch ?? ((...args) => new Watch(this.opts.kubeConfig).watch(...args));
+      watch(
           this.opts.watchPath,
           { ...this.opts.watchParams, resourceVersion: this.resourceVersion, allowWatchBookmarks: true, timeoutSeconds },
           (type: string, raw: T & { code?: number }) => {
