@@ -11,7 +11,7 @@ import { CLI_PATH } from '../harness/cli.js';
 
 let cp: ControlPlane;
 let core: CoreV1Api;
-const procs: Array<{ child: ChildProcess; identity: Promise<string>; output: string[] }> = [];
+const procs: Array<{ child: ChildProcess; identity: Promise<string>; output: string[]; ports: Promise<{ metrics: number; health: number }> }> = [];
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function spawnController() {
@@ -30,7 +30,16 @@ function spawnController() {
     child.stderr!.on('data', onData);
     child.stdout!.on('data', (d: Buffer) => output.push(d.toString()));
   });
-  const p = { child, identity, output };
+  const ports = new Promise<{ metrics: number; health: number }>((resolve) => {
+    const onData = () => {
+      const all = output.join('');
+      const m = /"metricsPort":(\d+)/.exec(all);
+      const h = /"healthPort":(\d+)/.exec(all);
+      if (m && h) resolve({ metrics: Number(m[1]), health: Number(h[1]) });
+    };
+    child.stderr!.on('data', onData);
+  });
+  const p = { child, identity, output, ports };
   procs.push(p);
   return p;
 }
@@ -99,6 +108,24 @@ test('leader election: one leader; SIGKILL fails over within about 20 s; SIGTERM
   await waitUntil('secret from the leader', () => secretExists('ha-1', 'ha-pull'), 10_000);
   const standbyRefreshes = standby.output.join('').match(/credential refreshed/g)?.length ?? 0;
   assert.equal(standbyRefreshes, 0, 'the standby does not reconcile');
+
+  // The leader's metrics and probes, over HTTP.
+  const lp = await leader.ports;
+  const metricsText = await (await fetch(`http://127.0.0.1:${lp.metrics}/metrics`)).text();
+  for (const name of [
+    'regcred_credential_ready{kind="ClusterRegistryCredential",namespace="",name="ha",provider="static"} 1',
+    'regcred_target_secrets{kind="ClusterRegistryCredential",namespace="",name="ha",provider="static",state="synced"} 1',
+    'regcred_refresh_total{kind="ClusterRegistryCredential",namespace="",name="ha",provider="static",result="success"}',
+    'regcred_secret_writes_total{operation="create"}',
+    'regcred_provider_request_duration_seconds_bucket',
+    'regcred_credential_next_refresh_timestamp_seconds',
+  ]) {
+    assert.ok(metricsText.includes(name), `metrics expose ${name}`);
+  }
+  assert.equal((await fetch(`http://127.0.0.1:${lp.health}/healthz`)).status, 200);
+  assert.equal((await fetch(`http://127.0.0.1:${lp.health}/readyz`)).status, 200);
+  const sp = await standby.ports;
+  assert.equal((await fetch(`http://127.0.0.1:${sp.health}/readyz`)).status, 200, 'a standby is ready');
 
   const t0 = Date.now();
   leader.child.kill('SIGKILL');
