@@ -27,7 +27,8 @@ export type SecretRef = z.infer<typeof secretRef>;
 export const registryHost = z
   .string()
   .min(1, 'must not be empty')
-  .regex(/^[^\s/]+(\/[^\s]*)?$|^https?:\/\/[^\s]+$/, 'must be a registry host such as "ghcr.io" or "registry.example.com:5000"');
+  // ASCII whitespace only, spelled out: the CRD's pattern runs on Go's regexp, where \s is ASCII-only.
+  .regex(/^[^\t\n\v\f\r /]+(\/[^\t\n\v\f\r ]*)?$|^https?:\/\/[^\t\n\v\f\r ]+$/, 'must be a registry host such as "ghcr.io" or "registry.example.com:5000"');
 
 const DURATION = /^(\d+(\.\d+)?(ns|us|µs|ms|s|m|h))+$/;
 const UNIT_MS: Record<string, number> = { ns: 1e-6, us: 1e-3, µs: 1e-3, ms: 1, s: 1000, m: 60_000, h: 3_600_000 };

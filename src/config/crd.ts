@@ -123,7 +123,10 @@ function stringPattern(alt: Schema): string | undefined {
 }
 
 /** anyOf of string alternatives -> one `type: string` whose pattern accepts what any alternative does. */
-function collapseStrings(alts: Schema[], path: string): Schema {
+function collapseStrings(alts: Schema[]): Schema {
+  if (alts.every((a) => Array.isArray(a['enum']) || a['const'] !== undefined)) {
+    return { type: 'string', enum: [...new Set(alts.flatMap(stringValues))] };
+  }
   const patterns = alts.map(stringPattern);
   const out: Schema = { type: 'string' };
   if (patterns.every((p) => p !== undefined)) {
@@ -137,7 +140,6 @@ function collapseStrings(alts: Schema[], path: string): Schema {
   if (minLength > 0) out['minLength'] = minLength;
   const formats = new Set(alts.map((a) => a['format']));
   if (formats.size === 1 && alts[0]!['format'] !== undefined) out['format'] = alts[0]!['format'];
-  void path;
   return out;
 }
 
@@ -165,7 +167,7 @@ function mergeObjects(alts: Schema[], path: string): Schema {
 function mergeSchemas(a: Schema, b: Schema, path: string): Schema {
   if (JSON.stringify(a) === JSON.stringify(b)) return a;
   if (a['type'] === 'object' && b['type'] === 'object') return mergeObjects([a, b], path);
-  if (a['type'] === 'string' && b['type'] === 'string') return collapseStrings([a, b], path);
+  if (a['type'] === 'string' && b['type'] === 'string') return collapseStrings([a, b]);
   throw new Error(`${path}: alternatives disagree on this field's type; cannot build a structural schema`);
 }
 
@@ -186,7 +188,7 @@ export function structural(input: Schema, path = '<root>'): Schema {
     options = options.map((a, i) => structuralShallow(a, `${path}.${junctor}[${i}]`));
     let merged: Schema;
     if (options.length === 1) merged = options[0]!;
-    else if (options.every((a) => a['type'] === 'string' && Object.keys(a).every((k) => STRING_KEYWORDS.has(k)))) merged = collapseStrings(options, path);
+    else if (options.every((a) => a['type'] === 'string' && Object.keys(a).every((k) => STRING_KEYWORDS.has(k)))) merged = collapseStrings(options);
     else if (options.every((a) => a['type'] === 'object')) merged = mergeObjects(options, path);
     else throw new Error(`${path}: ${junctor} of ${options.map((a) => a['type'] ?? 'untyped').join(', ')} cannot be expressed as a structural schema`);
     node = { ...merged, ...node };
@@ -310,17 +312,36 @@ function celField(name: string): string {
 
 const celString = (s: string) => `'${s.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
 
-/**
- * "exactly one of these keys", with the messages zod gives: `none` when none is set, and
- * `many` + the keys found (joined by `joiner`) when several are.
- */
-function exactlyOne(keys: string[], none: string, many: string, joiner: string): CelRule {
-  const flags = `[${keys.map((k) => `has(self.${celField(k)})`).join(', ')}]`;
-  const found = keys.map((k) => `(has(self.${celField(k)}) ? [${celString(k)}] : [])`).join(' + ');
+// The API server estimates each CEL expression's worst-case cost and refuses a CRD whose rules or
+// messages could be too expensive; `join()` of a computed list counts as unbounded, so the messages
+// below are built from constant strings only (even `string(n)` of an int counts as unbounded).
+
+/** "exactly one of these keys" (for many keys): says which keys were found, with the counts zod gives. */
+function exactlyOneOfMany(keys: string[], none: string, many: string): CelRule {
+  const flags = `[${keys.map((k) => `has(self.${celField(k)})`).join(', ')}].filter(x, x).size()`;
+  const found = keys.map((k) => `(has(self.${celField(k)}) ? ${celString(` ${k}`)} : '')`).join(' + ');
   return {
-    rule: `${flags}.filter(x, x).size() == 1`,
+    rule: `${flags} == 1`,
     message: none,
-    messageExpression: `${flags}.filter(x, x).size() == 0 ? ${celString(none)} : ${celString(many)} + (${found}).join(${celString(joiner)})`,
+    messageExpression: `${flags} == 0 ? ${celString(none)} : ${celString(many)} + ${found}`,
+  };
+}
+
+/** "exactly one of these keys" (for a few keys): zod's messages, naming every combination found. */
+function exactlyOneOfFew(keys: string[], none: string, many: string, joiner: string): CelRule {
+  const has = (k: string) => `has(self.${celField(k)})`;
+  // Every subset of two or more keys, largest first, as `condition ? message : ...`.
+  const subsets: string[][] = [];
+  for (let mask = 1; mask < 1 << keys.length; mask++) {
+    const subset = keys.filter((_, i) => mask & (1 << i));
+    if (subset.length >= 2) subsets.push(subset);
+  }
+  subsets.sort((a, b) => b.length - a.length);
+  const chain = subsets.map((sub) => `${sub.map(has).join(' && ')} ? ${celString(many + sub.join(joiner))} : `).join('');
+  return {
+    rule: `[${keys.map(has).join(', ')}].filter(x, x).size() == 1`,
+    message: none,
+    messageExpression: `${chain}${celString(none)}`,
   };
 }
 
@@ -329,7 +350,7 @@ const RESERVED_KEYS_RULE: CelRule = {
   message: 'keys app.kubernetes.io/managed-by and regcred.dev/* are reserved for regcred',
   messageExpression:
     "'keys app.kubernetes.io/managed-by and regcred.dev/* are reserved for regcred; found ' + " +
-    "self.filter(k, k == 'app.kubernetes.io/managed-by' || k.startsWith('regcred.dev/')).join(', ')",
+    "self.filter(k, k == 'app.kubernetes.io/managed-by' || k.startsWith('regcred.dev/'))[0]",
 };
 
 const SELECTOR_RULE: CelRule = {
@@ -395,13 +416,12 @@ function providerSchema(): Schema {
     description: `The credential source: exactly one key, one of: ${known}.`,
     properties,
     'x-kubernetes-validations': [
-      exactlyOne(
+      exactlyOneOfMany(
         keys,
         // A key that is no provider is pruned before this rule runs (or rejected as an unknown field
         // with fieldValidation=Strict), so say so.
         `exactly one provider key is required (one of: ${known}); keys that are not providers are dropped`,
-        'exactly one provider key is allowed, found: ',
-        ', ',
+        'exactly one provider key is allowed, found:',
       ),
     ],
   };
@@ -428,7 +448,10 @@ function specSchema(kind: CredentialKind): Schema {
 
   const namespaces = nodeAt(spec, 'target.namespaces');
   namespaces['description'] = 'The namespaces to write into: exactly one of names, selector, all; plus an optional exclude list.';
-  addRule(namespaces, exactlyOne(['names', 'selector', 'all'], 'needs exactly one of names, selector, all', 'takes exactly one of names, selector, all; found ', ' and '));
+  addRule(
+    namespaces,
+    exactlyOneOfFew(['names', 'selector', 'all'], 'needs exactly one of names, selector, all', 'takes exactly one of names, selector, all; found ', ' and '),
+  );
   // The selector's own rules came with it (see toJson).
   const selectorRules = (nodeAt(spec, 'target.namespaces.selector')['x-kubernetes-validations'] as CelRule[] | undefined) ?? [];
   const requirementRules = (nodeAt(spec, 'target.namespaces.selector.matchExpressions[]')['x-kubernetes-validations'] as CelRule[] | undefined) ?? [];
@@ -465,7 +488,10 @@ export const CRD_KINDS: readonly KindNames[] = [
 const PRINTER_COLUMNS = [
   { name: 'Ready', type: 'string', jsonPath: '.status.conditions[?(@.type=="Ready")].status' },
   { name: 'Provider', type: 'string', jsonPath: '.status.provider' },
-  { name: 'Expires', type: 'date', jsonPath: '.status.expiresAt' },
+  // Not `type: date`: the API server renders a date column as the time *since* it, so a credential
+  // that expires in 5 hours shows "<invalid>" and one that expired 5 hours ago shows "5h". As a string
+  // the column shows the RFC 3339 instant itself.
+  { name: 'Expires', type: 'string', description: 'When the current credential expires', jsonPath: '.status.expiresAt' },
   { name: 'Targets', type: 'string', description: 'Synced/total target namespaces', jsonPath: '.status.targetsSummary' },
   { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' },
 ];

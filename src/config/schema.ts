@@ -64,6 +64,16 @@ export const namespaceTarget = z
 export type NamespaceTarget = z.infer<typeof namespaceTarget>;
 
 const RESERVED_KEY = /^(app\.kubernetes\.io\/managed-by|regcred\.dev\/.*)$/;
+/** A Kubernetes label value: at most 63 characters, alphanumerics with -_. inside. */
+const labelValue = z
+  .string()
+  .max(63, 'must be at most 63 characters')
+  .regex(/^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$/, 'must be a label value: alphanumerics, "-", "_" and ".", starting and ending with an alphanumeric');
+const labelMap = z.record(z.string(), labelValue).superRefine((m, ctx) => {
+  for (const key of Object.keys(m)) {
+    if (RESERVED_KEY.test(key)) ctx.addIssue({ code: 'custom', path: [key], message: 'is reserved for regcred' });
+  }
+});
 const stringMap = z.record(z.string(), z.string()).superRefine((m, ctx) => {
   for (const key of Object.keys(m)) {
     if (RESERVED_KEY.test(key)) ctx.addIssue({ code: 'custom', path: [key], message: 'is reserved for regcred' });
@@ -75,7 +85,7 @@ export const targetSpec = z.strictObject({
   namespaces: namespaceTarget.optional(),
   /** Service accounts whose imagePullSecrets get the Secret; ["*"] = every one; [] = none. */
   serviceAccounts: z.array(z.union([z.literal('*'), dns1123Subdomain])).default(['default']),
-  labels: stringMap.default({}),
+  labels: labelMap.default({}),
   annotations: stringMap.default({}),
   adopt: z.boolean().default(false),
 });

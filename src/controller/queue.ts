@@ -99,6 +99,8 @@ export class WorkQueue {
   /** Stops taking work; resolves when the running handlers have finished. */
   async stop(): Promise<void> {
     this.stopped = true;
+    this.queue.length = 0;
+    this.queued.clear();
     for (const { timer } of this.delayed.values()) timer.cancel();
     this.delayed.clear();
     if (this.running > 0) await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
@@ -155,7 +157,8 @@ export class WorkQueue {
     if (this.dirty.delete(key)) this.add(key);
     if (requeueAfter !== undefined && !this.stopped) this.addAfter(key, requeueAfter);
     this.pump();
-    if (this.running === 0 && this.queue.length === 0) {
+    // Idle, or stopping with nothing left running (queued keys are dropped by stop()).
+    if (this.running === 0 && (this.queue.length === 0 || this.stopped)) {
       const waiters = this.idleWaiters;
       this.idleWaiters = [];
       for (const w of waiters) w();

@@ -55,6 +55,7 @@ export type InformerEvent = 'add' | 'update' | 'delete';
 type Handler<T> = (event: InformerEvent, obj: T, old?: T) => void;
 
 class GoneError extends Error {}
+class StalledError extends Error {}
 
 export function objectKey(obj: KubeObject): string {
   const m = obj.metadata ?? {};
@@ -140,11 +141,16 @@ export class Informer<T extends KubeObject> {
           await this.relist();
           needList = false;
         }
+        if (this.stopped) break;
         await this.watchOnce();
         this.unhealthySince = undefined;
         this.backoff.reset();
       } catch (err) {
         if (this.stopped) break;
+        if (err instanceof StalledError) {
+          needList = true; // counted in stats.stalls where it was detected
+          continue;
+        }
         if (err instanceof GoneError) {
           this.stats.gone++;
           needList = true;
@@ -219,7 +225,7 @@ export class Informer<T extends KubeObject> {
         stallTimer = this.clock.setTimer(() => {
           this.stats.stalls++;
           this.opts.log.warn({ informer: this.opts.name, silentForMs: stallAfterMs }, 'watch stalled; relisting');
-          finish(new GoneError('stalled'));
+          finish(new StalledError('stalled'));
         }, stallAfterMs);
       };
       this.abort = new AbortController();

@@ -68,6 +68,7 @@ export class LeaderElector {
   private observedTime = 0;
   /** When (our clock) our last successful acquire/renew was issued. */
   private lastRenew = 0;
+  private acquiring: Promise<boolean> | undefined;
   private holdPromise: Promise<'lost' | 'released'> | undefined;
   private resolveHold: ((r: 'lost' | 'released') => void) | undefined;
   /** The acquire/renew call under way, so release() can wait for it instead of racing it. */
@@ -96,9 +97,16 @@ export class LeaderElector {
   }
 
   /** Blocks until leadership is acquired (or stop() is called: then resolves false). */
-  async acquire(): Promise<boolean> {
-    if (this.state === 'leading') return true;
-    if (this.state !== 'idle') return false;
+  acquire(): Promise<boolean> {
+    if (this.acquiring) return this.acquiring; // the same wait for every caller
+    if (this.state === 'leading') return Promise.resolve(true);
+    if (this.state !== 'idle') return Promise.resolve(false);
+    this.acquiring = this.acquireLoop();
+    void this.acquiring.finally(() => (this.acquiring = undefined));
+    return this.acquiring;
+  }
+
+  private async acquireLoop(): Promise<boolean> {
     this.state = 'acquiring';
     this.log.debug('waiting to acquire leadership');
     while (!this.abort.signal.aborted) {

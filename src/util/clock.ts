@@ -50,6 +50,7 @@ export class FakeClock implements Clock {
   }
   sleep(ms: number, signal?: AbortSignal): Promise<void> {
     return new Promise((resolve) => {
+      if (signal?.aborted) return resolve();
       const handle = this.setTimer(resolve, ms);
       signal?.addEventListener('abort', () => {
         handle.cancel();

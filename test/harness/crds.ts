@@ -3,6 +3,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ApiextensionsV1Api, type KubeConfig, type V1CustomResourceDefinition } from '@kubernetes/client-node';
+import { ObjectSerializer } from '@kubernetes/client-node/dist/gen/models/ObjectSerializer.js';
 import { parseAllDocuments } from 'yaml';
 
 export const CRD_DIR = fileURLToPath(new URL('../../../charts/regcred/crds/', import.meta.url));
@@ -10,8 +11,11 @@ export const CRD_DIR = fileURLToPath(new URL('../../../charts/regcred/crds/', im
 export function chartCrds(): V1CustomResourceDefinition[] {
   return readdirSync(CRD_DIR)
     .filter((f) => f.endsWith('.yaml'))
-    .flatMap((f) => parseAllDocuments(readFileSync(join(CRD_DIR, f), 'utf8')).map((d) => d.toJS() as V1CustomResourceDefinition))
-    .filter((d) => d?.kind === 'CustomResourceDefinition');
+    .flatMap((f) => parseAllDocuments(readFileSync(join(CRD_DIR, f), 'utf8')).map((d) => d.toJS() as { kind?: string }))
+    .filter((d) => d?.kind === 'CustomResourceDefinition')
+    // client-node serializes its typed models, and reads their camelCase fields only: a plain object
+    // would lose `default`, `x-kubernetes-validations` and list types on the way. Deserialize first.
+    .map((d) => ObjectSerializer.deserialize(d, 'V1CustomResourceDefinition', '') as V1CustomResourceDefinition);
 }
 
 export async function installCrds(kc: KubeConfig): Promise<void> {

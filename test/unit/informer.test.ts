@@ -1,0 +1,563 @@
+// Unit tests for src/kube/informer.ts: the list+watch cache, with a scripted fake watch, a fake list
+// and a FakeClock, so failures, 410s and stalls happen on cue.
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { setImmediate as tick } from 'node:timers/promises';
+import { KubeConfig } from '@kubernetes/client-node';
+import { Informer, objectKey, type InformerEvent, type InformerOptions, type ListPage, type WatchFn } from '../../src/kube/informer.js';
+import { FakeClock } from '../../src/util/clock.js';
+import { silentLogger } from '../../src/log.js';
+
+interface Obj {
+  metadata: { name: string; namespace?: string; resourceVersion: string; managedFields?: unknown[] };
+  data?: string;
+}
+
+function obj(name: string, rv: string, extra: Partial<Obj> & { namespace?: string } = {}): Obj {
+  const { namespace, ...rest } = extra;
+  return { metadata: { name, resourceVersion: rv, ...(namespace ? { namespace } : {}) }, ...rest };
+}
+
+async function settle(n = 10): Promise<void> {
+  for (let i = 0; i < n; i++) await tick();
+}
+
+/** Reports whether `p` has settled after a few turns of the event loop. */
+async function settledSoon(p: Promise<unknown>): Promise<boolean> {
+  let done = false;
+  void p.then(
+    () => (done = true),
+    () => (done = true),
+  );
+  await settle();
+  return done;
+}
+
+interface WatchCall {
+  path: string;
+  params: Record<string, string | number | boolean | undefined>;
+  ctrl: AbortController;
+  event(type: string, o: unknown): void;
+  end(err?: unknown): void;
+}
+
+/** A scripted watch: records each call, and lets the test push events into it and end it. */
+class FakeWatch {
+  readonly calls: WatchCall[] = [];
+  /** When set, the next watch() call rejects with it. */
+  rejectNext: Error | undefined;
+  readonly fn: WatchFn = async (path, params, onEvent, onDone) => {
+    if (this.rejectNext) {
+      const err = this.rejectNext;
+      this.rejectNext = undefined;
+      throw err;
+    }
+    const ctrl = new AbortController();
+    this.calls.push({
+      path,
+      params: { ...params },
+      ctrl,
+      event: (type, o) => onEvent(type, o),
+      end: (err) => onDone(err ?? null),
+    });
+    return ctrl;
+  };
+  get last(): WatchCall {
+    const c = this.calls.at(-1);
+    assert.ok(c, 'no watch was started');
+    return c;
+  }
+}
+
+/** A list that serves `pages` (keyed by continue token, '' for the first), or fails while `fail` is set. */
+class FakeList {
+  readonly calls: Array<{ limit: number; _continue?: string }> = [];
+  pages = new Map<string, ListPage<Obj>>();
+  fail: Error | undefined;
+  /** When set, list calls wait for this before answering. */
+  gate: Promise<void> | undefined;
+  readonly fn = async (params: { limit: number; _continue?: string }): Promise<ListPage<Obj>> => {
+    this.calls.push({ ...params });
+    if (this.gate) await this.gate;
+    if (this.fail) throw this.fail;
+    const page = this.pages.get(params._continue ?? '');
+    assert.ok(page, `no page for continue=${params._continue ?? ''}`);
+    return structuredClone(page);
+  };
+  /** Serves `items` as a single page at `rv`. */
+  serve(rv: string, items: Obj[]): void {
+    this.pages = new Map([['', { items, metadata: { resourceVersion: rv } }]]);
+  }
+}
+
+function setup(over: Partial<InformerOptions<Obj>> = {}) {
+  const clock = new FakeClock();
+  const watch = new FakeWatch();
+  const list = new FakeList();
+  const events: Array<[InformerEvent, string, string | undefined, string | undefined]> = [];
+  const informer = new Informer<Obj>({
+    name: 'things',
+    kubeConfig: new KubeConfig(),
+    list: list.fn,
+    watchPath: '/api/v1/things',
+    log: silentLogger(),
+    clock,
+    watch: watch.fn,
+    watchTimeoutSeconds: [300, 300],
+    stallGraceMs: 30_000,
+    ...over,
+  });
+  // [event, key, rv of obj, rv of old]
+  informer.on((ev, o, old) => events.push([ev, objectKey(o), o.metadata.resourceVersion, old?.metadata.resourceVersion]));
+  return { clock, watch, list, informer, events };
+}
+
+function cacheOf(informer: Informer<Obj>): Record<string, string> {
+  return Object.fromEntries(informer.list().map((o) => [objectKey(o), o.metadata.resourceVersion]));
+}
+
+describe('Informer: initial list', () => {
+  test('start() resolves after the whole paginated list, and the cache holds every item', async () => {
+    const t = setup({ pageSize: 2, watchParams: { labelSelector: 'app=x' } });
+    t.list.pages = new Map<string, ListPage<Obj>>([
+      ['', { items: [obj('a', '1'), obj('b', '2')], metadata: { resourceVersion: '10', _continue: 'page2' } }],
+      ['page2', { items: [obj('c', '3', { namespace: 'ns1' })], metadata: { resourceVersion: '10' } }],
+    ]);
+    let release!: () => void;
+    t.list.gate = new Promise((r) => (release = r));
+    const started = t.informer.start();
+    assert.equal(await settledSoon(started), false, 'start() waits for the list');
+    assert.equal(t.informer.hasSynced(), false);
+    release();
+    await started;
+    assert.equal(t.informer.hasSynced(), true);
+    assert.deepEqual(t.list.calls, [{ limit: 2 }, { limit: 2, _continue: 'page2' }]);
+    assert.deepEqual(cacheOf(t.informer), { a: '1', b: '2', 'ns1/c': '3' });
+    assert.equal(t.informer.get('ns1/c')?.metadata.name, 'c');
+    assert.equal(t.informer.get('c'), undefined, 'namespaced objects are keyed namespace/name');
+    assert.deepEqual(t.events, [
+      ['add', 'a', '1', undefined],
+      ['add', 'b', '2', undefined],
+      ['add', 'ns1/c', '3', undefined],
+    ]);
+    await settle();
+    // Then it watches from the list's resourceVersion.
+    assert.equal(t.watch.calls.length, 1);
+    assert.equal(t.watch.last.path, '/api/v1/things');
+    assert.deepEqual(t.watch.last.params, { labelSelector: 'app=x', resourceVersion: '10', allowWatchBookmarks: true, timeoutSeconds: 300 });
+    assert.deepEqual(t.informer.stats, { lists: 1, watches: 1, restarts: 0, gone: 0, stalls: 0 });
+    // start() again resolves at once and starts nothing new.
+    assert.equal(await settledSoon(t.informer.start()), true);
+    assert.equal(t.list.calls.length, 2);
+    await t.informer.stop();
+  });
+
+  test('the default page size is 500 and the watch timeout is picked within the configured range', async () => {
+    const t = setup({ watchTimeoutSeconds: [10, 20] });
+    t.list.serve('5', []);
+    await t.informer.start();
+    await settle();
+    assert.deepEqual(t.list.calls, [{ limit: 500 }]);
+    const ts = t.watch.last.params.timeoutSeconds as number;
+    assert.ok(Number.isInteger(ts) && ts >= 10 && ts <= 20, `timeoutSeconds=${ts}`);
+    await t.informer.stop();
+  });
+});
+
+describe('Informer: watch events', () => {
+  test('ADDED/MODIFIED/DELETED update the cache and call handlers with (event, obj, old)', async () => {
+    const t = setup();
+    t.list.serve('10', [obj('a', '1')]);
+    await t.informer.start();
+    await settle();
+    t.events.length = 0;
+    const w = t.watch.last;
+    w.event('ADDED', obj('b', '11'));
+    w.event('MODIFIED', obj('a', '12', { data: 'new' }));
+    w.event('ADDED', obj('x', '13', { namespace: 'ns' }));
+    w.event('DELETED', obj('b', '14'));
+    assert.deepEqual(t.events, [
+      ['add', 'b', '11', undefined],
+      ['update', 'a', '12', '1'],
+      ['add', 'ns/x', '13', undefined],
+      ['delete', 'b', '14', undefined],
+    ]);
+    assert.deepEqual(cacheOf(t.informer), { a: '12', 'ns/x': '13' });
+    assert.equal(t.informer.get('a')?.data, 'new');
+    assert.equal(t.informer.get('b'), undefined);
+    // An ADDED for a key already cached is reported as an update.
+    w.event('ADDED', obj('a', '15'));
+    assert.deepEqual(t.events.at(-1), ['update', 'a', '15', '12']);
+    await t.informer.stop();
+  });
+
+  test('a throwing handler does not stop the others or the informer', async () => {
+    const t = setup();
+    t.list.serve('10', []);
+    const seen: string[] = [];
+    t.informer.on(() => {
+      throw new Error('handler bug');
+    });
+    t.informer.on((ev, o) => seen.push(`${ev} ${objectKey(o)}`));
+    await t.informer.start();
+    await settle();
+    t.watch.last.event('ADDED', obj('a', '11'));
+    t.watch.last.event('ADDED', obj('b', '12'));
+    assert.deepEqual(seen, ['add a', 'add b']);
+    assert.deepEqual(cacheOf(t.informer), { a: '11', b: '12' });
+    await t.informer.stop();
+  });
+
+  test('a watch that ends normally is restarted from the last resourceVersion, without a relist', async () => {
+    const t = setup();
+    t.list.serve('10', [obj('a', '1')]);
+    await t.informer.start();
+    await settle();
+    t.watch.last.event('MODIFIED', obj('a', '17'));
+    t.watch.last.end();
+    await settle();
+    assert.equal(t.watch.calls.length, 2);
+    assert.equal(t.watch.last.params.resourceVersion, '17');
+    assert.equal(t.list.calls.length, 1, 'no relist');
+    assert.equal(t.informer.stats.lists, 1);
+    assert.equal(t.informer.unhealthyForMs(), 0);
+    // A DELETED event also moves the resourceVersion.
+    t.watch.last.event('DELETED', obj('a', '18'));
+    t.watch.last.end();
+    await settle();
+    assert.equal(t.watch.last.params.resourceVersion, '18');
+    assert.equal(t.list.calls.length, 1);
+    await t.informer.stop();
+  });
+
+  test('BOOKMARK moves the resourceVersion of the next watch without calling handlers', async () => {
+    const t = setup();
+    t.list.serve('10', [obj('a', '1')]);
+    await t.informer.start();
+    await settle();
+    t.events.length = 0;
+    t.watch.last.event('BOOKMARK', { metadata: { resourceVersion: '99' } });
+    assert.deepEqual(t.events, []);
+    assert.deepEqual(cacheOf(t.informer), { a: '1' }, 'a bookmark is not an object');
+    t.watch.last.end();
+    await settle();
+    assert.equal(t.watch.last.params.resourceVersion, '99');
+    assert.equal(t.list.calls.length, 1);
+    await t.informer.stop();
+  });
+
+  test('events arriving after the watch ended are ignored', async () => {
+    const t = setup();
+    t.list.serve('10', []);
+    await t.informer.start();
+    await settle();
+    const first = t.watch.last;
+    first.end();
+    await settle();
+    first.event('ADDED', obj('ghost', '50'));
+    assert.equal(t.informer.get('ghost'), undefined);
+    t.watch.last.end();
+    await settle();
+    assert.equal(t.watch.last.params.resourceVersion, '10', 'the late event did not move the resourceVersion');
+    await t.informer.stop();
+  });
+});
+
+describe('Informer: 410 Gone', () => {
+  test('an ERROR event with code 410 relists at once and emits the differences', async () => {
+    const t = setup();
+    t.list.serve('10', [obj('keep', '1'), obj('change', '2'), obj('remove', '3')]);
+    await t.informer.start();
+    await settle();
+    t.events.length = 0;
+    t.list.serve('40', [obj('keep', '1'), obj('change', '25'), obj('new', '30')]);
+    const gone = t.watch.last;
+    gone.event('ERROR', { kind: 'Status', code: 410, reason: 'Expired', message: 'too old resource version' });
+    await settle();
+    assert.equal(t.informer.stats.gone, 1);
+    assert.equal(t.informer.stats.restarts, 0, 'a 410 is not a failure');
+    assert.equal(t.informer.stats.lists, 2);
+    assert.ok(gone.ctrl.signal.aborted, 'the old watch request was aborted');
+    assert.deepEqual(
+      [...t.events].sort((x, y) => x[1].localeCompare(y[1])),
+      [
+        ['update', 'change', '25', '2'],
+        ['add', 'new', '30', undefined],
+        ['delete', 'remove', '3', undefined],
+      ],
+    );
+    assert.deepEqual(cacheOf(t.informer), { keep: '1', change: '25', new: '30' });
+    assert.equal(t.watch.calls.length, 2, 'watching again with no backoff sleep');
+    assert.equal(t.watch.last.params.resourceVersion, '40');
+    assert.equal(t.informer.unhealthyForMs(), 0);
+    await t.informer.stop();
+  });
+
+  test('onDone with a statusCode 410 error also relists', async () => {
+    const t = setup();
+    t.list.serve('10', []);
+    await t.informer.start();
+    await settle();
+    t.list.serve('20', [obj('a', '15')]);
+    t.watch.last.end(Object.assign(new Error('Gone'), { statusCode: 410 }));
+    await settle();
+    assert.equal(t.informer.stats.gone, 1);
+    assert.equal(t.informer.stats.lists, 2);
+    assert.deepEqual(t.events, [['add', 'a', '15', undefined]]);
+    assert.equal(t.watch.last.params.resourceVersion, '20');
+    await t.informer.stop();
+  });
+});
+
+describe('Informer: failures', () => {
+  test('a watch error backs off, relists, and unhealthyForMs() grows until a list succeeds', async () => {
+    const t = setup();
+    t.list.serve('10', [obj('a', '1')]);
+    await t.informer.start();
+    await settle();
+    assert.equal(t.informer.unhealthyForMs(), 0);
+    const t0 = t.clock.now();
+    t.list.fail = new Error('connection refused');
+    t.watch.last.end(new Error('connection reset'));
+    await settle();
+    assert.equal(t.informer.stats.restarts, 1);
+    assert.equal(t.list.calls.length, 1, 'no relist before the backoff sleep');
+    assert.equal(t.clock.pendingTimers(), 1, 'only the backoff sleep is pending (the stall timer was cancelled)');
+    await t.clock.advance(124); // the first delay is within [125, 250]
+    await settle();
+    assert.equal(t.list.calls.length, 1);
+    assert.equal(t.informer.unhealthyForMs(), 124);
+
+    // Each failing list sleeps again, with a delay up to 250 * 2^n.
+    let unhealthy = t.informer.unhealthyForMs();
+    for (let n = 0; n < 5; n++) {
+      const listsBefore: number = t.list.calls.length;
+      await t.clock.advance(250 * 2 ** n);
+      await settle();
+      assert.equal(t.list.calls.length, listsBefore + 1, `relist after backoff ${n}`);
+      assert.ok(t.informer.unhealthyForMs() > unhealthy, 'unhealthyForMs() keeps growing while lists fail');
+      assert.equal(t.informer.unhealthyForMs(), t.clock.now() - t0);
+      unhealthy = t.informer.unhealthyForMs();
+    }
+    assert.equal(t.informer.stats.restarts, 6);
+    assert.equal(t.watch.calls.length, 1, 'no watch without a successful list');
+    assert.deepEqual(cacheOf(t.informer), { a: '1' }, 'the cache is kept while lists fail');
+
+    // The list recovers.
+    t.list.fail = undefined;
+    t.list.serve('50', [obj('a', '1'), obj('b', '2')]);
+    await t.clock.advance(30_000);
+    await settle();
+    assert.equal(t.informer.unhealthyForMs(), 0);
+    assert.equal(t.watch.calls.length, 2);
+    assert.equal(t.watch.last.params.resourceVersion, '50');
+    assert.deepEqual(t.events.at(-1), ['add', 'b', '2', undefined]);
+    await t.informer.stop();
+  });
+
+  test('the backoff resets after a watch that ends normally', async () => {
+    const t = setup();
+    t.list.serve('10', []);
+    await t.informer.start();
+    await settle();
+    // Three failures in a row: the third sleep is up to 1000ms.
+    for (let i = 0; i < 3; i++) {
+      t.watch.last.end(new Error('reset'));
+      await settle();
+      await t.clock.advance(250 * 2 ** i);
+      await settle();
+    }
+    assert.equal(t.watch.calls.length, 4);
+    t.watch.last.end(); // a clean end resets the backoff
+    await settle();
+    assert.equal(t.watch.calls.length, 5);
+    t.watch.last.end(new Error('reset'));
+    await settle();
+    const lists = t.list.calls.length;
+    await t.clock.advance(250);
+    await settle();
+    assert.equal(t.list.calls.length, lists + 1, 'the next failure waits at most the base delay again');
+    await t.informer.stop();
+  });
+
+  test('an ERROR event other than 410 is a failure: backoff, then relist', async () => {
+    const t = setup();
+    t.list.serve('10', []);
+    await t.informer.start();
+    await settle();
+    const w = t.watch.last;
+    w.event('ERROR', { kind: 'Status', code: 500, message: 'internal error' });
+    await settle();
+    assert.ok(w.ctrl.signal.aborted);
+    assert.equal(t.informer.stats.restarts, 1);
+    assert.equal(t.informer.stats.gone, 0);
+    assert.ok(t.informer.unhealthyForMs() >= 0);
+    assert.equal(t.list.calls.length, 1);
+    await t.clock.advance(250);
+    await settle();
+    assert.equal(t.list.calls.length, 2);
+    assert.equal(t.watch.calls.length, 2);
+    await t.informer.stop();
+  });
+
+  test('a watch call that rejects is a failure too', async () => {
+    const t = setup();
+    t.list.serve('10', []);
+    t.watch.rejectNext = new Error('ECONNREFUSED');
+    await t.informer.start();
+    await settle();
+    assert.equal(t.informer.stats.restarts, 1);
+    assert.equal(t.watch.calls.length, 0);
+    await t.clock.advance(250);
+    await settle();
+    assert.equal(t.list.calls.length, 2);
+    assert.equal(t.watch.calls.length, 1);
+    await t.informer.stop();
+  });
+
+  test('a failing first list keeps start() pending until a list succeeds', async () => {
+    const t = setup();
+    t.list.fail = new Error('forbidden');
+    const started = t.informer.start();
+    assert.equal(await settledSoon(started), false);
+    assert.equal(t.informer.hasSynced(), false);
+    await t.clock.advance(250);
+    await settle();
+    assert.equal(await settledSoon(started), false);
+    assert.equal(t.list.calls.length, 2);
+    t.list.fail = undefined;
+    t.list.serve('3', [obj('a', '1')]);
+    await t.clock.advance(500);
+    await settle();
+    assert.equal(await settledSoon(started), true);
+    assert.deepEqual(cacheOf(t.informer), { a: '1' });
+    await t.informer.stop();
+  });
+});
+
+describe('Informer: stalls', () => {
+  test('a watch silent for longer than timeoutSeconds*1000 + stallGraceMs is aborted and followed by a relist', async () => {
+    const t = setup({ watchTimeoutSeconds: [5, 5], stallGraceMs: 1000 });
+    t.list.serve('10', [obj('a', '1')]);
+    await t.informer.start();
+    await settle();
+    const w = t.watch.last;
+    assert.equal(w.params.timeoutSeconds, 5);
+    // Events re-arm the stall timer.
+    await t.clock.advance(4000);
+    w.event('MODIFIED', obj('a', '2'));
+    await t.clock.advance(5999);
+    await settle();
+    assert.equal(w.ctrl.signal.aborted, false, 'not stalled: the last event was 5999ms ago');
+    assert.equal(t.informer.stats.stalls, 0);
+    t.list.serve('20', [obj('a', '2')]);
+    await t.clock.advance(1);
+    await settle();
+    assert.equal(w.ctrl.signal.aborted, true, 'the stalled watch request was aborted');
+    assert.equal(t.informer.stats.stalls, 1);
+    assert.equal(t.informer.stats.lists, 2, 'a stall is followed by a relist');
+    assert.equal(t.watch.calls.length, 2);
+    assert.equal(t.watch.last.params.resourceVersion, '20');
+    // The new watch has its own stall timer.
+    await t.clock.advance(6000);
+    await settle();
+    assert.equal(t.informer.stats.stalls, 2);
+    assert.equal(t.watch.calls.length, 3);
+    await t.informer.stop();
+  });
+
+  test('a bookmark counts as activity', async () => {
+    const t = setup({ watchTimeoutSeconds: [5, 5], stallGraceMs: 1000 });
+    t.list.serve('10', []);
+    await t.informer.start();
+    await settle();
+    await t.clock.advance(5000);
+    t.watch.last.event('BOOKMARK', { metadata: { resourceVersion: '11' } });
+    await t.clock.advance(5000);
+    await settle();
+    assert.equal(t.informer.stats.stalls, 0);
+    assert.equal(t.watch.calls.length, 1);
+    await t.informer.stop();
+  });
+});
+
+describe('Informer: transform', () => {
+  test('transform is applied to listed and to watched objects, before caching and handlers', async () => {
+    const strip = (o: Obj): Obj => {
+      const { managedFields: _mf, ...metadata } = o.metadata;
+      return { ...o, metadata };
+    };
+    const t = setup({ transform: strip });
+    const handled: Obj[] = [];
+    t.informer.on((_ev, o) => handled.push(o));
+    const mf = [{ manager: 'kubectl' }];
+    t.list.serve('10', [{ metadata: { name: 'a', resourceVersion: '1', managedFields: mf } }]);
+    await t.informer.start();
+    await settle();
+    t.watch.last.event('ADDED', { metadata: { name: 'b', resourceVersion: '11', managedFields: mf } });
+    t.watch.last.event('MODIFIED', { metadata: { name: 'a', resourceVersion: '12', managedFields: mf } });
+    for (const k of ['a', 'b']) {
+      const cached = t.informer.get(k);
+      assert.ok(cached);
+      assert.equal('managedFields' in cached.metadata, false, `${k} was cached untransformed`);
+    }
+    assert.equal(handled.length, 3);
+    for (const o of handled) assert.equal('managedFields' in o.metadata, false);
+    // Relisted objects too.
+    t.list.serve('20', [{ metadata: { name: 'c', resourceVersion: '13', managedFields: mf } }]);
+    t.watch.last.event('ERROR', { code: 410 });
+    await settle();
+    const c = t.informer.get('c');
+    assert.ok(c);
+    assert.equal('managedFields' in c.metadata, false);
+    await t.informer.stop();
+  });
+});
+
+describe('Informer: stop', () => {
+  test('stop() aborts the running watch and ends the loop', async () => {
+    const t = setup();
+    t.list.serve('10', []);
+    await t.informer.start();
+    await settle();
+    const w = t.watch.last;
+    await t.informer.stop();
+    assert.ok(w.ctrl.signal.aborted);
+    await t.clock.advance(3_600_000);
+    await settle();
+    assert.equal(t.watch.calls.length, 1, 'no watch after stop()');
+    assert.equal(t.list.calls.length, 1, 'no list after stop()');
+    assert.equal(t.clock.pendingTimers(), 0, 'no stall timer left behind');
+  });
+
+  test('stop() during a backoff sleep returns without waiting for the clock', async () => {
+    const t = setup();
+    t.list.fail = new Error('down');
+    const started = t.informer.start();
+    await settle();
+    assert.equal(t.clock.pendingTimers(), 1);
+    assert.equal(await settledSoon(t.informer.stop()), true);
+    assert.equal(await settledSoon(started), true, 'a pending start() is released by stop()');
+    await t.clock.advance(60_000);
+    await settle();
+    assert.equal(t.list.calls.length, 1);
+  });
+
+  test('stop() while a list is in flight starts no new watch once the list returns', async () => {
+    const t = setup();
+    t.list.serve('10', []);
+    await t.informer.start();
+    await settle();
+    let release!: () => void;
+    t.list.gate = new Promise((r) => (release = r));
+    t.list.serve('20', []);
+    t.watch.last.event('ERROR', { code: 410 }); // relist, held by the gate
+    await settle();
+    assert.equal(t.list.calls.length, 2);
+    const stopped = t.informer.stop();
+    release();
+    const done = await settledSoon(stopped);
+    assert.equal(t.watch.calls.length, 1, 'a watch was started after stop()');
+    assert.equal(done, true, 'stop() did not return once the list had');
+  });
+});

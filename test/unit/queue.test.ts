@@ -1,0 +1,421 @@
+// Unit tests for src/controller/queue.ts: WorkQueue, driven by a FakeClock and handlers the test holds open.
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { setImmediate as tick } from 'node:timers/promises';
+import { WorkQueue, type QueueResult, type WorkQueueOptions } from '../../src/controller/queue.js';
+import { FakeClock } from '../../src/util/clock.js';
+import { silentLogger } from '../../src/log.js';
+
+interface Deferred<T> {
+  promise: Promise<T>;
+  resolve(value: T): void;
+  reject(err: unknown): void;
+}
+function deferred<T>(): Deferred<T> {
+  let resolve!: (v: T) => void;
+  let reject!: (e: unknown) => void;
+  const promise = new Promise<T>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  return { promise, resolve, reject };
+}
+
+async function settle(): Promise<void> {
+  for (let i = 0; i < 5; i++) await tick();
+}
+
+/** Reports whether `p` has settled after a few turns of the event loop. */
+async function settledSoon(p: Promise<unknown>): Promise<boolean> {
+  let done = false;
+  void p.then(
+    () => (done = true),
+    () => (done = true),
+  );
+  await settle();
+  return done;
+}
+
+interface Call {
+  key: string;
+  at: number;
+  done: Deferred<QueueResult | void>;
+}
+
+/**
+ * A queue whose handler records each call and stays open until the test resolves or rejects it
+ * (`auto` answers at once instead). Tracks how many runs of each key overlap.
+ */
+function harness(opts: Partial<WorkQueueOptions> & { auto?: (key: string, n: number) => QueueResult | void | Error } = {}) {
+  const clock = new FakeClock(0);
+  const calls: Call[] = [];
+  const active = new Map<string, number>();
+  let maxPerKey = 0;
+  let running = 0;
+  let maxRunning = 0;
+  const { auto, ...rest } = opts;
+  const queue = new WorkQueue({
+    log: silentLogger(),
+    clock,
+    ...rest,
+    handler: async (key) => {
+      const done = deferred<QueueResult | void>();
+      calls.push({ key, at: clock.now(), done });
+      const n = (active.get(key) ?? 0) + 1;
+      active.set(key, n);
+      maxPerKey = Math.max(maxPerKey, n);
+      running++;
+      maxRunning = Math.max(maxRunning, running);
+      if (auto) {
+        const r = auto(key, calls.filter((c) => c.key === key).length);
+        if (r instanceof Error) done.reject(r);
+        else done.resolve(r);
+      }
+      try {
+        return await done.promise;
+      } finally {
+        active.set(key, (active.get(key) ?? 1) - 1);
+        running--;
+      }
+    },
+  });
+  return {
+    clock,
+    queue,
+    calls,
+    keys: () => calls.map((c) => c.key),
+    maxPerKey: () => maxPerKey,
+    maxRunning: () => maxRunning,
+    running: () => running,
+    /** The single open call for `key`. */
+    open(key: string): Call {
+      const open = calls.filter((c) => c.key === key);
+      const last = open.at(-1);
+      assert.ok(last, `no call for ${key}`);
+      return last;
+    },
+  };
+}
+
+describe('WorkQueue: deduplication and serialisation', () => {
+  test('a key added three times while queued runs once', async () => {
+    const h = harness({ auto: () => undefined });
+    h.queue.add('a');
+    h.queue.add('a');
+    h.queue.add('a');
+    assert.equal(h.queue.length, 1);
+    assert.equal(h.queue.stats.deduplicated, 2);
+    assert.deepEqual(h.keys(), [], 'nothing runs before start()');
+    h.queue.start();
+    await h.queue.idle();
+    assert.deepEqual(h.keys(), ['a']);
+    assert.equal(h.queue.stats.runs, 1);
+  });
+
+  test('a key queued behind a busy worker is still deduplicated', async () => {
+    const h = harness({ workers: 1 });
+    h.queue.start();
+    h.queue.add('busy');
+    for (let i = 0; i < 3; i++) h.queue.add('a');
+    assert.equal(h.queue.length, 1);
+    h.open('busy').done.resolve();
+    await settle();
+    h.open('a').done.resolve();
+    await h.queue.idle();
+    assert.deepEqual(h.keys(), ['busy', 'a']);
+  });
+
+  test('a key added while its handler runs is run again afterwards, never concurrently', async () => {
+    const h = harness({ workers: 4 });
+    h.queue.start();
+    h.queue.add('a');
+    assert.equal(h.calls.length, 1);
+    // Added twice while running: marked dirty, not started alongside.
+    h.queue.add('a');
+    h.queue.add('a');
+    await settle();
+    assert.equal(h.calls.length, 1);
+    assert.equal(h.queue.length, 0, 'a running key is not queued a second time');
+    h.calls[0]!.done.resolve();
+    await settle();
+    assert.equal(h.calls.length, 2, 'the key runs again once the first run has finished');
+    // Again while the second run is open.
+    h.queue.add('a');
+    await settle();
+    assert.equal(h.calls.length, 2);
+    h.calls[1]!.done.resolve();
+    await settle();
+    assert.equal(h.calls.length, 3);
+    h.calls[2]!.done.resolve();
+    await h.queue.idle();
+    assert.equal(h.calls.length, 3, 'no further runs once nothing was added');
+    assert.equal(h.maxPerKey(), 1, 'a key never ran twice at the same time');
+  });
+
+  test('different keys run in parallel, up to `workers`', async () => {
+    const h = harness({ workers: 2 });
+    h.queue.start();
+    for (const k of ['a', 'b', 'c', 'd']) h.queue.add(k);
+    await settle();
+    assert.deepEqual(h.keys(), ['a', 'b']);
+    assert.equal(h.running(), 2);
+    assert.equal(h.queue.length, 2);
+    h.open('b').done.resolve();
+    await settle();
+    assert.deepEqual(h.keys(), ['a', 'b', 'c'], 'a freed worker takes the next queued key in order');
+    h.open('a').done.resolve();
+    await settle();
+    assert.deepEqual(h.keys(), ['a', 'b', 'c', 'd']);
+    h.open('c').done.resolve();
+    h.open('d').done.resolve();
+    await h.queue.idle();
+    assert.equal(h.maxRunning(), 2);
+  });
+
+  test('defaults to 4 workers', async () => {
+    const h = harness();
+    h.queue.start();
+    for (const k of ['a', 'b', 'c', 'd', 'e', 'f']) h.queue.add(k);
+    await settle();
+    assert.equal(h.running(), 4);
+    for (const c of [...h.calls]) c.done.resolve();
+    await settle();
+    for (const c of h.calls.slice(4)) c.done.resolve();
+    await h.queue.idle();
+    assert.equal(h.calls.length, 6);
+    assert.equal(h.maxRunning(), 4);
+  });
+});
+
+describe('WorkQueue: delayed adds', () => {
+  test('addAfter keeps the earliest time per key and fires on clock advance', async () => {
+    const h = harness({ auto: () => undefined });
+    h.queue.start();
+    h.queue.addAfter('a', 1000);
+    assert.equal(h.queue.scheduledAt('a'), 1000);
+    h.queue.addAfter('a', 500);
+    assert.equal(h.queue.scheduledAt('a'), 500, 'an earlier time replaces a later one');
+    h.queue.addAfter('a', 2000);
+    assert.equal(h.queue.scheduledAt('a'), 500, 'a later time does not replace an earlier one');
+    assert.equal(h.clock.pendingTimers(), 1, 'only one timer per key');
+    await h.clock.advance(499);
+    await settle();
+    assert.deepEqual(h.keys(), []);
+    await h.clock.advance(1);
+    await settle();
+    assert.deepEqual(h.calls.map((c) => [c.key, c.at]), [['a', 500]]);
+    assert.equal(h.queue.scheduledAt('a'), undefined);
+    await h.clock.advance(5000);
+    await settle();
+    assert.equal(h.calls.length, 1, 'the replaced schedules never fire');
+  });
+
+  test('addAfter with a non-positive delay adds at once', async () => {
+    const h = harness({ auto: () => undefined });
+    h.queue.start();
+    h.queue.addAfter('a', 0);
+    h.queue.addAfter('b', -5);
+    await h.queue.idle();
+    assert.deepEqual(h.keys(), ['a', 'b']);
+    assert.equal(h.clock.pendingTimers(), 0);
+  });
+
+  test('add() cancels a pending schedule', async () => {
+    const h = harness({ auto: () => undefined });
+    h.queue.start();
+    h.queue.addAfter('a', 1000);
+    h.queue.add('a');
+    await h.queue.idle();
+    assert.equal(h.queue.scheduledAt('a'), undefined);
+    await h.clock.advance(2000);
+    await settle();
+    assert.equal(h.calls.length, 1);
+  });
+
+  test('a handler returning {requeueAfterMs} is run again after that delay', async () => {
+    const h = harness({ auto: (_k, n) => (n === 1 ? { requeueAfterMs: 5000 } : {}) });
+    h.queue.start();
+    h.queue.add('a');
+    await h.queue.idle();
+    assert.equal(h.calls.length, 1);
+    assert.equal(h.queue.scheduledAt('a'), 5000);
+    await h.clock.advance(4999);
+    await settle();
+    assert.equal(h.calls.length, 1);
+    await h.clock.advance(1);
+    await settle();
+    assert.deepEqual(h.calls.map((c) => c.at), [0, 5000]);
+    // The second run returned no requeue: nothing more is scheduled.
+    assert.equal(h.queue.scheduledAt('a'), undefined);
+    assert.equal(h.clock.pendingTimers(), 0);
+  });
+
+  test('forget() cancels a schedule and the failure count', async () => {
+    const h = harness({ auto: () => new Error('boom') });
+    h.queue.start();
+    h.queue.add('a');
+    await h.queue.idle();
+    assert.equal(h.queue.failureCount('a'), 1);
+    assert.notEqual(h.queue.scheduledAt('a'), undefined);
+    h.queue.forget('a');
+    assert.equal(h.queue.scheduledAt('a'), undefined);
+    assert.equal(h.queue.failureCount('a'), 0);
+    await h.clock.advance(3_600_000);
+    await settle();
+    assert.equal(h.calls.length, 1, 'a forgotten key does not run again');
+  });
+});
+
+describe('WorkQueue: retries', () => {
+  async function failTimes(random: () => number, times: number) {
+    const h = harness({ auto: () => new Error('registry down'), retryBaseMs: 1000, retryMaxMs: 8000, random });
+    h.queue.start();
+    h.queue.add('a');
+    const delays: number[] = [];
+    for (let i = 0; i < times; i++) {
+      await h.queue.idle();
+      await settle();
+      const at = h.queue.scheduledAt('a');
+      assert.ok(at !== undefined, `failure ${i + 1} scheduled a retry`);
+      assert.equal(h.queue.failureCount('a'), i + 1);
+      delays.push(at - h.clock.now());
+      await h.clock.advance(at - h.clock.now());
+      await settle();
+    }
+    return { h, delays };
+  }
+
+  test('a throwing handler is retried with growing, capped backoff (random=1: base, 2*base, ... max)', async () => {
+    const { h, delays } = await failTimes(() => 1, 6);
+    assert.deepEqual(delays, [1000, 2000, 4000, 8000, 8000, 8000]);
+    // Each loop step fired the retry, so there was one more run than the delays measured.
+    assert.equal(h.queue.stats.errors, 7);
+    assert.equal(h.queue.stats.runs, 7);
+    // The retries ran exactly when scheduled.
+    assert.deepEqual(h.calls.map((c) => c.at).slice(0, 5), [0, 1000, 3000, 7000, 15000]);
+  });
+
+  test('with random=0 each retry waits half the exponential delay (equal jitter)', async () => {
+    const { delays } = await failTimes(() => 0, 6);
+    assert.deepEqual(delays, [500, 1000, 2000, 4000, 4000, 4000]);
+  });
+
+  test('defaults: 1s base, 5min cap', async () => {
+    const h = harness({ auto: () => new Error('x'), random: () => 1 });
+    h.queue.start();
+    h.queue.add('a');
+    await h.queue.idle();
+    assert.equal(h.queue.scheduledAt('a'), 1000);
+    for (let i = 0; i < 12; i++) {
+      await h.clock.advance(h.queue.scheduledAt('a')! - h.clock.now());
+      await settle();
+    }
+    assert.equal(h.queue.scheduledAt('a')! - h.clock.now(), 300_000);
+  });
+
+  test('a success resets the failure count, so the next failure starts from the base delay again', async () => {
+    let fail = true;
+    const h = harness({ auto: () => (fail ? new Error('x') : undefined), retryBaseMs: 1000, retryMaxMs: 60_000, random: () => 1 });
+    h.queue.start();
+    h.queue.add('a');
+    await h.queue.idle();
+    await h.clock.advance(1000);
+    await settle();
+    await h.clock.advance(2000);
+    await settle();
+    assert.equal(h.queue.failureCount('a'), 3);
+    assert.equal(h.queue.scheduledAt('a')! - h.clock.now(), 4000);
+    fail = false;
+    await h.clock.advance(4000);
+    await settle();
+    assert.equal(h.queue.failureCount('a'), 0);
+    assert.equal(h.queue.scheduledAt('a'), undefined, 'a success without requeueAfterMs schedules nothing');
+    fail = true;
+    h.queue.add('a');
+    await h.queue.idle();
+    assert.equal(h.queue.failureCount('a'), 1);
+    assert.equal(h.queue.scheduledAt('a')! - h.clock.now(), 1000);
+  });
+
+  test('failure counts are per key', async () => {
+    const h = harness({ auto: (k) => (k === 'bad' ? new Error('x') : undefined), random: () => 1 });
+    h.queue.start();
+    h.queue.add('bad');
+    h.queue.add('good');
+    await h.queue.idle();
+    assert.equal(h.queue.failureCount('bad'), 1);
+    assert.equal(h.queue.failureCount('good'), 0);
+    assert.equal(h.queue.scheduledAt('good'), undefined);
+  });
+});
+
+describe('WorkQueue: stop and idle', () => {
+  test('stop() waits for running handlers and drops delayed keys', async () => {
+    const h = harness({ workers: 2 });
+    h.queue.start();
+    h.queue.add('a');
+    h.queue.addAfter('later', 1000);
+    const stopped = h.queue.stop();
+    assert.equal(await settledSoon(stopped), false, 'stop() waits for the running handler');
+    assert.equal(h.queue.scheduledAt('later'), undefined);
+    assert.equal(h.clock.pendingTimers(), 0);
+    // A requeue asked for by the handler that was running is dropped too.
+    h.open('a').done.resolve({ requeueAfterMs: 10 });
+    assert.equal(await settledSoon(stopped), true);
+    await h.clock.advance(10_000);
+    await settle();
+    assert.deepEqual(h.keys(), ['a']);
+    assert.equal(h.queue.scheduledAt('a'), undefined);
+    // Nothing is taken after stop().
+    h.queue.add('b');
+    h.queue.addAfter('c', 5);
+    await h.clock.advance(100);
+    await settle();
+    assert.deepEqual(h.keys(), ['a']);
+    assert.equal(h.queue.length, 0);
+  });
+
+  test('stop() resolves at once when nothing is running', async () => {
+    const h = harness();
+    h.queue.start();
+    assert.equal(await settledSoon(h.queue.stop()), true);
+  });
+
+  test('a handler failing during stop() is not retried', async () => {
+    const h = harness();
+    h.queue.start();
+    h.queue.add('a');
+    const stopped = h.queue.stop();
+    h.open('a').done.reject(new Error('x'));
+    await stopped;
+    assert.equal(h.queue.scheduledAt('a'), undefined);
+    assert.equal(h.clock.pendingTimers(), 0);
+  });
+
+  test('stop() resolves when the running handlers finish even if keys are still queued', async () => {
+    const h = harness({ workers: 1 });
+    h.queue.start();
+    h.queue.add('a');
+    h.queue.add('b'); // waits for the only worker
+    const stopped = h.queue.stop();
+    h.open('a').done.resolve();
+    assert.equal(await settledSoon(stopped), true, 'stop() hung: a key was still queued when the last handler finished');
+    assert.deepEqual(h.keys(), ['a'], 'the queued key is not started after stop()');
+  });
+
+  test('idle() resolves once nothing is queued or running, ignoring delayed keys', async () => {
+    const h = harness({ workers: 1 });
+    h.queue.start();
+    assert.equal(await settledSoon(h.queue.idle()), true, 'idle at once when empty');
+    h.queue.add('a');
+    h.queue.add('b');
+    h.queue.addAfter('c', 60_000);
+    const idle = h.queue.idle();
+    assert.equal(await settledSoon(idle), false);
+    h.open('a').done.resolve();
+    assert.equal(await settledSoon(idle), false, 'b is still to run');
+    h.open('b').done.resolve();
+    assert.equal(await settledSoon(idle), true);
+    assert.equal(h.queue.scheduledAt('c'), 60_000);
+  });
+});
