@@ -31,6 +31,12 @@ export interface CredentialStatus {
 }
 
 export const MAX_FAILURES = 20;
+/** Messages are bounded: the API server refuses a condition message over 32 KiB. */
+export const MAX_MESSAGE = 1024;
+
+function clip(text: string, max = MAX_MESSAGE): string {
+  return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
+}
 
 export const Reasons = {
   Synced: 'Synced',
@@ -70,14 +76,17 @@ function condition(
 ): Condition {
   const before = previous?.find((c) => c.type === type);
   const lastTransitionTime = before && before.status === status ? before.lastTransitionTime : now.toISOString();
-  return { type, status, reason, message, observedGeneration: generation, lastTransitionTime };
+  return { type, status, reason, message: clip(message), observedGeneration: generation, lastTransitionTime };
 }
 
 export function computeStatus(input: StatusInput): CredentialStatus {
   const { targets, now } = input;
   const prev = input.previous?.conditions;
   const expired = input.expiresAt !== undefined && input.expiresAt.getTime() <= now.getTime();
-  const failures = [...input.failures].sort((a, b) => a.namespace.localeCompare(b.namespace)).slice(0, MAX_FAILURES);
+  const failures = [...input.failures]
+    .sort((a, b) => a.namespace.localeCompare(b.namespace))
+    .slice(0, MAX_FAILURES)
+    .map((f) => ({ ...f, message: clip(f.message, 512) }));
 
   let ready: Condition;
   if (input.refreshError?.reason === Reasons.InvalidSpec) {
