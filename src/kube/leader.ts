@@ -75,9 +75,6 @@ export class LeaderElector {
   private inFlight: Promise<unknown> = Promise.resolve();
 
   constructor(private readonly opts: LeaderElectorOptions) {
-    this.api = opts.kubeConfig.makeApiClient(CoordinationV1Api);
-    this.clock = opts.clock ?? realClock;
-    this.log = opts.log.child({ lease: `${opts.namespace}/${opts.name}`, identity: opts.identity });
     this.leaseDurationMs = opts.leaseDurationMs ?? 15_000;
     this.renewDeadlineMs = opts.renewDeadlineMs ?? 10_000;
     this.retryPeriodMs = opts.retryPeriodMs ?? 2_000;
@@ -89,6 +86,9 @@ export class LeaderElector {
     if (this.retryPeriodMs <= 0 || this.retryPeriodMs >= this.renewDeadlineMs) {
       throw new Error('leader election: retryPeriod must be positive and shorter than renewDeadline');
     }
+    this.api = opts.kubeConfig.makeApiClient(CoordinationV1Api);
+    this.clock = opts.clock ?? realClock;
+    this.log = opts.log.child({ lease: `${opts.namespace}/${opts.name}`, identity: opts.identity });
   }
 
   /** True while we hold the Lease and renewed it within renewDeadline. */
@@ -120,7 +120,7 @@ export class LeaderElector {
         this.log.info({ leaseTransitions: transitions }, 'acquired leadership');
         return true;
       }
-      await this.clock.sleep(this.acquireDelay(), this.abort.signal);
+      await this.sleep(this.acquireDelay());
     }
     return false;
   }
@@ -191,6 +191,23 @@ export class LeaderElector {
     this.settleHold('lost');
   }
 
+  /**
+   * The clock's sleep, cut short by stop()/release()/loss. A fresh signal per sleep, so listeners do
+   * not pile up on the long-lived one (the real clock's timer keeps the process alive while we wait).
+   */
+  private async sleep(ms: number): Promise<void> {
+    const main = this.abort.signal;
+    if (main.aborted) return;
+    const local = new AbortController();
+    const onAbort = () => local.abort();
+    main.addEventListener('abort', onAbort, { once: true });
+    try {
+      await this.clock.sleep(ms, local.signal);
+    } finally {
+      main.removeEventListener('abort', onAbort);
+    }
+  }
+
   private settleHold(result: 'lost' | 'released'): void {
     const resolve = this.resolveHold;
     this.resolveHold = undefined;
@@ -211,7 +228,7 @@ export class LeaderElector {
 
   private async renewLoop(): Promise<void> {
     while (this.state === 'leading' && !this.abort.signal.aborted) {
-      await this.clock.sleep(this.retryPeriodMs, this.abort.signal);
+      await this.sleep(this.retryPeriodMs);
       if (this.state !== 'leading' || this.abort.signal.aborted) return;
       // Retry the renewal every retryPeriod until renewDeadline has passed since the last success.
       const attempt = this.tryAcquireOrRenew();

@@ -1,0 +1,209 @@
+// Controller benchmarks (`make bench`, after the fan-out benchmark), on the local control plane:
+//  1. new-namespace latency: namespaces created one by one; time until each has its Secret (p50, p99);
+//  2. idle cost: with 500 synced namespaces and nothing changing, the controller's API writes and
+//     requests over a window (default 5 minutes; BENCH_IDLE_SECONDS), counted from the API server's
+//     audit log by the controller's own identity;
+//  3. memory: the controller's RSS after syncing 5,000 namespaces with 3 credentials
+//     (BENCH_MEMORY_NAMESPACES).
+// The controller runs as its own process (`regcred controller`), as a service account bound to
+// cluster-admin, so the audit log tells its requests apart from everyone else's.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { CoreV1Api, CustomObjectsApi, RbacAuthorizationV1Api, Watch } from '@kubernetes/client-node';
+import { start, type ControlPlane } from '../test/harness/controlplane.js';
+import { installCrds } from '../test/harness/crds.js';
+import { CLI_PATH } from '../test/harness/cli.js';
+import { mapWithConcurrency } from '../src/util/pool.js';
+
+const LATENCY_NAMESPACES = Number(process.env['BENCH_LATENCY_NAMESPACES'] ?? 200);
+const IDLE_NAMESPACES = Number(process.env['BENCH_IDLE_NAMESPACES'] ?? 500);
+const IDLE_SECONDS = Number(process.env['BENCH_IDLE_SECONDS'] ?? 300);
+const MEMORY_NAMESPACES = Number(process.env['BENCH_MEMORY_NAMESPACES'] ?? 5000);
+const RESULTS_DIR = fileURLToPath(new URL('../../bench/results/', import.meta.url));
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const log = (s: string) => console.log(`[bench] ${s}`);
+
+function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
+}
+
+interface AuditEntry {
+  verb: string;
+  user: { username: string };
+  requestURI: string;
+  stageTimestamp: string;
+}
+
+function auditEntries(path: string, user: string, since: number, until: number): AuditEntry[] {
+  let text = '';
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch {
+    return [];
+  }
+  const out: AuditEntry[] = [];
+  for (const line of text.split('\n')) {
+    if (!line) continue;
+    const e = JSON.parse(line) as AuditEntry;
+    const t = Date.parse(e.stageTimestamp);
+    if (e.user?.username === user && t >= since && t < until) out.push(e);
+  }
+  return out;
+}
+
+const WRITE_VERBS = new Set(['create', 'update', 'patch', 'delete', 'deletecollection']);
+
+async function main(): Promise<void> {
+  const work = mkdtempSync(join(tmpdir(), 'regcred-bench-'));
+  const policy = join(work, 'audit-policy.yaml');
+  const auditLog = join(work, 'audit.log');
+  writeFileSync(
+    policy,
+    'apiVersion: audit.k8s.io/v1\nkind: Policy\nomitStages: [RequestReceived]\nrules:\n- level: Metadata\n',
+  );
+  log('starting the control plane (audit log on)');
+  const cp: ControlPlane = await start({ apiServerFlags: ['--audit-policy-file', policy, '--audit-log-path', auditLog, '--audit-log-format', 'json'] });
+  let controller: ChildProcess | undefined;
+  try {
+    const core = cp.kubeConfig.makeApiClient(CoreV1Api);
+    const custom = cp.kubeConfig.makeApiClient(CustomObjectsApi);
+    await installCrds(cp.kubeConfig);
+    await core.createNamespace({ body: { metadata: { name: 'regcred-system' } } });
+    await core.createNamespacedSecret({
+      namespace: 'regcred-system',
+      body: { metadata: { name: 'bench-src' }, stringData: { registry: 'bench.example', username: 'u', password: 'bench-password-1' } },
+    });
+    const kubeconfig = await cp.kubeconfigFor('regcred-system', 'regcred');
+    await cp.kubeConfig.makeApiClient(RbacAuthorizationV1Api).createClusterRoleBinding({
+      body: {
+        metadata: { name: 'regcred-bench' },
+        roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'cluster-admin' },
+        subjects: [{ kind: 'ServiceAccount', name: 'regcred', namespace: 'regcred-system' }],
+      },
+    });
+    const controllerUser = 'system:serviceaccount:regcred-system:regcred';
+
+    controller = spawn(process.execPath, [CLI_PATH, 'controller', '--kubeconfig', kubeconfig, '--metrics-bind-address', '0', '--health-probe-bind-address', '0', '--log-level', 'warn'], {
+      stdio: ['ignore', 'inherit', 'inherit'],
+    });
+    const createCrc = (name: string, selector: Record<string, string>) =>
+      custom.createClusterCustomObject({
+        group: 'regcred.dev',
+        version: 'v1alpha1',
+        plural: 'clusterregistrycredentials',
+        body: {
+          apiVersion: 'regcred.dev/v1alpha1',
+          kind: 'ClusterRegistryCredential',
+          metadata: { name },
+          spec: { provider: { static: { secretRef: { name: 'bench-src' } } }, target: { secretName: `${name}-pull`, namespaces: { selector: { matchLabels: selector } } } },
+        },
+      });
+    await createCrc('latency', { bench: 'yes' });
+    await sleep(2000); // the controller's caches fill
+
+    // 1. New-namespace latency, observed through a watch on the Secrets.
+    const seen = new Map<string, number>();
+    const watchAbort = await new Watch(cp.kubeConfig).watch(
+      '/api/v1/secrets',
+      { labelSelector: 'regcred.dev/owner-name=latency' },
+      (type, obj: { metadata?: { namespace?: string } }) => {
+        if (type === 'ADDED' && obj.metadata?.namespace && !seen.has(obj.metadata.namespace)) seen.set(obj.metadata.namespace, Date.now());
+      },
+      () => undefined,
+    );
+    const created = new Map<string, number>();
+    log(`new-namespace latency: creating ${LATENCY_NAMESPACES} namespaces one by one`);
+    for (let i = 0; i < LATENCY_NAMESPACES; i++) {
+      const name = `lat-${i}`;
+      created.set(name, Date.now());
+      await core.createNamespace({ body: { metadata: { name, labels: { bench: 'yes' } } } });
+    }
+    const deadline = Date.now() + 60_000;
+    while (seen.size < LATENCY_NAMESPACES && Date.now() < deadline) await sleep(100);
+    watchAbort.abort();
+    const latencies = [...created].map(([ns, t]) => (seen.get(ns) ?? NaN) - t).filter(Number.isFinite).sort((a, b) => a - b);
+    const latency = { namespaces: LATENCY_NAMESPACES, observed: latencies.length, p50Ms: percentile(latencies, 50), p99Ms: percentile(latencies, 99), maxMs: latencies.at(-1) };
+    log(`latency: p50 ${latency.p50Ms} ms, p99 ${latency.p99Ms} ms, max ${latency.maxMs} ms (${latency.observed}/${LATENCY_NAMESPACES} seen)`);
+
+    // 2. Idle cost with IDLE_NAMESPACES synced namespaces.
+    log(`idle cost: growing to ${IDLE_NAMESPACES} synced namespaces`);
+    await mapWithConcurrency(
+      Array.from({ length: Math.max(0, IDLE_NAMESPACES - LATENCY_NAMESPACES) }, (_, i) => `idle-${i}`),
+      16,
+      (name) => core.createNamespace({ body: { metadata: { name, labels: { bench: 'yes' } } } }),
+    );
+    for (const end = Date.now() + 120_000; Date.now() < end; ) {
+      const list = await core.listSecretForAllNamespaces({ labelSelector: 'regcred.dev/owner-name=latency' });
+      if (list.items.length >= IDLE_NAMESPACES) break;
+      await sleep(500);
+    }
+    await sleep(15_000); // let service-account patches and status settle
+    log(`idle cost: watching the controller's requests for ${IDLE_SECONDS} s with nothing changing`);
+    const idleStart = Date.now();
+    await sleep(IDLE_SECONDS * 1000);
+    const idleEnd = Date.now();
+    await sleep(2000); // audit batching
+    const idle = auditEntries(auditLog, controllerUser, idleStart, idleEnd);
+    const idleWrites = idle.filter((e) => WRITE_VERBS.has(e.verb));
+    const idleResult = {
+      namespaces: IDLE_NAMESPACES,
+      seconds: IDLE_SECONDS,
+      writes: idleWrites.length,
+      requests: idle.length,
+      requestsPerMinute: +(idle.length / (IDLE_SECONDS / 60)).toFixed(1),
+      byVerb: idle.reduce<Record<string, number>>((acc, e) => ((acc[e.verb] = (acc[e.verb] ?? 0) + 1), acc), {}),
+    };
+    log(`idle: ${idleResult.writes} writes, ${idleResult.requests} requests (${idleResult.requestsPerMinute}/min) ${JSON.stringify(idleResult.byVerb)}`);
+    if (idleWrites.length) log(`idle writes: ${idleWrites.slice(0, 5).map((e) => `${e.verb} ${e.requestURI}`).join('; ')}`);
+
+    // 3. Memory with MEMORY_NAMESPACES namespaces and three credentials.
+    log(`memory: growing to ${MEMORY_NAMESPACES} namespaces with 3 credentials`);
+    const t0 = Date.now();
+    await mapWithConcurrency(
+      Array.from({ length: Math.max(0, MEMORY_NAMESPACES - IDLE_NAMESPACES) }, (_, i) => `mem-${i}`),
+      16,
+      (name) => core.createNamespace({ body: { metadata: { name, labels: { bench: 'yes' } } } }),
+    );
+    await createCrc('mem-a', { bench: 'yes' });
+    await createCrc('mem-b', { bench: 'yes' });
+    const syncedAll = async () => {
+      for (const name of ['latency', 'mem-a', 'mem-b']) {
+        const o = (await custom.getClusterCustomObject({ group: 'regcred.dev', version: 'v1alpha1', plural: 'clusterregistrycredentials', name })) as {
+          status?: { targets?: { synced?: number } };
+        };
+        if ((o.status?.targets?.synced ?? 0) < MEMORY_NAMESPACES) return false;
+      }
+      return true;
+    };
+    for (const end = Date.now() + 900_000; Date.now() < end && !(await syncedAll()); ) await sleep(2000);
+    const syncSeconds = (Date.now() - t0) / 1000;
+    await sleep(10_000);
+    const status = readFileSync(`/proc/${controller.pid}/status`, 'utf8');
+    const rssKb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1]);
+    const hwmKb = Number(/VmHWM:\s+(\d+)/.exec(status)?.[1]);
+    const memory = { namespaces: MEMORY_NAMESPACES, credentials: 3, secrets: 3 * MEMORY_NAMESPACES, synced: await syncedAll(), syncSeconds, rssMB: +(rssKb / 1024).toFixed(1), peakRssMB: +(hwmKb / 1024).toFixed(1) };
+    log(`memory: RSS ${memory.rssMB} MB (peak ${memory.peakRssMB} MB) after syncing ${memory.secrets} Secrets in ${syncSeconds.toFixed(0)} s`);
+
+    console.log('\n| benchmark | result | aim | met |');
+    console.log('|---|---|---|---|');
+    console.log(`| new-namespace latency (${latency.namespaces} namespaces one by one) | p50 ${latency.p50Ms} ms, p99 ${latency.p99Ms} ms | p99 < 1 s | ${latency.p99Ms < 1000 ? 'yes' : 'no'} |`);
+    console.log(`| idle cost (${idleResult.namespaces} namespaces, ${idleResult.seconds} s) | ${idleResult.writes} writes, ${idleResult.requestsPerMinute} requests/min | 0 writes | ${idleResult.writes === 0 ? 'yes' : 'no'} |`);
+    console.log(`| memory (${memory.namespaces} namespaces x 3 credentials) | RSS ${memory.rssMB} MB (peak ${memory.peakRssMB} MB) | < 150 MB | ${memory.rssMB < 150 ? 'yes' : 'no'} |`);
+    mkdirSync(RESULTS_DIR, { recursive: true });
+    const file = join(RESULTS_DIR, `controller-${new Date().toISOString().slice(0, 10)}.json`);
+    writeFileSync(file, JSON.stringify({ date: new Date().toISOString(), latency, idle: idleResult, memory }, null, 2) + '\n');
+    log(`results written to ${file}`);
+  } finally {
+    if (controller && controller.exitCode === null) {
+      controller.kill('SIGTERM');
+      await new Promise((r) => controller!.once('exit', r));
+    }
+    await cp.stop();
+  }
+}
+
+await main();
