@@ -106,6 +106,26 @@ function stripManagedFields<T extends KubeObject>(obj: T): T {
   return obj;
 }
 
+// The namespace and service-account caches keep only what reconciling reads (both are changed
+// only by JSON patches, if at all): at 5,000 namespaces whole objects would be much of the memory.
+type Meta = NonNullable<V1Secret['metadata']>;
+function slimMeta(m: Meta | undefined): Meta {
+  return {
+    name: m?.name,
+    namespace: m?.namespace,
+    uid: m?.uid,
+    resourceVersion: m?.resourceVersion,
+    labels: m?.labels,
+    ...(m?.deletionTimestamp ? { deletionTimestamp: m.deletionTimestamp } : {}),
+  };
+}
+function slimNamespace(ns: V1Namespace): V1Namespace {
+  return { metadata: slimMeta(ns.metadata), status: { phase: ns.status?.phase } };
+}
+function slimServiceAccount(sa: V1ServiceAccount): V1ServiceAccount {
+  return { metadata: slimMeta(sa.metadata), imagePullSecrets: sa.imagePullSecrets };
+}
+
 export class Controller {
   private readonly core: CoreV1Api;
   private readonly custom: CustomObjectsApi;
@@ -166,7 +186,7 @@ export class Controller {
         name: 'namespaces',
         watchPath: '/api/v1/namespaces',
         list: (p) => this.core.listNamespace(p),
-        transform: stripManagedFields,
+        transform: slimNamespace,
       }),
       secrets: new Informer<V1Secret>({
         ...common,
@@ -174,6 +194,8 @@ export class Controller {
         watchPath: '/api/v1/secrets',
         watchParams: { labelSelector: managed },
         list: (p) => this.core.listSecretForAllNamespaces({ ...p, labelSelector: managed }),
+        // Whole metadata (less managedFields): a Secret is updated with PUT, which must not drop
+        // owner references or finalizers someone else set.
         transform: stripManagedFields,
       }),
       serviceAccounts: new Informer<V1ServiceAccount>({
@@ -181,7 +203,7 @@ export class Controller {
         name: 'serviceaccounts',
         watchPath: '/api/v1/serviceaccounts',
         list: (p) => this.core.listServiceAccountForAllNamespaces(p),
-        transform: stripManagedFields,
+        transform: slimServiceAccount,
       }),
     };
     this.wireHandlers();
