@@ -16,7 +16,7 @@ import type { EventRecorder, EventTarget } from '../kube/events.js';
 import { Informer, type KubeObject } from '../kube/informer.js';
 import { isManagedByRegcred, LABEL_MANAGED_BY, LABEL_OWNER_KIND, LABEL_OWNER_NAME, LABEL_OWNER_NAMESPACE, MANAGED_BY_VALUE, labelValue } from '../kube/labels.js';
 import { namespaceMatches } from '../kube/namespaces.js';
-import { deleteManagedSecret } from '../kube/secrets.js';
+import { deleteManagedSecret, isUpToDate } from '../kube/secrets.js';
 import { detachPullSecret, hasPullSecret } from '../kube/serviceaccounts.js';
 import { createSourceReader, sourceScope } from '../kube/sources.js';
 import { statusCode, toRegcredError } from '../kube/client.js';
@@ -25,7 +25,7 @@ import type { ProviderDefinition } from '../providers/types.js';
 import { backoffDelay } from '../util/backoff.js';
 import { realClock, type Clock } from '../util/clock.js';
 import { WorkQueue, type QueueResult } from './queue.js';
-import { fanOut, mintCredential, ownerOf, type MintedCredential } from './reconcile.js';
+import { desiredPullSecret, fanOut, mintCredential, ownerOf, type MintedCredential } from './reconcile.js';
 import { planRefresh } from './scheduler.js';
 import { computeStatus, sameStatus, type CredentialStatus, type TargetFailure } from './status.js';
 
@@ -143,7 +143,7 @@ export class Controller {
   private readonly states = new Map<string, CredentialState>();
   /** Parsed specs of every known credential, for mapping namespace and SA events to credentials. */
   private readonly specs = new Map<string, CredentialObject>();
-  /** owner key -> (namespace -> managed Secret). */
+  /** owner key (label form) -> ("namespace/name" -> managed Secret). */
   private readonly secretsByOwner = new Map<string, Map<string, V1Secret>>();
   /** namespace -> (name -> service account). */
   private readonly serviceAccountsByNamespace = new Map<string, Map<string, V1ServiceAccount>>();
@@ -270,31 +270,29 @@ export class Controller {
       const oldLabels = old?.metadata?.labels;
       if (event === 'update' && old && JSON.stringify(oldLabels ?? {}) === JSON.stringify(labels) && old.status?.phase === ns.status?.phase) return;
       for (const [key, spec] of this.specs) {
-        if (this.targets(spec, name, labels) || (oldLabels && this.targets(spec, name, oldLabels)) || this.secretsByOwner.get(this.labelKeyOf(spec))?.has(name)) {
+        if (this.targets(spec, name, labels) || (oldLabels && this.targets(spec, name, oldLabels)) || this.secretsByOwner.get(this.labelKeyOf(spec))?.has(`${name}/${spec.spec.target.secretName}`)) {
           this.queue.add(key);
         }
       }
     });
 
     this.informers.secrets.on((event, secret, old) => {
-      const ns = secret.metadata?.namespace ?? '';
+      const id = `${secret.metadata?.namespace ?? ''}/${secret.metadata?.name ?? ''}`;
       const oldOwner = ownerKeyFromLabels(old?.metadata?.labels);
       const owner = ownerKeyFromLabels(secret.metadata?.labels);
-      if (oldOwner && (oldOwner !== owner || event === 'delete')) this.secretsByOwner.get(oldOwner)?.delete(ns);
+      if (oldOwner && (oldOwner !== owner || event === 'delete')) this.secretsByOwner.get(oldOwner)?.delete(id);
       if (owner) {
-        if (event === 'delete') this.secretsByOwner.get(owner)?.delete(ns);
+        let m = this.secretsByOwner.get(owner);
+        if (event === 'delete') m?.delete(id);
         else {
-          let m = this.secretsByOwner.get(owner);
           if (!m) this.secretsByOwner.set(owner, (m = new Map()));
-          const specKey = this.specKeyOf(owner);
-          const spec = specKey ? this.specs.get(specKey) : undefined;
-          // Index by namespace the Secret of the credential's current name; older names are stale.
-          if (!spec || spec.spec.target.secretName === secret.metadata?.name) m.set(ns, secret);
+          m.set(id, secret);
         }
       }
       for (const ownerKey of new Set([owner, oldOwner])) {
         const key = ownerKey && this.specKeyOf(ownerKey);
-        if (key) this.queue.add(key);
+        // Our own writes come back as events too: a Secret that already holds what we want needs nothing.
+        if (key && !(event !== 'delete' && ownerKey === owner && this.holdsCurrent(key, secret))) this.queue.add(key);
       }
     });
 
@@ -330,6 +328,15 @@ export class Controller {
     if (this.specs.has(ownerKey)) return ownerKey;
     for (const [key, spec] of this.specs) if (this.labelKeyOf(spec) === ownerKey) return key;
     return undefined;
+  }
+
+  /** Whether a managed Secret already holds exactly what the credential's last mint wants there. */
+  private holdsCurrent(key: string, secret: V1Secret): boolean {
+    const spec = this.specs.get(key);
+    const minted = this.states.get(key)?.minted;
+    if (!spec || !minted || secret.metadata?.name !== spec.spec.target.secretName) return false;
+    const ns = secret.metadata?.namespace ?? '';
+    return isUpToDate(secret, desiredPullSecret(spec, minted), ns);
   }
 
   private targets(spec: CredentialObject, namespace: string, labels: Record<string, string>): boolean {
@@ -464,15 +471,13 @@ export class Controller {
     if (state.minted) {
       const wanted = this.targetNamespaces(obj);
       const ownerSecrets = this.secretsByOwner.get(this.labelKeyOf(obj));
+      const secretName = obj.spec.target.secretName;
       const result = await fanOut(this.core, obj, state.minted, wanted, {
         concurrency: this.opts.fanOutConcurrency ?? 16,
         log: this.log,
         onWrite: (op) => this.opts.metrics?.secretWrites.inc({ operation: op }),
         cache: {
-          secret: (ns) => {
-            const s = ownerSecrets?.get(ns);
-            return s && s.metadata?.name === obj.spec.target.secretName ? s : null;
-          },
+          secret: (ns) => ownerSecrets?.get(`${ns}/${secretName}`) ?? null,
           serviceAccounts: (ns) => [...(this.serviceAccountsByNamespace.get(ns)?.values() ?? [])],
         },
       });
@@ -535,7 +540,7 @@ export class Controller {
     }
     const target = obj.spec.target.namespaces!;
     const out: string[] = [];
-    for (const ns of this.informers.namespaces.list()) {
+    for (const ns of this.informers.namespaces.values()) {
       const name = ns.metadata?.name ?? '';
       if (ns.status?.phase === 'Terminating') continue;
       if (namespaceMatches(target, name, ns.metadata?.labels ?? {})) out.push(name);
@@ -545,11 +550,8 @@ export class Controller {
 
   /** Managed Secrets of this credential in namespaces it no longer targets, or under an old name. */
   private staleSecrets(obj: CredentialObject, wanted: Set<string>): V1Secret[] {
-    const owner = ownerOf(obj);
-    const ownerKey = credentialKey(owner.kind, labelValue(owner.name), owner.namespace);
     const out: V1Secret[] = [];
-    for (const s of this.informers.secrets.list()) {
-      if (ownerKeyFromLabels(s.metadata?.labels) !== ownerKey) continue;
+    for (const s of this.secretsByOwner.get(this.labelKeyOf(obj))?.values() ?? []) {
       const ns = s.metadata?.namespace ?? '';
       const nsObj = this.informers.namespaces.get(ns);
       if (!nsObj || nsObj.status?.phase === 'Terminating') continue; // the namespace controller removes it

@@ -7,7 +7,7 @@ import { providerRegistry } from '../providers/registry.js';
 import type { Credential, ProviderDefinition, ProviderDeps } from '../providers/types.js';
 import type { RetryOptions } from '../kube/client.js';
 import { resolveTargetNamespaces } from '../kube/namespaces.js';
-import { listManagedSecrets, writePullSecret, type WriteObserver, type WriteOutcome } from '../kube/secrets.js';
+import { listManagedSecrets, writePullSecret, type DesiredPullSecret, type WriteObserver, type WriteOutcome } from '../kube/secrets.js';
 import { attachPullSecret } from '../kube/serviceaccounts.js';
 import type { OwnerRef } from '../kube/labels.js';
 import { mapWithConcurrency } from '../util/pool.js';
@@ -44,6 +44,20 @@ export function ownerOf(obj: CredentialObject): OwnerRef {
 export async function targetNamespaces(core: CoreV1Api, obj: CredentialObject, retry: RetryOptions = {}): Promise<string[]> {
   if (obj.kind === 'RegistryCredential') return [obj.metadata.namespace!];
   return resolveTargetNamespaces(core, obj.spec.target.namespaces!, retry);
+}
+
+/** The Secret a credential wants in each of its namespaces. */
+export function desiredPullSecret(obj: CredentialObject, minted: MintedCredential): DesiredPullSecret {
+  const target = obj.spec.target;
+  return {
+    name: target.secretName,
+    owner: ownerOf(obj),
+    dockerConfigJson: minted.dockerConfigJson,
+    expiresAt: minted.expiresAt,
+    labels: target.labels,
+    annotations: target.annotations,
+    adopt: target.adopt,
+  };
 }
 
 export interface NamespaceResult {
@@ -90,15 +104,7 @@ export async function fanOut(
   let known: Map<string, V1Secret> | undefined;
   if (!opts.cache && namespaces.length > 1) known = await listManagedSecrets(core, owner, target.secretName, retry);
 
-  const desired = {
-    name: target.secretName,
-    owner,
-    dockerConfigJson: minted.dockerConfigJson,
-    expiresAt: minted.expiresAt,
-    labels: target.labels,
-    annotations: target.annotations,
-    adopt: target.adopt,
-  };
+  const desired = desiredPullSecret(obj, minted);
 
   const results = await mapWithConcurrency(namespaces, opts.concurrency ?? 16, async (namespace): Promise<NamespaceResult> => {
     const r: NamespaceResult = { namespace, serviceAccountsPatched: [], serviceAccountsMissing: [] };

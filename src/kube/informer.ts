@@ -95,6 +95,11 @@ export class Informer<T extends KubeObject> {
     return [...this.store.values()];
   }
 
+  /** Iterates the cache without copying it. */
+  values(): IterableIterator<T> {
+    return this.store.values();
+  }
+
   hasSynced(): boolean {
     return this.synced;
   }
