@@ -180,6 +180,13 @@ function track(child: ChildProcess): ChildProcess {
     process.once('exit', () => {
       for (const c of running) c.kill('SIGKILL');
     });
+    // Killed from outside (Ctrl-C, a timeout): take the servers down too, then die as signalled.
+    for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+      process.once(signal, () => {
+        for (const c of running) c.kill('SIGKILL');
+        process.exit(signal === 'SIGINT' ? 130 : 143);
+      });
+    }
   }
   return child;
 }
