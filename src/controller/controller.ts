@@ -20,6 +20,7 @@ import { deleteManagedSecret, isUpToDate } from '../kube/secrets.js';
 import { detachPullSecret, hasPullSecret } from '../kube/serviceaccounts.js';
 import { createSourceReader, sourceScope } from '../kube/sources.js';
 import { statusCode, toRegcredError } from '../kube/client.js';
+import { poolConnections } from '../kube/pool.js';
 import { providerRegistry } from '../providers/registry.js';
 import type { ProviderDefinition } from '../providers/types.js';
 import { backoffDelay } from '../util/backoff.js';
@@ -150,6 +151,7 @@ export class Controller {
   private started = false;
 
   constructor(private readonly opts: ControllerOptions) {
+    poolConnections(opts.kubeConfig);
     this.core = opts.kubeConfig.makeApiClient(CoreV1Api);
     this.custom = opts.kubeConfig.makeApiClient(CustomObjectsApi);
     this.clock = opts.clock ?? realClock;

@@ -1,5 +1,6 @@
 import { ApiException, CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import { RegcredError, type ErrorCode } from '../errors.js';
+import { poolConnections } from './pool.js';
 
 export interface KubeOptions {
   kubeconfig?: string | undefined;
@@ -20,7 +21,7 @@ export function loadKubeConfig(opts: KubeOptions = {}): KubeConfig {
     kc.setCurrentContext(opts.context);
   }
   if (!kc.getCurrentCluster()) throw new RegcredError('InvalidSpec', 'kubeconfig has no current cluster');
-  return kc;
+  return poolConnections(kc);
 }
 
 export interface KubeClients {
