@@ -19,7 +19,7 @@ import { namespaceMatches } from '../kube/namespaces.js';
 import { deleteManagedSecret, isUpToDate } from '../kube/secrets.js';
 import { detachPullSecret, hasPullSecret } from '../kube/serviceaccounts.js';
 import { createSourceReader, sourceScope } from '../kube/sources.js';
-import { statusCode, toRegcredError } from '../kube/client.js';
+import { statusCode, toRegcredError, withApiRetry } from '../kube/client.js';
 import { poolConnections } from '../kube/pool.js';
 import { providerRegistry } from '../providers/registry.js';
 import type { ProviderDefinition } from '../providers/types.js';
@@ -598,8 +598,9 @@ export class Controller {
   private async patchObject(raw: RawCredential, kind: keyof typeof PLURAL, body: object[]): Promise<void> {
     const p = this.objectApi(raw, kind);
     try {
-      if (kind === 'ClusterRegistryCredential') await this.custom.patchClusterCustomObject({ ...p, body });
-      else await this.custom.patchNamespacedCustomObject({ ...p, body });
+      await withApiRetry(() =>
+        kind === 'ClusterRegistryCredential' ? this.custom.patchClusterCustomObject({ ...p, body }) : this.custom.patchNamespacedCustomObject({ ...p, body }),
+      );
     } catch (err) {
       if (statusCode(err) === 404) return;
       throw toRegcredError(err, `cannot update ${kind}/${p.name}`);
@@ -630,8 +631,12 @@ export class Controller {
     const p = this.objectApi(raw, kind);
     const body = [{ op: 'add', path: '/status', value: JSON.parse(JSON.stringify(status)) as object }];
     try {
-      if (kind === 'ClusterRegistryCredential') await this.custom.patchClusterCustomObjectStatus({ ...p, body });
-      else await this.custom.patchNamespacedCustomObjectStatus({ ...p, body });
+      // A JSON patch that sets /status is idempotent: safe to retry after a dropped connection.
+      await withApiRetry(() =>
+        kind === 'ClusterRegistryCredential'
+          ? this.custom.patchClusterCustomObjectStatus({ ...p, body })
+          : this.custom.patchNamespacedCustomObjectStatus({ ...p, body }),
+      );
     } catch (err) {
       if (statusCode(err) === 404) return;
       throw toRegcredError(err, `cannot write the status of ${kind}/${p.name}`);
