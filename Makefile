@@ -5,7 +5,7 @@ SHELL := /usr/bin/env bash
 NODE_STAMP := node_modules/.package-lock.json
 TEST_REPORTER ?= spec
 
-.PHONY: build deps system-deps controlplane test test-unit test-integration demo bench typecheck clean
+.PHONY: build deps system-deps controlplane test test-unit test-integration demo bench bench-controller typecheck clean
 
 $(NODE_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund
@@ -39,10 +39,15 @@ test-integration: deps build
 demo: deps build
 	node dist/test/harness/demo.js
 
-## Fan-out benchmark (1,000 namespaces) against kubectl and a raw client; not part of `make test`.
+## Benchmarks, not part of `make test` (docs/benchmarks.md): fan-out into 1,000 namespaces against
+## kubectl and a raw client; then the controller's new-namespace latency, idle cost and memory.
 bench: deps build
 	@bash hack/install-deps.sh kubectl
 	node dist/bench/fanout.js
+	node dist/bench/controller.js
+
+bench-controller: deps build
+	node dist/bench/controller.js
 
 clean:
 	rm -rf dist
