@@ -3,17 +3,19 @@ import { Agent } from 'node:https';
 import type { KubeConfig } from '@kubernetes/client-node';
 
 // client-node 1.x builds a new https.Agent for every API request: no keep-alive, a full TLS
-// handshake and a fresh TLS context each time, and native memory that lingers until V8 happens to
-// collect the agents. At thousands of writes that is most of the CPU time and hundreds of MB of RSS.
-// This keeps client-node's per-request authentication (it re-reads rotating tokens, runs exec
-// plugins) and only swaps the agent for a shared keep-alive one with the same TLS settings.
-// (client-node has no option for this; the fix is the few lines below rather than a fork.)
+// handshake and a fresh TLS context each time, plus a synchronous re-read of the kubeconfig's
+// certificate files. At thousands of writes that is most of the CPU time and hundreds of MB of RSS.
+// Here client-node's authentication still runs (it re-reads rotating token files, runs exec and
+// OIDC plugins), but at most once per `authTtlMs` per kubeconfig — client-go caches credentials
+// the same way — and every request goes out on one shared keep-alive agent per TLS identity.
+// (client-node has no option for this; a few lines here rather than a fork.)
 
 const POOLED = Symbol.for('regcred.pooledAgents');
 
-interface AgentHolder {
+interface RequestContextLike {
   getAgent(): unknown;
   setAgent(agent: unknown): void;
+  setHeaderParam(key: string, value: string): void;
 }
 
 const TLS_KEYS = ['ca', 'cert', 'key', 'pfx', 'passphrase', 'rejectUnauthorized', 'servername'] as const;
@@ -30,28 +32,66 @@ function fingerprint(options: Record<string, unknown>): string {
   return h.digest('hex');
 }
 
-export function poolConnections(kc: KubeConfig, maxSockets = 32): KubeConfig {
+interface CachedAuth {
+  at: number;
+  context: string;
+  headers: Record<string, string>;
+  agent: unknown;
+}
+
+export interface PoolOptions {
+  maxSockets?: number;
+  /** How long one run of client-node's authentication is reused (default 60 s). */
+  authTtlMs?: number;
+  now?: () => number;
+}
+
+export function poolConnections(kc: KubeConfig, opts: PoolOptions = {}): KubeConfig {
   const target = kc as KubeConfig & { [POOLED]?: boolean };
   if (target[POOLED]) return kc;
   target[POOLED] = true;
+  const maxSockets = opts.maxSockets ?? 32;
+  const ttl = opts.authTtlMs ?? 60_000;
+  const now = opts.now ?? Date.now;
   const agents = new Map<string, Agent>();
   const original = kc.applySecurityAuthentication.bind(kc);
-  kc.applySecurityAuthentication = async (context) => {
-    await original(context);
-    const holder = context as unknown as AgentHolder;
-    const created = holder.getAgent();
-    // Only plain HTTPS agents are pooled; proxies keep client-node's own agent.
-    if (!(created instanceof Agent) || created.constructor !== Agent) return;
-    const options = (created as Agent & { options: Record<string, unknown> }).options;
-    const key = fingerprint(options);
-    let agent = agents.get(key);
-    if (!agent) {
-      const tls: Record<string, unknown> = {};
-      for (const k of TLS_KEYS) if (options[k] !== undefined) tls[k] = options[k];
-      agent = new Agent({ ...tls, keepAlive: true, maxSockets, maxFreeSockets: maxSockets, scheduling: 'lifo' });
-      agents.set(key, agent);
+  let cached: CachedAuth | undefined;
+  let pending: Promise<CachedAuth> | undefined;
+
+  const authenticate = async (): Promise<CachedAuth> => {
+    // Run client-node's own logic against a recorder, then keep what it decided.
+    const headers: Record<string, string> = {};
+    let agent: unknown;
+    const recorder: RequestContextLike = {
+      getAgent: () => agent,
+      setAgent: (a) => (agent = a),
+      setHeaderParam: (k, v) => (headers[k] = v),
+    };
+    await original(recorder as never);
+    if (agent instanceof Agent && agent.constructor === Agent) {
+      // Only plain HTTPS agents are pooled; proxies keep client-node's own agent.
+      const options = (agent as Agent & { options: Record<string, unknown> }).options;
+      const key = fingerprint(options);
+      let shared = agents.get(key);
+      if (!shared) {
+        const tls: Record<string, unknown> = {};
+        for (const k of TLS_KEYS) if (options[k] !== undefined) tls[k] = options[k];
+        shared = new Agent({ ...tls, keepAlive: true, maxSockets, maxFreeSockets: maxSockets, scheduling: 'lifo' });
+        agents.set(key, shared);
+      }
+      agent = shared;
     }
-    holder.setAgent(agent);
+    return { at: now(), context: kc.getCurrentContext(), headers, agent };
+  };
+
+  kc.applySecurityAuthentication = async (context) => {
+    if (!cached || now() - cached.at >= ttl || cached.context !== kc.getCurrentContext()) {
+      pending ??= authenticate().finally(() => (pending = undefined));
+      cached = await pending;
+    }
+    const ctx = context as unknown as RequestContextLike;
+    for (const [k, v] of Object.entries(cached.headers)) ctx.setHeaderParam(k, v);
+    ctx.setAgent(cached.agent);
   };
   return kc;
 }

@@ -5,7 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-export const CLI_PATH = fileURLToPath(new URL('../../src/cli.js', import.meta.url));
+// The bundle users run (npx regcred, the container image), built by `npm run build`.
+export const CLI_PATH = fileURLToPath(new URL('../../regcred.mjs', import.meta.url));
 
 export interface CliResult {
   code: number;
