@@ -1,8 +1,9 @@
+import { ecrProvider } from './ecr.js';
 import { staticProvider } from './static.js';
 import type { ProviderDefinition } from './types.js';
 
 // Every provider, by its key under `spec.provider`. Adding a provider is one file and one line here.
-const definitions: ProviderDefinition<any>[] = [staticProvider];
+const definitions: ProviderDefinition<any>[] = [staticProvider, ecrProvider];
 
 export const providerRegistry: ReadonlyMap<string, ProviderDefinition<unknown>> = new Map(
   definitions.map((d) => [d.key, d as ProviderDefinition<unknown>]),

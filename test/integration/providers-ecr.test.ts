@@ -1,0 +1,203 @@
+// The `ecr` provider end to end: the built CLI against a moto server (a fake AWS API, see
+// test/harness/moto.ts) and a real kube-apiserver + controller-manager.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { CoreV1Api, type V1Secret } from '@kubernetes/client-node';
+import { ECRClient, GetAuthorizationTokenCommand } from '@aws-sdk/client-ecr';
+import { start, type ControlPlane } from '../harness/controlplane.js';
+import { runCli, writeConfig, type CliResult } from '../harness/cli.js';
+import { MOTO_ACCOUNT, startMoto, type Moto } from '../harness/moto.js';
+
+// This process calls moto with the SDK too; keep the SDK's Node 22 notice off the test output.
+process.env['AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED'] ??= 'true';
+
+let cp: ControlPlane;
+let moto: Moto;
+let core: CoreV1Api;
+
+// Fake keys (moto accepts any), random so the "never printed" checks mean something.
+const KEY_ID = `AKIA${randomBytes(8).toString('hex').toUpperCase()}`;
+const SECRET_KEY = randomBytes(30).toString('base64');
+const SESSION_TOKEN = `session-${randomBytes(16).toString('hex')}`;
+const ENV_KEY_ID = `AKIA${randomBytes(8).toString('hex').toUpperCase()}`;
+const ENV_SECRET_KEY = randomBytes(30).toString('base64');
+
+/** Output of every run whose output must hold no secret (all but `get -o dockerconfigjson`'s stdout). */
+const printed: string[] = [];
+/** What moto hands out, per region, asked directly with the SDK. */
+const expected = new Map<string, { host: string; password: string; expiresAt: Date }>();
+
+async function motoToken(region: string): Promise<{ host: string; password: string; expiresAt: Date }> {
+  const client = new ECRClient({ region, endpoint: moto.endpoint, credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } });
+  try {
+    const res = await client.send(new GetAuthorizationTokenCommand({}));
+    const entry = res.authorizationData?.[0];
+    assert.ok(entry?.authorizationToken && entry.proxyEndpoint && entry.expiresAt, 'moto answered GetAuthorizationToken');
+    const decoded = Buffer.from(entry.authorizationToken, 'base64').toString('utf8');
+    assert.ok(decoded.startsWith('AWS:'));
+    return { host: entry.proxyEndpoint.replace(/^https:\/\//, ''), password: decoded.slice(4), expiresAt: entry.expiresAt };
+  } finally {
+    client.destroy();
+  }
+}
+
+function kube(): string[] {
+  return ['--kubeconfig', cp.kubeconfigPath];
+}
+
+async function run(args: string[], env: Record<string, string> = {}): Promise<CliResult> {
+  // No ambient AWS configuration of the machine running the tests: only what each test gives.
+  const res = await runCli(args, {
+    env: {
+      AWS_ACCESS_KEY_ID: '',
+      AWS_SECRET_ACCESS_KEY: '',
+      AWS_SESSION_TOKEN: '',
+      AWS_PROFILE: '',
+      AWS_CONFIG_FILE: '/nonexistent/aws-config',
+      AWS_SHARED_CREDENTIALS_FILE: '/nonexistent/aws-credentials',
+      AWS_EC2_METADATA_DISABLED: 'true',
+      ...env,
+    },
+  });
+  return res;
+}
+
+function credential(name: string, ecr: string, namespaces: string): string {
+  return `apiVersion: regcred.dev/v1alpha1
+kind: ClusterRegistryCredential
+metadata: {name: ${name}}
+spec:
+  provider:
+    ecr: ${ecr}
+  target:
+    secretName: pull-${name}
+    namespaces: {names: [${namespaces}]}
+    serviceAccounts: []
+`;
+}
+
+async function readSecret(namespace: string, name: string): Promise<V1Secret | undefined> {
+  try {
+    return await core.readNamespacedSecret({ namespace, name });
+  } catch (err) {
+    if ((err as { code?: number }).code === 404) return undefined;
+    throw err;
+  }
+}
+
+type Auths = Record<string, { username: string; password: string; auth: string }>;
+
+function authsOf(secret: V1Secret | undefined): Auths {
+  assert.ok(secret, 'the Secret was written');
+  assert.equal(secret.type, 'kubernetes.io/dockerconfigjson');
+  return (JSON.parse(Buffer.from(secret.data?.['.dockerconfigjson'] ?? '', 'base64').toString('utf8')) as { auths: Auths }).auths;
+}
+
+function entryFor(region: string): Auths[string] {
+  const want = expected.get(region)!;
+  return { username: 'AWS', password: want.password, auth: Buffer.from(`AWS:${want.password}`).toString('base64') };
+}
+
+before(async () => {
+  [cp, moto] = await Promise.all([start(), startMoto()]);
+  core = cp.kubeConfig.makeApiClient(CoreV1Api);
+  for (const region of ['us-east-1', 'eu-west-1']) expected.set(region, await motoToken(region));
+  for (const ns of ['regcred-system', 'ecr-a', 'ecr-b', 'ecr-env', 'ecr-bad']) await core.createNamespace({ body: { metadata: { name: ns } } });
+  await core.createNamespacedSecret({
+    namespace: 'regcred-system',
+    body: {
+      metadata: { name: 'aws-keys' },
+      stringData: { AWS_ACCESS_KEY_ID: KEY_ID, AWS_SECRET_ACCESS_KEY: SECRET_KEY, AWS_SESSION_TOKEN: SESSION_TOKEN },
+    },
+  });
+  await core.createNamespacedSecret({
+    namespace: 'regcred-system',
+    body: { metadata: { name: 'aws-partial' }, stringData: { AWS_ACCESS_KEY_ID: KEY_ID } },
+  });
+});
+
+after(async () => {
+  await Promise.all([cp?.stop(), moto?.stop()]);
+});
+
+describe('regcred sync with the ecr provider (moto + real API server)', () => {
+  test('moto’s token: host of its default account, user AWS, expiry as moto returned it', () => {
+    const want = expected.get('us-east-1')!;
+    assert.equal(want.host, `${MOTO_ACCOUNT}.dkr.ecr.us-east-1.amazonaws.com`);
+    assert.ok(want.password.length > 0);
+  });
+
+  test('auth.secretRef: writes a dockerconfigjson Secret for the region’s registry', async () => {
+    const file = writeConfig(
+      credential('ecr-one', `{region: us-east-1, endpoint: "${moto.endpoint}", auth: {secretRef: {namespace: regcred-system, name: aws-keys}}}`, 'ecr-a'),
+    );
+    const res = await run(['sync', '-f', file, ...kube()]);
+    printed.push(res.stdout, res.stderr);
+    assert.equal(res.code, 0, `${res.stdout}\n${res.stderr}`);
+    const want = expected.get('us-east-1')!;
+    assert.match(res.stdout, /ClusterRegistryCredential\/ecr-one: synced 1\/1 namespaces/);
+    assert.match(res.stdout, new RegExp(`expires ${want.expiresAt.toISOString().replace(/[.]/g, '\\.')}`), 'the expiry moto returned, as is');
+    const secret = await readSecret('ecr-a', 'pull-ecr-one');
+    assert.equal(secret?.metadata?.annotations?.['regcred.dev/expires-at'], want.expiresAt.toISOString());
+    const auths = authsOf(secret);
+    assert.deepEqual(Object.keys(auths), [`${MOTO_ACCOUNT}.dkr.ecr.us-east-1.amazonaws.com`]);
+    assert.deepEqual(auths[want.host], entryFor('us-east-1'));
+  });
+
+  test('two regions: one Secret with two auths entries', async () => {
+    const file = writeConfig(
+      credential('ecr-two', `{regions: [us-east-1, eu-west-1], endpoint: "${moto.endpoint}", auth: {secretRef: {name: aws-keys}}}`, 'ecr-b'),
+    );
+    const res = await run(['sync', '-f', file, ...kube()]);
+    printed.push(res.stdout, res.stderr);
+    assert.equal(res.code, 0, `${res.stdout}\n${res.stderr}`);
+    const auths = authsOf(await readSecret('ecr-b', 'pull-ecr-two'));
+    assert.deepEqual(Object.keys(auths).sort(), [`${MOTO_ACCOUNT}.dkr.ecr.eu-west-1.amazonaws.com`, `${MOTO_ACCOUNT}.dkr.ecr.us-east-1.amazonaws.com`]);
+    assert.deepEqual(auths[`${MOTO_ACCOUNT}.dkr.ecr.us-east-1.amazonaws.com`], entryFor('us-east-1'));
+    assert.deepEqual(auths[`${MOTO_ACCOUNT}.dkr.ecr.eu-west-1.amazonaws.com`], entryFor('eu-west-1'));
+  });
+
+  test('no auth: the SDK default chain (keys from the environment)', async () => {
+    const file = writeConfig(credential('ecr-env', `{region: eu-west-1, endpoint: "${moto.endpoint}"}`, 'ecr-env'));
+    const res = await run(['sync', '-f', file, ...kube(), '--log-level', 'debug'], {
+      AWS_ACCESS_KEY_ID: ENV_KEY_ID,
+      AWS_SECRET_ACCESS_KEY: ENV_SECRET_KEY,
+    });
+    printed.push(res.stdout, res.stderr);
+    assert.equal(res.code, 0, `${res.stdout}\n${res.stderr}`);
+    const auths = authsOf(await readSecret('ecr-env', 'pull-ecr-env'));
+    assert.deepEqual(auths, { [`${MOTO_ACCOUNT}.dkr.ecr.eu-west-1.amazonaws.com`]: entryFor('eu-west-1') });
+  });
+
+  test('regcred get -o dockerconfigjson prints the config', async () => {
+    const file = writeConfig(credential('ecr-get', `{region: us-east-1, endpoint: "${moto.endpoint}", auth: {secretRef: {name: aws-keys}}}`, 'ecr-a'));
+    const res = await run(['get', '-f', file, '-o', 'dockerconfigjson', ...kube()]);
+    printed.push(res.stderr); // stdout is the credential itself, by design
+    assert.equal(res.code, 0, res.stderr);
+    const parsed = JSON.parse(res.stdout) as { auths: Auths };
+    assert.deepEqual(parsed.auths, { [`${MOTO_ACCOUNT}.dkr.ecr.us-east-1.amazonaws.com`]: entryFor('us-east-1') });
+    for (const value of [KEY_ID, SECRET_KEY, SESSION_TOKEN]) assert.ok(!res.stdout.includes(value), 'no AWS key in the printed config');
+  });
+
+  test('a source Secret lacking AWS_SECRET_ACCESS_KEY exits 2 with one clear line', async () => {
+    const file = writeConfig(credential('ecr-bad', `{region: us-east-1, endpoint: "${moto.endpoint}", auth: {secretRef: {name: aws-partial}}}`, 'ecr-bad'));
+    const res = await run(['sync', '-f', file, ...kube()]);
+    printed.push(res.stdout, res.stderr);
+    assert.equal(res.code, 2, `${res.stdout}\n${res.stderr}`);
+    assert.match(res.stderr, /ClusterRegistryCredential\/ecr-bad: .*Secret regcred-system\/aws-partial lacks key\(s\) "AWS_SECRET_ACCESS_KEY"/);
+    assert.doesNotMatch(res.stderr, /\n\s+at /, 'no stack trace');
+    assert.equal(await readSecret('ecr-bad', 'pull-ecr-bad'), undefined, 'nothing written');
+  });
+
+  test('the AWS keys and the ECR password appear in no output', () => {
+    const all = printed.join('\n');
+    assert.ok(all.length > 0);
+    const secrets = [KEY_ID, SECRET_KEY, SESSION_TOKEN, ENV_KEY_ID, ENV_SECRET_KEY, ...[...expected.values()].map((e) => e.password)];
+    for (const value of secrets) {
+      assert.ok(!all.includes(value), 'a secret value appeared in CLI output');
+      assert.ok(!all.includes(Buffer.from(value).toString('base64')), 'a secret value appeared base64-encoded in CLI output');
+    }
+    for (const e of expected.values()) assert.ok(!all.includes(Buffer.from(`AWS:${e.password}`).toString('base64')), 'an auth field appeared');
+  });
+});
