@@ -2,11 +2,11 @@
 // and a FakeClock, so failures, 410s and stalls happen on cue.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { setImmediate as tick } from 'node:timers/promises';
 import { KubeConfig } from '@kubernetes/client-node';
 import { Informer, objectKey, type InformerEvent, type InformerOptions, type ListPage, type WatchFn } from '../../src/kube/informer.js';
 import { FakeClock } from '../../src/util/clock.js';
 import { silentLogger } from '../../src/log.js';
+import { settle as settleTurns, settledSoon as settledAfter } from './async-helpers.js';
 
 interface Obj {
   metadata: { name: string; namespace?: string; resourceVersion: string; managedFields?: unknown[] };
@@ -18,20 +18,9 @@ function obj(name: string, rv: string, extra: Partial<Obj> & { namespace?: strin
   return { metadata: { name, resourceVersion: rv, ...(namespace ? { namespace } : {}) }, ...rest };
 }
 
-async function settle(n = 10): Promise<void> {
-  for (let i = 0; i < n; i++) await tick();
-}
-
-/** Reports whether `p` has settled after a few turns of the event loop. */
-async function settledSoon(p: Promise<unknown>): Promise<boolean> {
-  let done = false;
-  void p.then(
-    () => (done = true),
-    () => (done = true),
-  );
-  await settle();
-  return done;
-}
+// The informer's loop takes more turns than the queue's: wait 10 by default.
+const settle = (n = 10) => settleTurns(n);
+const settledSoon = (p: Promise<unknown>) => settledAfter(p, 10);
 
 interface WatchCall {
   path: string;

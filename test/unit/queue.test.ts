@@ -1,40 +1,10 @@
 // Unit tests for src/controller/queue.ts: WorkQueue, driven by a FakeClock and handlers the test holds open.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { setImmediate as tick } from 'node:timers/promises';
 import { WorkQueue, type QueueResult, type WorkQueueOptions } from '../../src/controller/queue.js';
 import { FakeClock } from '../../src/util/clock.js';
 import { silentLogger } from '../../src/log.js';
-
-interface Deferred<T> {
-  promise: Promise<T>;
-  resolve(value: T): void;
-  reject(err: unknown): void;
-}
-function deferred<T>(): Deferred<T> {
-  let resolve!: (v: T) => void;
-  let reject!: (e: unknown) => void;
-  const promise = new Promise<T>((res, rej) => {
-    resolve = res;
-    reject = rej;
-  });
-  return { promise, resolve, reject };
-}
-
-async function settle(): Promise<void> {
-  for (let i = 0; i < 5; i++) await tick();
-}
-
-/** Reports whether `p` has settled after a few turns of the event loop. */
-async function settledSoon(p: Promise<unknown>): Promise<boolean> {
-  let done = false;
-  void p.then(
-    () => (done = true),
-    () => (done = true),
-  );
-  await settle();
-  return done;
-}
+import { deferred, settle, settledSoon, type Deferred } from './async-helpers.js';
 
 interface Call {
   key: string;

@@ -1,27 +1,8 @@
 // Unit tests for src/util/pool.ts: mapWithConcurrency.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { setImmediate as tick } from 'node:timers/promises';
 import { mapWithConcurrency } from '../../src/util/pool.js';
-
-interface Deferred<T> {
-  promise: Promise<T>;
-  resolve(value: T): void;
-  reject(err: unknown): void;
-}
-function deferred<T>(): Deferred<T> {
-  let resolve!: (v: T) => void;
-  let reject!: (e: unknown) => void;
-  const promise = new Promise<T>((res, rej) => {
-    resolve = res;
-    reject = rej;
-  });
-  return { promise, resolve, reject };
-}
-
-async function settle(): Promise<void> {
-  for (let i = 0; i < 5; i++) await tick();
-}
+import { deferred, settle, type Deferred } from './async-helpers.js';
 
 /** Runs mapWithConcurrency over `n` items whose work finishes only when the test says so. */
 function controlled(n: number, limit: number) {
