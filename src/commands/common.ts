@@ -3,7 +3,7 @@ import { formatConfigError, loadConfigFiles, type LoadedCredential } from '../co
 import type { CredentialObject } from '../config/schema.js';
 import type { Logger } from '../log.js';
 import { scrub } from '../redact.js';
-import { createSourceReader, sourceScope } from '../kube/sources.js';
+import { kubeProviderDeps } from '../kube/sources.js';
 import type { ProviderDeps } from '../providers/types.js';
 
 export const EXIT_OK = 0;
@@ -44,10 +44,5 @@ export async function loadOrReport(files: readonly string[], output: Output): Pr
 }
 
 export function providerDeps(core: CoreV1Api, obj: CredentialObject, opts: SourceOptions, log: Logger): ProviderDeps {
-  return {
-    sources: createSourceReader(core, sourceScope(obj, opts.namespace, opts.allowCrossNamespaceRefs)),
-    now: () => new Date(),
-    fetch: globalThis.fetch,
-    log,
-  };
+  return kubeProviderDeps(core, obj, opts.namespace, opts.allowCrossNamespaceRefs, { now: () => new Date(), fetch: globalThis.fetch, log });
 }

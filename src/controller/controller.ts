@@ -18,7 +18,7 @@ import { isManagedByRegcred, LABEL_MANAGED_BY, LABEL_OWNER_KIND, LABEL_OWNER_NAM
 import { namespaceMatches } from '../kube/namespaces.js';
 import { deleteManagedSecret, isUpToDate } from '../kube/secrets.js';
 import { detachPullSecret, hasPullSecret } from '../kube/serviceaccounts.js';
-import { createSourceReader, sourceScope } from '../kube/sources.js';
+import { kubeProviderDeps } from '../kube/sources.js';
 import { statusCode, toRegcredError, withApiRetry } from '../kube/client.js';
 import { poolConnections } from '../kube/pool.js';
 import { providerRegistry } from '../providers/registry.js';
@@ -423,12 +423,11 @@ export class Controller {
     if (!state.minted || specChanged || (state.nextRefreshAt !== undefined && now >= state.nextRefreshAt)) {
       const started = this.clock.now();
       try {
-        const deps = {
-          sources: createSourceReader(this.core, sourceScope(obj, this.opts.namespace, this.opts.allowCrossNamespaceRefs)),
+        const deps = kubeProviderDeps(this.core, obj, this.opts.namespace, this.opts.allowCrossNamespaceRefs, {
           now: () => new Date(this.clock.now()),
           fetch: this.opts.fetch ?? globalThis.fetch,
           log: this.log.child({ credential: key }),
-        };
+        });
         const credential = await mintCredential(obj, deps, undefined, this.providers);
         this.opts.metrics?.providerRequestDuration.observe({ provider: obj.spec.provider.key, result: 'success' }, (this.clock.now() - started) / 1000);
         this.opts.metrics?.refreshTotal.inc({ ...labels, result: 'success' });

@@ -1,6 +1,7 @@
 import type { CoreV1Api } from '@kubernetes/client-node';
 import { RegcredError } from '../errors.js';
-import type { SourceReader, SourceSecret } from '../providers/types.js';
+import { registerSecret } from '../redact.js';
+import type { ProviderDeps, SourceReader, SourceSecret } from '../providers/types.js';
 import { statusCode, toRegcredError, withApiRetry, type RetryOptions } from './client.js';
 
 export const DEFAULT_CONTROLLER_NAMESPACE = 'regcred-system';
@@ -54,4 +55,51 @@ export function createSourceReader(core: CoreV1Api, scope: SourceScope, retry: R
       return { namespace, name: ref.name, type: secret.type ?? 'Opaque', data };
     },
   };
+}
+
+/**
+ * Mints service-account tokens (TokenRequest API) for providers that exchange them (e.g. ecr
+ * `auth.webIdentity`), scoped like source Secrets: a RegistryCredential only for service accounts in
+ * its own namespace, a ClusterRegistryCredential only in the controller's namespace (unless
+ * cross-namespace references are allowed).
+ */
+export function createTokenMinter(core: CoreV1Api, scope: SourceScope, retry: RetryOptions = {}): NonNullable<ProviderDeps['tokenRequest']> {
+  return async (ref, audiences, expirationSeconds) => {
+    const namespace = ref.namespace ?? scope.defaultNamespace;
+    if (scope.allowedNamespace !== undefined && namespace !== scope.allowedNamespace) {
+      throw new RegcredError(
+        'CrossNamespaceRef',
+        `service account ${namespace}/${ref.name} is not allowed for a token: ${scope.rule.replace('reads Secrets from', 'uses service accounts in')}`,
+      );
+    }
+    let res;
+    try {
+      res = await withApiRetry(
+        () => core.createNamespacedServiceAccountToken({ namespace, name: ref.name, body: { spec: { audiences, expirationSeconds } } }),
+        retry,
+      );
+    } catch (err) {
+      if (statusCode(err) === 404) throw new RegcredError('SourceNotFound', `service account ${namespace}/${ref.name} not found`, false, { cause: err });
+      throw toRegcredError(err, `cannot mint a token for service account ${namespace}/${ref.name}`);
+    }
+    const token = res.status?.token;
+    if (!token) throw new RegcredError('ProviderError', `TokenRequest for service account ${namespace}/${ref.name} returned no token`, true);
+    registerSecret(token);
+    return token;
+  };
+}
+
+/**
+ * What a provider may use of the cluster, scoped to one credential (its source Secrets and the
+ * service accounts it may mint tokens for): shared by `sync`/`get` and the controller.
+ */
+export function kubeProviderDeps(
+  core: CoreV1Api,
+  credential: { kind: string; metadata: { namespace?: string | undefined } },
+  controllerNamespace: string,
+  allowCrossNamespaceRefs: boolean,
+  rest: Omit<ProviderDeps, 'sources' | 'tokenRequest'>,
+): ProviderDeps {
+  const scope = sourceScope(credential, controllerNamespace, allowCrossNamespaceRefs);
+  return { sources: createSourceReader(core, scope), tokenRequest: createTokenMinter(core, scope), ...rest };
 }

@@ -8,13 +8,32 @@ import { defineProvider, type Credential, type ProviderDeps } from './types.js';
 // `ecr`: Amazon ECR (private registries). One GetAuthorizationToken call per region; each returned
 // authorizationData entry is one registry login (user `AWS`, a 12-hour token). AWS credentials come
 // from the SDK's default chain (env vars, shared config, IMDS, ...) or from a source Secret holding
-// AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and optionally AWS_SESSION_TOKEN.
-// Not yet: assumeRole, webIdentity, Pod Identity, ECR Public.
+// AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and optionally AWS_SESSION_TOKEN, or from STS
+// AssumeRoleWithWebIdentity with a service-account token regcred mints itself (TokenRequest);
+// optionally followed by STS AssumeRole on top of those base credentials.
+// Not yet: Pod Identity, ECR Public.
 
 const awsRegion = z
   .string()
   .max(32)
   .regex(/^[a-z]{2}(-[a-z0-9]+)+-[0-9]+$/, 'must be an AWS region such as "us-east-1"');
+
+const roleArn = z
+  .string()
+  .max(2048)
+  .regex(/^arn:aws[a-z-]*:iam::[0-9]{12}:role\/[A-Za-z0-9+=,.@_\/-]{1,512}$/, 'must be an IAM role ARN such as "arn:aws:iam::123456789012:role/name"');
+const sessionName = z
+  .string()
+  .regex(/^[A-Za-z0-9+=,.@_-]{2,64}$/, 'must be 2-64 characters of letters, digits and +=,.@_-');
+const httpUrl = z
+  .string()
+  .max(2048)
+  .regex(/^https?:\/\/[^\t\n\v\f\r ]+$/, 'must be an http(s) URL');
+
+export const DEFAULT_SESSION_NAME = 'regcred';
+export const DEFAULT_WEB_IDENTITY_AUDIENCE = 'sts.amazonaws.com';
+/** Lifetime of the service-account token minted for AssumeRoleWithWebIdentity (used at once). */
+const WEB_IDENTITY_TOKEN_SECONDS = 600;
 
 export const ecrConfig = z
   .strictObject({
@@ -29,16 +48,54 @@ export const ecrConfig = z
       .max(10)
       .optional(),
     /** Overrides the ECR API endpoint (a VPC endpoint, or a fake for tests). */
-    endpoint: z
-      .string()
-      .max(2048)
-      .regex(/^https?:\/\/[^\t\n\v\f\r ]+$/, 'must be an http(s) URL')
-      .optional(),
+    endpoint: httpUrl.optional(),
+    /** Overrides the STS API endpoint used by `auth.assumeRole` / `auth.webIdentity` (a VPC endpoint, or a fake for tests). */
+    stsEndpoint: httpUrl.optional(),
     /** How regcred gets AWS credentials; absent or `{}`: the SDK default chain. */
     auth: z
       .strictObject({
         /** A Secret with AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and optionally AWS_SESSION_TOKEN. */
         secretRef: secretRef.optional(),
+        /**
+         * STS AssumeRoleWithWebIdentity with a service-account token regcred mints (TokenRequest API);
+         * replaces the default chain / secretRef as the base credentials.
+         */
+        webIdentity: z
+          .strictObject({
+            roleArn,
+            /** The token's audience; default "sts.amazonaws.com". */
+            audience: z.string().min(1).max(256).optional(),
+            /** The service account to mint the token for; namespace defaults like a source Secret's. */
+            serviceAccount: secretRef,
+            /** Default "regcred". */
+            sessionName: sessionName.optional(),
+          })
+          .optional(),
+        /** STS AssumeRole on top of the base credentials (default chain, secretRef or webIdentity). */
+        assumeRole: z
+          .strictObject({
+            roleArn,
+            externalId: z
+              .string()
+              .min(2)
+              .max(1224)
+              // No {2,1224} in the pattern: the CRD's pattern runs on Go's regexp, whose repeat limit is 1000.
+              .regex(/^[A-Za-z0-9+=,.@:\/_-]+$/, 'must be letters, digits and +=,.@:/_-')
+              .optional(),
+            /** Default "regcred". */
+            sessionName: sessionName.optional(),
+            /** Lifetime of the assumed-role session, 900..43200 seconds (STS default: 3600). */
+            durationSeconds: z.number().int().min(900).max(43200).optional(),
+          })
+          .optional(),
+      })
+      .refine((a) => a.secretRef === undefined || a.webIdentity === undefined, {
+        message: 'auth: at most one of secretRef, webIdentity',
+      })
+      .meta({
+        'x-kubernetes-validations': [
+          { rule: '!(has(self.secretRef) && has(self.webIdentity))', message: 'auth: at most one of secretRef, webIdentity' },
+        ],
       })
       .optional(),
   })
@@ -83,18 +140,109 @@ export const sdkGetAuthorizationToken: GetAuthorizationToken = async (input) => 
   }
 };
 
+/** AWS credentials as the SDK takes them. */
+export interface AwsCredentials {
+  accessKeyId: string;
+  secretAccessKey: string;
+  sessionToken?: string;
+}
+
+/** The two STS calls, injectable like GetAuthorizationToken. Both return the temporary credentials. */
+export interface StsCalls {
+  assumeRole(input: {
+    region: string;
+    endpoint?: string | undefined;
+    credentials?: AwsCredentials | undefined;
+    roleArn: string;
+    roleSessionName: string;
+    externalId?: string | undefined;
+    durationSeconds?: number | undefined;
+    signal?: AbortSignal | undefined;
+  }): Promise<AwsCredentials>;
+  assumeRoleWithWebIdentity(input: {
+    region: string;
+    endpoint?: string | undefined;
+    roleArn: string;
+    roleSessionName: string;
+    webIdentityToken: string;
+    signal?: AbortSignal | undefined;
+  }): Promise<AwsCredentials>;
+}
+
+function tempCredentials(
+  res: { Credentials?: { AccessKeyId?: string | undefined; SecretAccessKey?: string | undefined; SessionToken?: string | undefined } | undefined },
+  call: string,
+): AwsCredentials {
+  const c = res.Credentials;
+  registerSecret(c?.SecretAccessKey);
+  registerSecret(c?.SessionToken);
+  if (!c?.AccessKeyId || !c.SecretAccessKey || !c.SessionToken) {
+    throw Object.assign(new Error(`${call}: the response has no complete Credentials`), { name: 'InvalidStsResponse', $fault: 'server' });
+  }
+  return { accessKeyId: c.AccessKeyId, secretAccessKey: c.SecretAccessKey, sessionToken: c.SessionToken };
+}
+
+export const sdkSts: StsCalls = {
+  async assumeRole(input) {
+    process.env['AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED'] ??= 'true';
+    const { STSClient, AssumeRoleCommand } = await import('@aws-sdk/client-sts');
+    const client = new STSClient({
+      region: input.region,
+      ...(input.endpoint ? { endpoint: input.endpoint } : {}),
+      ...(input.credentials ? { credentials: input.credentials } : {}),
+      maxAttempts: 2,
+    });
+    try {
+      const res = await client.send(
+        new AssumeRoleCommand({
+          RoleArn: input.roleArn,
+          RoleSessionName: input.roleSessionName,
+          ...(input.externalId !== undefined ? { ExternalId: input.externalId } : {}),
+          ...(input.durationSeconds !== undefined ? { DurationSeconds: input.durationSeconds } : {}),
+        }),
+        input.signal ? { abortSignal: input.signal } : {},
+      );
+      return tempCredentials(res, 'AssumeRole');
+    } finally {
+      client.destroy();
+    }
+  },
+  async assumeRoleWithWebIdentity(input) {
+    process.env['AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED'] ??= 'true';
+    const { STSClient, AssumeRoleWithWebIdentityCommand } = await import('@aws-sdk/client-sts');
+    // AssumeRoleWithWebIdentity is an unsigned call: no base credentials are needed or used.
+    const client = new STSClient({ region: input.region, ...(input.endpoint ? { endpoint: input.endpoint } : {}), maxAttempts: 2 });
+    try {
+      const res = await client.send(
+        new AssumeRoleWithWebIdentityCommand({
+          RoleArn: input.roleArn,
+          RoleSessionName: input.roleSessionName,
+          WebIdentityToken: input.webIdentityToken,
+        }),
+        input.signal ? { abortSignal: input.signal } : {},
+      );
+      return tempCredentials(res, 'AssumeRoleWithWebIdentity');
+    } finally {
+      client.destroy();
+    }
+  },
+};
+
 const ECR_TOKEN_LIFETIME_MS = 12 * 3600_000;
 
-export function createEcrProvider(config: EcrConfig, deps: ProviderDeps, call: GetAuthorizationToken = sdkGetAuthorizationToken) {
+export function createEcrProvider(
+  config: EcrConfig,
+  deps: ProviderDeps,
+  call: GetAuthorizationToken = sdkGetAuthorizationToken,
+  sts: StsCalls = sdkSts,
+) {
   const regions = config.regions ?? (config.region ? [config.region] : []);
+  // STS is global with regional endpoints: call it in the (first) region the credential uses.
+  const stsRegion = regions[0] ?? 'us-east-1';
   return {
     key: 'ecr',
     async fetch(signal?: AbortSignal): Promise<Credential[]> {
-      const credentials = config.auth?.secretRef ? await readKeys(config.auth.secretRef, deps) : undefined;
-      if (!credentials) {
-        // The default chain reads these itself; register them so no message can echo them.
-        for (const k of ['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN']) registerSecret(process.env[k]);
-      }
+      const credentials = await resolveCredentials(config, deps, sts, stsRegion, signal);
       const perRegion = await Promise.all(
         regions.map(async (region) => {
           let res;
@@ -109,6 +257,59 @@ export function createEcrProvider(config: EcrConfig, deps: ProviderDeps, call: G
       return perRegion.flat();
     },
   };
+}
+
+/** Base credentials (default chain, secretRef or webIdentity), then AssumeRole on top if configured. */
+async function resolveCredentials(
+  config: EcrConfig,
+  deps: ProviderDeps,
+  sts: StsCalls,
+  region: string,
+  signal: AbortSignal | undefined,
+): Promise<AwsCredentials | undefined> {
+  const auth = config.auth;
+  let base: AwsCredentials | undefined;
+  if (auth?.webIdentity) {
+    const wi = auth.webIdentity;
+    if (!deps.tokenRequest) {
+      throw new RegcredError('InvalidSource', 'ecr auth.webIdentity needs service-account tokens, which this run cannot mint (no Kubernetes access)');
+    }
+    const token = await deps.tokenRequest(wi.serviceAccount, [wi.audience ?? DEFAULT_WEB_IDENTITY_AUDIENCE], WEB_IDENTITY_TOKEN_SECONDS);
+    registerSecret(token);
+    try {
+      base = await sts.assumeRoleWithWebIdentity({
+        region,
+        endpoint: config.stsEndpoint,
+        roleArn: wi.roleArn,
+        roleSessionName: wi.sessionName ?? DEFAULT_SESSION_NAME,
+        webIdentityToken: token,
+        signal,
+      });
+    } catch (err) {
+      throw classify(err, region, 'sts:AssumeRoleWithWebIdentity');
+    }
+  } else if (auth?.secretRef) {
+    base = await readKeys(auth.secretRef, deps);
+  } else {
+    // The default chain reads these itself; register them so no message can echo them.
+    for (const k of ['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN']) registerSecret(process.env[k]);
+  }
+  if (!auth?.assumeRole) return base;
+  const ar = auth.assumeRole;
+  try {
+    return await sts.assumeRole({
+      region,
+      endpoint: config.stsEndpoint,
+      credentials: base,
+      roleArn: ar.roleArn,
+      roleSessionName: ar.sessionName ?? DEFAULT_SESSION_NAME,
+      externalId: ar.externalId,
+      durationSeconds: ar.durationSeconds,
+      signal,
+    });
+  } catch (err) {
+    throw classify(err, region, 'sts:AssumeRole');
+  }
 }
 
 export const ecrProvider = defineProvider<EcrConfig>({
@@ -165,7 +366,7 @@ const THROTTLING = /Throttl|TooManyRequests|RequestLimitExceeded|SlowDown|LimitE
 const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'ENOTFOUND', 'EAI_AGAIN', 'EPIPE', 'EHOSTUNREACH', 'ENETUNREACH', 'UND_ERR_SOCKET']);
 
 /** Turns an SDK error into a RegcredError naming the provider, region and call; never a secret. */
-export function classify(err: unknown, region: string): RegcredError {
+export function classify(err: unknown, region: string, call = 'GetAuthorizationToken'): RegcredError {
   const e = (err ?? {}) as {
     name?: string;
     message?: string;
@@ -183,5 +384,5 @@ export function classify(err: unknown, region: string): RegcredError {
   else if (status === undefined && (NETWORK_CODES.has(e.code ?? '') || /Timeout|Network|socket|ECONN|EAI_AGAIN/i.test(`${name} ${detail}`))) retryable = true;
   else retryable = false;
   const label = detail.startsWith(name) ? detail : `${name}: ${detail}`;
-  return new RegcredError('ProviderError', `ecr GetAuthorizationToken in ${region}: ${label}`, retryable, { cause: err });
+  return new RegcredError('ProviderError', `ecr ${call} in ${region}: ${label}`, retryable, { cause: err });
 }

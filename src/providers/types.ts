@@ -31,6 +31,12 @@ export interface ProviderDeps {
   now: () => Date;
   fetch: typeof globalThis.fetch;
   log: Logger;
+  /**
+   * Mints a service-account token with the TokenRequest API. Scoped like `sources` (see
+   * kube/sources.ts): refuses service accounts in namespaces the credential may not use. Absent
+   * where there is no Kubernetes access.
+   */
+  tokenRequest?(ref: { namespace?: string | undefined; name: string }, audiences: string[], expirationSeconds: number): Promise<string>;
 }
 
 export interface Provider {

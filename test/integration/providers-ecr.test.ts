@@ -25,6 +25,11 @@ const ENV_SECRET_KEY = randomBytes(30).toString('base64');
 
 /** Output of every run whose output must hold no secret (all but `get -o dockerconfigjson`'s stdout). */
 const printed: string[] = [];
+/** Accounts of the roles assumed (moto keeps one backend per account). */
+const ROLE_ACCOUNT = '111111111111';
+const WEB_ACCOUNT = '222222222222';
+/** ECR passwords handed out to assumed roles, for the "never printed" check. */
+const passwords: string[] = [];
 /** What moto hands out, per region, asked directly with the SDK. */
 const expected = new Map<string, { host: string; password: string; expiresAt: Date }>();
 
@@ -103,7 +108,11 @@ before(async () => {
   [cp, moto] = await Promise.all([start(), startMoto()]);
   core = cp.kubeConfig.makeApiClient(CoreV1Api);
   for (const region of ['us-east-1', 'eu-west-1']) expected.set(region, await motoToken(region));
-  for (const ns of ['regcred-system', 'ecr-a', 'ecr-b', 'ecr-env', 'ecr-bad']) await core.createNamespace({ body: { metadata: { name: ns } } });
+  for (const ns of ['regcred-system', 'ecr-a', 'ecr-b', 'ecr-env', 'ecr-bad', 'ecr-role', 'ecr-web', 'ecr-web-role', 'ecr-tenant']) {
+    await core.createNamespace({ body: { metadata: { name: ns } } });
+  }
+  // The service account regcred mints web identity tokens for (TokenRequest, by the real API server).
+  await core.createNamespacedServiceAccount({ namespace: 'regcred-system', body: { metadata: { name: 'ecr-puller' } } });
   await core.createNamespacedSecret({
     namespace: 'regcred-system',
     body: {
@@ -190,10 +199,92 @@ describe('regcred sync with the ecr provider (moto + real API server)', () => {
     assert.equal(await readSecret('ecr-bad', 'pull-ecr-bad'), undefined, 'nothing written');
   });
 
+  // moto implements STS AssumeRole and AssumeRoleWithWebIdentity and keeps one backend per account:
+  // temporary credentials of a role in account 111111111111 act as that account, so GetAuthorizationToken
+  // with them answers with 111111111111's registry. That host is how these tests see which credentials
+  // the ECR call was signed with.
+  test('auth.assumeRole on top of secretRef keys: the ECR call is made as the assumed role’s account', async () => {
+    const file = writeConfig(
+      credential(
+        'ecr-role',
+        `{region: us-east-1, endpoint: "${moto.endpoint}", stsEndpoint: "${moto.endpoint}", auth: {secretRef: {name: aws-keys}, assumeRole: {roleArn: "arn:aws:iam::${ROLE_ACCOUNT}:role/puller", externalId: ext-1234, durationSeconds: 900}}}`,
+        'ecr-role',
+      ),
+    );
+    const res = await run(['sync', '-f', file, ...kube()]);
+    printed.push(res.stdout, res.stderr);
+    assert.equal(res.code, 0, `${res.stdout}\n${res.stderr}`);
+    const auths = authsOf(await readSecret('ecr-role', 'pull-ecr-role'));
+    assert.deepEqual(Object.keys(auths), [`${ROLE_ACCOUNT}.dkr.ecr.us-east-1.amazonaws.com`], 'the assumed account’s registry, not moto’s default');
+    const entry = auths[`${ROLE_ACCOUNT}.dkr.ecr.us-east-1.amazonaws.com`]!;
+    assert.equal(entry.username, 'AWS');
+    assert.ok(entry.password.length > 0);
+    passwords.push(entry.password);
+  });
+
+  // moto does NOT verify the web identity token (no signature, issuer or audience check): these tests
+  // prove regcred mints a token with the real API server (TokenRequest) and makes the STS call with
+  // it, not that AWS would accept the token. The token's audience is checked in the unit tests.
+  test('auth.webIdentity: a token minted by the API server, exchanged with AssumeRoleWithWebIdentity', async () => {
+    const file = writeConfig(
+      credential(
+        'ecr-web',
+        `{region: us-east-1, endpoint: "${moto.endpoint}", stsEndpoint: "${moto.endpoint}", auth: {webIdentity: {roleArn: "arn:aws:iam::${WEB_ACCOUNT}:role/web-puller", serviceAccount: {name: ecr-puller}}}}`,
+        'ecr-web',
+      ),
+    );
+    // No AWS keys at all in the environment: webIdentity needs none.
+    const res = await run(['sync', '-f', file, ...kube()]);
+    printed.push(res.stdout, res.stderr);
+    assert.equal(res.code, 0, `${res.stdout}\n${res.stderr}`);
+    assert.match(res.stdout, /ClusterRegistryCredential\/ecr-web: synced 1\/1 namespaces/);
+    const auths = authsOf(await readSecret('ecr-web', 'pull-ecr-web'));
+    assert.deepEqual(Object.keys(auths), [`${WEB_ACCOUNT}.dkr.ecr.us-east-1.amazonaws.com`]);
+    passwords.push(auths[`${WEB_ACCOUNT}.dkr.ecr.us-east-1.amazonaws.com`]!.password);
+  });
+
+  test('auth.webIdentity then auth.assumeRole: the chain ends in the assumed role’s account', async () => {
+    const file = writeConfig(
+      credential(
+        'ecr-web-role',
+        `{region: eu-west-1, endpoint: "${moto.endpoint}", stsEndpoint: "${moto.endpoint}", auth: {webIdentity: {roleArn: "arn:aws:iam::${WEB_ACCOUNT}:role/web-puller", serviceAccount: {namespace: regcred-system, name: ecr-puller}, audience: sts.amazonaws.com, sessionName: web-session}, assumeRole: {roleArn: "arn:aws:iam::${ROLE_ACCOUNT}:role/puller"}}}`,
+        'ecr-web-role',
+      ),
+    );
+    const res = await run(['sync', '-f', file, ...kube()]);
+    printed.push(res.stdout, res.stderr);
+    assert.equal(res.code, 0, `${res.stdout}\n${res.stderr}`);
+    const auths = authsOf(await readSecret('ecr-web-role', 'pull-ecr-web-role'));
+    assert.deepEqual(Object.keys(auths), [`${ROLE_ACCOUNT}.dkr.ecr.eu-west-1.amazonaws.com`]);
+    passwords.push(auths[`${ROLE_ACCOUNT}.dkr.ecr.eu-west-1.amazonaws.com`]!.password);
+  });
+
+  test('a RegistryCredential minting a token for another namespace’s service account: CrossNamespaceRef, exit 2', async () => {
+    const file = writeConfig(`apiVersion: regcred.dev/v1alpha1
+kind: RegistryCredential
+metadata: {name: sneaky, namespace: ecr-tenant}
+spec:
+  provider:
+    ecr: {region: us-east-1, endpoint: "${moto.endpoint}", stsEndpoint: "${moto.endpoint}", auth: {webIdentity: {roleArn: "arn:aws:iam::${WEB_ACCOUNT}:role/web-puller", serviceAccount: {namespace: regcred-system, name: ecr-puller}}}}
+  target: {secretName: stolen, serviceAccounts: []}
+`);
+    const res = await run(['sync', '-f', file, ...kube()]);
+    printed.push(res.stdout, res.stderr);
+    assert.equal(res.code, 2, `${res.stdout}\n${res.stderr}`);
+    const lines = res.stderr.split('\n').filter((l) => l.includes('RegistryCredential/'));
+    assert.equal(lines.length, 1, res.stderr);
+    assert.match(
+      lines[0]!,
+      /RegistryCredential\/ecr-tenant\/sneaky: .*service account regcred-system\/ecr-puller is not allowed for a token: a RegistryCredential uses service accounts in its own namespace only/,
+    );
+    assert.doesNotMatch(res.stderr, /\n\s+at /, 'no stack trace');
+    assert.equal(await readSecret('ecr-tenant', 'stolen'), undefined, 'nothing written');
+  });
+
   test('the AWS keys and the ECR password appear in no output', () => {
     const all = printed.join('\n');
     assert.ok(all.length > 0);
-    const secrets = [KEY_ID, SECRET_KEY, SESSION_TOKEN, ENV_KEY_ID, ENV_SECRET_KEY, ...[...expected.values()].map((e) => e.password)];
+    const secrets = [KEY_ID, SECRET_KEY, SESSION_TOKEN, ENV_KEY_ID, ENV_SECRET_KEY, ...[...expected.values()].map((e) => e.password), ...passwords];
     for (const value of secrets) {
       assert.ok(!all.includes(value), 'a secret value appeared in CLI output');
       assert.ok(!all.includes(Buffer.from(value).toString('base64')), 'a secret value appeared base64-encoded in CLI output');

@@ -3,7 +3,8 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ApiException, type CoreV1Api, type V1Secret } from '@kubernetes/client-node';
-import { DEFAULT_CONTROLLER_NAMESPACE, createSourceReader, sourceScope } from '../../src/kube/sources.js';
+import { DEFAULT_CONTROLLER_NAMESPACE, createSourceReader, createTokenMinter, sourceScope } from '../../src/kube/sources.js';
+import { resetRegisteredSecrets, scrub } from '../../src/redact.js';
 import { RegcredError } from '../../src/errors.js';
 
 const CONTROLLER_NS = 'regcred-system';
@@ -156,5 +157,100 @@ describe('createSourceReader', () => {
       return true;
     });
     assert.equal(flaky.reads.length, 5);
+  });
+});
+
+/** A fake of CoreV1Api's TokenRequest call. */
+class FakeTokens {
+  readonly requests: { namespace: string; name: string; audiences: string[] | undefined; expirationSeconds: number | undefined }[] = [];
+  readonly failures: ApiException<string>[] = [];
+  readonly serviceAccounts = new Set<string>();
+  token = 'eyJhbGciOiJSUzI1NiJ9.minted-token-payload.signature';
+  async createNamespacedServiceAccountToken(p: {
+    namespace: string;
+    name: string;
+    body: { spec: { audiences?: string[]; expirationSeconds?: number } };
+  }): Promise<{ status?: { token?: string } }> {
+    this.requests.push({ namespace: p.namespace, name: p.name, audiences: p.body.spec.audiences, expirationSeconds: p.body.spec.expirationSeconds });
+    const err = this.failures.shift();
+    if (err) throw err;
+    if (!this.serviceAccounts.has(`${p.namespace}/${p.name}`)) {
+      throw new ApiException(404, 'Not Found', JSON.stringify({ kind: 'Status', code: 404, message: `serviceaccounts "${p.name}" not found` }), {});
+    }
+    return { status: { token: this.token } };
+  }
+  get core(): CoreV1Api {
+    return this as unknown as CoreV1Api;
+  }
+}
+
+describe('createTokenMinter', () => {
+  const clusterScope = sourceScope({ kind: 'ClusterRegistryCredential', metadata: {} }, CONTROLLER_NS, false);
+
+  test('mints in the default namespace with the audiences and lifetime asked, and registers the token', async () => {
+    resetRegisteredSecrets();
+    const fake = new FakeTokens();
+    fake.serviceAccounts.add(`${CONTROLLER_NS}/puller`);
+    const token = await createTokenMinter(fake.core, clusterScope, NO_SLEEP)({ name: 'puller' }, ['sts.amazonaws.com'], 600);
+    assert.equal(token, fake.token);
+    assert.deepEqual(fake.requests, [{ namespace: CONTROLLER_NS, name: 'puller', audiences: ['sts.amazonaws.com'], expirationSeconds: 600 }]);
+    assert.ok(!scrub(`token ${fake.token}`).includes(fake.token), 'the token is registered for redaction');
+    resetRegisteredSecrets();
+  });
+
+  test('a RegistryCredential may not mint for a service account in another namespace: CrossNamespaceRef, nothing asked', async () => {
+    const fake = new FakeTokens();
+    fake.serviceAccounts.add(`${CONTROLLER_NS}/puller`);
+    const scope = sourceScope({ kind: 'RegistryCredential', metadata: { namespace: 'team-a' } }, CONTROLLER_NS, true);
+    await assert.rejects(createTokenMinter(fake.core, scope, NO_SLEEP)({ namespace: CONTROLLER_NS, name: 'puller' }, ['a'], 600), (err: unknown) => {
+      assert.ok(err instanceof RegcredError);
+      assert.equal(err.code, 'CrossNamespaceRef');
+      assert.equal(err.retryable, false);
+      assert.equal(
+        err.message,
+        'service account regcred-system/puller is not allowed for a token: a RegistryCredential uses service accounts in its own namespace only',
+      );
+      return true;
+    });
+    assert.deepEqual(fake.requests, []);
+  });
+
+  test('a RegistryCredential mints in its own namespace by default', async () => {
+    const fake = new FakeTokens();
+    fake.serviceAccounts.add('team-a/puller');
+    const scope = sourceScope({ kind: 'RegistryCredential', metadata: { namespace: 'team-a' } }, CONTROLLER_NS, false);
+    await createTokenMinter(fake.core, scope, NO_SLEEP)({ name: 'puller' }, ['a'], 600);
+    assert.equal(fake.requests[0]?.namespace, 'team-a');
+  });
+
+  test('a ClusterRegistryCredential may not mint outside the controller namespace', async () => {
+    const fake = new FakeTokens();
+    await assert.rejects(createTokenMinter(fake.core, clusterScope, NO_SLEEP)({ namespace: 'other', name: 'sa' }, ['a'], 600), (err: unknown) => {
+      assert.ok(err instanceof RegcredError);
+      assert.equal(err.code, 'CrossNamespaceRef');
+      assert.match(err.message, /^service account other\/sa is not allowed for a token: a ClusterRegistryCredential uses service accounts in "regcred-system" only/);
+      return true;
+    });
+    assert.deepEqual(fake.requests, []);
+  });
+
+  test('a missing service account is SourceNotFound; a 500 is retried, then a retryable ApiError', async () => {
+    const fake = new FakeTokens();
+    await assert.rejects(createTokenMinter(fake.core, clusterScope, NO_SLEEP)({ name: 'nope' }, ['a'], 600), (err: unknown) => {
+      assert.ok(err instanceof RegcredError);
+      assert.equal(err.code, 'SourceNotFound');
+      assert.equal(err.message, 'service account regcred-system/nope not found');
+      return true;
+    });
+    const flaky = new FakeTokens();
+    for (let i = 0; i < 5; i++) flaky.failures.push(new ApiException(500, 'x', '{"message":"etcd timeout"}', {}));
+    await assert.rejects(createTokenMinter(flaky.core, clusterScope, NO_SLEEP)({ name: 'sa' }, ['a'], 600), (err: unknown) => {
+      assert.ok(err instanceof RegcredError);
+      assert.equal(err.code, 'ApiError');
+      assert.equal(err.retryable, true);
+      assert.equal(err.message, 'cannot mint a token for service account regcred-system/sa: etcd timeout');
+      return true;
+    });
+    assert.equal(flaky.requests.length, 5);
   });
 });

@@ -3,7 +3,7 @@
 // against a real (fake) AWS API is tested in test/integration/providers-ecr.test.ts (moto).
 import { afterEach, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { classify, createEcrProvider, ecrConfig, type EcrConfig, type GetAuthorizationToken } from '../../src/providers/ecr.js';
+import { classify, createEcrProvider, ecrConfig, type AwsCredentials, type EcrConfig, type GetAuthorizationToken, type StsCalls } from '../../src/providers/ecr.js';
 import { providerRegistry } from '../../src/providers/registry.js';
 import type { SourceReader, SourceSecret } from '../../src/providers/types.js';
 import { RegcredError } from '../../src/errors.js';
@@ -218,5 +218,238 @@ describe('ecr error classification', () => {
       }).fetch(),
       (err: unknown) => err instanceof RegcredError && !err.retryable && /in us-east-1: UnrecognizedClientException/.test(err.message),
     );
+  });
+});
+
+const ROLE = 'arn:aws:iam::111111111111:role/puller';
+const WEB_ROLE = 'arn:aws:iam::222222222222:role/web-puller';
+
+describe('ecr config schema: assumeRole, webIdentity, stsEndpoint', () => {
+  test('accepts assumeRole (with every field) and webIdentity, alone or chained', () => {
+    for (const good of [
+      { region: 'us-east-1', auth: { assumeRole: { roleArn: ROLE } } },
+      {
+        region: 'us-east-1',
+        stsEndpoint: 'https://sts.us-east-1.amazonaws.com',
+        auth: {
+          secretRef: { name: 'aws' },
+          assumeRole: { roleArn: 'arn:aws-us-gov:iam::111111111111:role/path/to/Puller+x=y,z.w@v_u-t', externalId: 'ext:id/1', sessionName: 'my-session', durationSeconds: 900 },
+        },
+      },
+      { region: 'us-east-1', auth: { assumeRole: { roleArn: ROLE, durationSeconds: 43200 } } },
+      { region: 'us-east-1', auth: { webIdentity: { roleArn: WEB_ROLE, serviceAccount: { name: 'puller' } } } },
+      {
+        region: 'us-east-1',
+        auth: {
+          webIdentity: { roleArn: WEB_ROLE, audience: 'my-aud', serviceAccount: { namespace: 'regcred-system', name: 'puller' }, sessionName: 'web' },
+          assumeRole: { roleArn: ROLE },
+        },
+      },
+    ]) {
+      const r = ecrConfig.safeParse(good);
+      assert.ok(r.success, `${JSON.stringify(good)}: ${r.success ? '' : r.error.message}`);
+    }
+  });
+
+  test('roleArn must be an IAM role ARN', () => {
+    for (const roleArn of [
+      'puller',
+      'arn:aws:iam::11111111111:role/puller', // 11 digits
+      'arn:aws:iam::111111111111:user/puller',
+      'arn:aws:sts::111111111111:role/puller',
+      'arn:aws:iam::111111111111:role/',
+      'arn:aws:iam::111111111111:role/bad name',
+    ]) {
+      for (const auth of [{ assumeRole: { roleArn } }, { webIdentity: { roleArn, serviceAccount: { name: 'sa' } } }]) {
+        const r = ecrConfig.safeParse({ region: 'us-east-1', auth });
+        assert.ok(!r.success, JSON.stringify(auth));
+        assert.match(r.error.issues.map((i) => i.message).join('\n'), /IAM role ARN/);
+      }
+    }
+  });
+
+  test('durationSeconds is an integer in 900..43200', () => {
+    for (const durationSeconds of [899, 43201, 0, -1, 1000.5, '3600']) {
+      const r = ecrConfig.safeParse({ region: 'us-east-1', auth: { assumeRole: { roleArn: ROLE, durationSeconds } } });
+      assert.ok(!r.success, String(durationSeconds));
+    }
+  });
+
+  test('rejects bad session names, external ids, stsEndpoint, missing serviceAccount, unknown fields', () => {
+    for (const bad of [
+      { region: 'us-east-1', auth: { assumeRole: { roleArn: ROLE, sessionName: 'x' } } },
+      { region: 'us-east-1', auth: { assumeRole: { roleArn: ROLE, sessionName: 'has space' } } },
+      { region: 'us-east-1', auth: { assumeRole: { roleArn: ROLE, sessionName: 'x'.repeat(65) } } },
+      { region: 'us-east-1', auth: { assumeRole: { roleArn: ROLE, externalId: 'a' } } },
+      { region: 'us-east-1', auth: { assumeRole: { roleArn: ROLE, role: 'x' } } },
+      { region: 'us-east-1', auth: { assumeRole: {} } },
+      { region: 'us-east-1', stsEndpoint: 'sts.local' },
+      { region: 'us-east-1', auth: { webIdentity: { roleArn: WEB_ROLE } } },
+      { region: 'us-east-1', auth: { webIdentity: { roleArn: WEB_ROLE, serviceAccount: { name: 'Bad_Name' } } } },
+      { region: 'us-east-1', auth: { webIdentity: { roleArn: WEB_ROLE, serviceAccount: { name: 'sa' }, audience: '' } } },
+    ]) {
+      assert.ok(!ecrConfig.safeParse(bad).success, JSON.stringify(bad));
+    }
+  });
+
+  test('secretRef and webIdentity are mutually exclusive', () => {
+    const r = ecrConfig.safeParse({
+      region: 'us-east-1',
+      auth: { secretRef: { name: 'aws' }, webIdentity: { roleArn: WEB_ROLE, serviceAccount: { name: 'sa' } } },
+    });
+    assert.ok(!r.success);
+    assert.match(r.error.issues.map((i) => i.message).join('\n'), /at most one of secretRef, webIdentity/);
+  });
+});
+
+describe('ecr provider: STS', () => {
+  const TEMP: AwsCredentials = { accessKeyId: 'ASIATEMPKEY', secretAccessKey: 'temp-secret-key-value', sessionToken: 'temp-session-token-value' };
+  const WEB_TEMP: AwsCredentials = { accessKeyId: 'ASIAWEBKEY', secretAccessKey: 'web-secret-key-value', sessionToken: 'web-session-token-value' };
+  const SA_TOKEN = 'eyJhbGciOiJSUzI1NiJ9.service-account-token.sig';
+
+  type AssumeInput = Parameters<StsCalls['assumeRole']>[0];
+  type WebInput = Parameters<StsCalls['assumeRoleWithWebIdentity']>[0];
+
+  function fakeSts(log: { assume: AssumeInput[]; web: WebInput[] }, fail?: Error): StsCalls {
+    return {
+      async assumeRole(input) {
+        log.assume.push(input);
+        if (fail) throw fail;
+        return TEMP;
+      },
+      async assumeRoleWithWebIdentity(input) {
+        log.web.push(input);
+        if (fail) throw fail;
+        return WEB_TEMP;
+      },
+    };
+  }
+
+  function stsProvider(
+    config: unknown,
+    calls: Call[],
+    sts: StsCalls,
+    opts: { data?: Record<string, string>; tokens?: { ref: unknown; audiences: string[]; expirationSeconds: number }[]; noTokens?: boolean } = {},
+  ) {
+    const parsed = ecrConfig.parse(config) as EcrConfig;
+    return createEcrProvider(
+      parsed,
+      {
+        sources: sourcesOf(opts.data),
+        now: () => new Date('2029-12-31T00:00:00Z'),
+        fetch: globalThis.fetch,
+        log: silentLogger(),
+        ...(opts.noTokens
+          ? {}
+          : {
+              tokenRequest: async (ref: { namespace?: string | undefined; name: string }, audiences: string[], expirationSeconds: number) => {
+                opts.tokens?.push({ ref, audiences, expirationSeconds });
+                return SA_TOKEN;
+              },
+            }),
+      },
+      answering(calls),
+      sts,
+    );
+  }
+
+  test('assumeRole from secretRef keys: AssumeRole signed with the keys, ECR called with the temporary credentials', async () => {
+    const calls: Call[] = [];
+    const log = { assume: [] as AssumeInput[], web: [] as WebInput[] };
+    const creds = await stsProvider(
+      {
+        regions: ['eu-west-1', 'us-east-1'],
+        stsEndpoint: 'http://127.0.0.1:2',
+        auth: { secretRef: { name: 'aws' }, assumeRole: { roleArn: ROLE, externalId: 'ext-1', durationSeconds: 1800 } },
+      },
+      calls,
+      fakeSts(log),
+      { data: { AWS_ACCESS_KEY_ID: KEY_ID, AWS_SECRET_ACCESS_KEY: SECRET_KEY } },
+    ).fetch();
+    assert.equal(log.assume.length, 1, 'one AssumeRole per fetch, not per region');
+    const a = log.assume[0]!;
+    assert.deepEqual(
+      { region: a.region, endpoint: a.endpoint, credentials: a.credentials, roleArn: a.roleArn, roleSessionName: a.roleSessionName, externalId: a.externalId, durationSeconds: a.durationSeconds },
+      { region: 'eu-west-1', endpoint: 'http://127.0.0.1:2', credentials: { accessKeyId: KEY_ID, secretAccessKey: SECRET_KEY }, roleArn: ROLE, roleSessionName: 'regcred', externalId: 'ext-1', durationSeconds: 1800 },
+    );
+    assert.equal(calls.length, 2);
+    assert.ok(calls.every((c) => c.credentials === TEMP));
+    assert.deepEqual(log.web, []);
+    assert.ok(creds.every((c) => c.expiresAt?.getTime() === EXPIRY.getTime()), 'the expiry stays the ECR token’s');
+  });
+
+  test('assumeRole from the default chain: AssumeRole with no explicit credentials', async () => {
+    const calls: Call[] = [];
+    const log = { assume: [] as AssumeInput[], web: [] as WebInput[] };
+    await stsProvider({ region: 'us-east-1', auth: { assumeRole: { roleArn: ROLE, sessionName: 'custom' } } }, calls, fakeSts(log)).fetch();
+    assert.equal(log.assume[0]!.credentials, undefined);
+    assert.equal(log.assume[0]!.roleSessionName, 'custom');
+    assert.equal(log.assume[0]!.endpoint, undefined);
+    assert.equal(calls[0]!.credentials, TEMP);
+  });
+
+  test('webIdentity: mints a token for the service account with the audience, exchanges it, registers it', async () => {
+    const calls: Call[] = [];
+    const tokens: { ref: unknown; audiences: string[]; expirationSeconds: number }[] = [];
+    const log = { assume: [] as AssumeInput[], web: [] as WebInput[] };
+    await stsProvider({ region: 'us-east-1', auth: { webIdentity: { roleArn: WEB_ROLE, serviceAccount: { name: 'puller' } } } }, calls, fakeSts(log), { tokens }).fetch();
+    assert.equal(tokens.length, 1);
+    assert.deepEqual(tokens[0]!.ref, { name: 'puller' });
+    assert.deepEqual(tokens[0]!.audiences, ['sts.amazonaws.com']);
+    assert.ok(tokens[0]!.expirationSeconds >= 600, 'TokenRequest needs at least 10 minutes');
+    assert.equal(log.web.length, 1);
+    assert.equal(log.web[0]!.webIdentityToken, SA_TOKEN);
+    assert.equal(log.web[0]!.roleArn, WEB_ROLE);
+    assert.equal(log.web[0]!.roleSessionName, 'regcred');
+    assert.deepEqual(log.assume, []);
+    assert.equal(calls[0]!.credentials, WEB_TEMP);
+    assert.equal(scrub(SA_TOKEN), '[REDACTED]');
+  });
+
+  test('webIdentity then assumeRole: AssumeRole signed with the web identity credentials', async () => {
+    const calls: Call[] = [];
+    const tokens: { ref: unknown; audiences: string[]; expirationSeconds: number }[] = [];
+    const log = { assume: [] as AssumeInput[], web: [] as WebInput[] };
+    await stsProvider(
+      {
+        region: 'us-east-1',
+        auth: { webIdentity: { roleArn: WEB_ROLE, audience: 'custom-aud', serviceAccount: { namespace: 'ns', name: 'sa' } }, assumeRole: { roleArn: ROLE } },
+      },
+      calls,
+      fakeSts(log),
+      { tokens },
+    ).fetch();
+    assert.deepEqual(tokens[0]!.audiences, ['custom-aud']);
+    assert.deepEqual(tokens[0]!.ref, { namespace: 'ns', name: 'sa' });
+    assert.equal(log.assume[0]!.credentials, WEB_TEMP);
+    assert.equal(calls[0]!.credentials, TEMP);
+  });
+
+  test('webIdentity without Kubernetes access (no tokenRequest) is a clear input error', async () => {
+    await assert.rejects(
+      stsProvider({ region: 'us-east-1', auth: { webIdentity: { roleArn: WEB_ROLE, serviceAccount: { name: 'sa' } } } }, [], fakeSts({ assume: [], web: [] }), { noTokens: true }).fetch(),
+      (err: unknown) => err instanceof RegcredError && err.code === 'InvalidSource' && /webIdentity/.test(err.message),
+    );
+  });
+
+  test('a failed STS call is classified and names the call; ECR is not called', async () => {
+    const calls: Call[] = [];
+    const denied = Object.assign(new Error('User is not authorized to perform: sts:AssumeRole'), { name: 'AccessDenied', $metadata: { httpStatusCode: 403 } });
+    await assert.rejects(
+      stsProvider({ region: 'us-east-1', auth: { assumeRole: { roleArn: ROLE } } }, calls, fakeSts({ assume: [], web: [] }, denied)).fetch(),
+      (err: unknown) => {
+        assert.ok(err instanceof RegcredError);
+        assert.equal(err.code, 'ProviderError');
+        assert.equal(err.retryable, false);
+        assert.match(err.message, /^ecr sts:AssumeRole in us-east-1: AccessDenied: /);
+        return true;
+      },
+    );
+    const throttled = Object.assign(new Error('Rate exceeded'), { name: 'Throttling', $metadata: { httpStatusCode: 400 } });
+    await assert.rejects(
+      stsProvider({ region: 'us-east-1', auth: { webIdentity: { roleArn: WEB_ROLE, serviceAccount: { name: 'sa' } } } }, calls, fakeSts({ assume: [], web: [] }, throttled)).fetch(),
+      (err: unknown) => err instanceof RegcredError && err.retryable && /^ecr sts:AssumeRoleWithWebIdentity in us-east-1: Throttling/.test(err.message),
+    );
+    assert.deepEqual(calls, []);
   });
 });
