@@ -671,7 +671,10 @@ async function main(): Promise<void> {
         ownWrites: m.ownWrites,
       })),
     };
-    writeFileSync(out, JSON.stringify(result, null, 1) + '\n');
+    // Small and diffable: the summary indented, one line per measurement.
+    const { measurements: each, ...summary } = result;
+    const head = JSON.stringify(summary, null, 1).replace(/\n}$/, '');
+    writeFileSync(out, `${head},\n "measurements": [\n${each.map((m) => `  ${JSON.stringify(m)}`).join(',\n')}\n ]\n}\n`);
     console.log(`\nresults: ${out}`);
   } finally {
     log('stopping the control plane');
