@@ -8,7 +8,7 @@
 // The controller runs as its own process (`regcred controller`), as a service account bound to
 // cluster-admin, so the audit log tells its requests apart from everyone else's.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -215,6 +215,7 @@ async function main(): Promise<void> {
       await new Promise((r) => controller!.once('exit', r));
     }
     await cp.stop();
+    rmSync(work, { recursive: true, force: true });
   }
 }
 

@@ -78,6 +78,7 @@ const median = (xs: number[]) => {
 // ---- subprocesses --------------------------------------------------------------------------------
 
 let currentChild: ReturnType<typeof spawn> | undefined;
+let currentTimeFile: string | undefined;
 
 interface Proc {
   code: number;
@@ -92,6 +93,7 @@ let timeFiles = 0;
 /** Runs a command to completion; the time is from spawn to exit. */
 function run(cmd: string, args: string[], env: Record<string, string> = {}): Promise<Proc> {
   const timeFile = TIME ? join(tmpdir(), `regcred-bench-time-${process.pid}-${++timeFiles}`) : undefined;
+  currentTimeFile = timeFile;
   const [file, argv] = TIME && timeFile ? [TIME, ['-f', '%U %S', '-o', timeFile, cmd, ...args]] : [cmd, args];
   return new Promise((resolve, reject) => {
     const begin = process.hrtime.bigint();
@@ -504,17 +506,16 @@ async function main(): Promise<void> {
     currentChild?.kill('SIGKILL');
     await cp.stop();
   };
-  let signalled = false;
-  const onSignal = (sig: NodeJS.Signals) => {
-    if (signalled) return;
-    signalled = true;
-    log(`${sig}: stopping the control plane`);
-    void stop().finally(() => process.exit(130));
-  };
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
-
+  // On SIGINT/SIGTERM the harness kills the control plane and exits (keeping its folder); this
+  // cleans up the rest.
   const work = mkdtempSync(join(tmpdir(), 'regcred-bench-'));
+  process.once('exit', () => {
+    currentChild?.kill('SIGKILL');
+    rmSync(work, { recursive: true, force: true });
+    if (currentTimeFile) rmSync(currentTimeFile, { force: true });
+    if (!process.env['REGCRED_KEEP_CONTROLPLANE']) rmSync(cp.dir, { recursive: true, force: true });
+  });
+
   try {
     const api = connect(cp.server, cp.dir, 16);
     const metricsApi = connect(cp.server, cp.dir, 1);
