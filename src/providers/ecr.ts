@@ -11,9 +11,10 @@ import { defineProvider, type Credential, type ProviderDeps } from './types.js';
 // AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and optionally AWS_SESSION_TOKEN, or from STS
 // AssumeRoleWithWebIdentity with a service-account token regcred mints itself (TokenRequest);
 // optionally followed by STS AssumeRole on top of those base credentials.
-// Not yet: Pod Identity, ECR Public.
+// ECR Public is its own provider (ecr-public.ts), reusing this file's schema parts and credential code.
+// Not yet: Pod Identity.
 
-const awsRegion = z
+export const awsRegion = z
   .string()
   .max(32)
   .regex(/^[a-z]{2}(-[a-z0-9]+)+-[0-9]+$/, 'must be an AWS region such as "us-east-1"');
@@ -25,7 +26,7 @@ const roleArn = z
 const sessionName = z
   .string()
   .regex(/^[A-Za-z0-9+=,.@_-]{2,64}$/, 'must be 2-64 characters of letters, digits and +=,.@_-');
-const httpUrl = z
+export const httpUrl = z
   .string()
   .max(2048)
   .regex(/^https?:\/\/[^\t\n\v\f\r ]+$/, 'must be an http(s) URL');
@@ -34,6 +35,53 @@ export const DEFAULT_SESSION_NAME = 'regcred';
 export const DEFAULT_WEB_IDENTITY_AUDIENCE = 'sts.amazonaws.com';
 /** Lifetime of the service-account token minted for AssumeRoleWithWebIdentity (used at once). */
 const WEB_IDENTITY_TOKEN_SECONDS = 600;
+
+/** How regcred gets AWS credentials (`auth` of `ecr` and `ecrPublic`); absent or `{}`: the SDK default chain. */
+export const awsAuth = z
+  .strictObject({
+    /** A Secret with AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and optionally AWS_SESSION_TOKEN. */
+    secretRef: secretRef.optional(),
+    /**
+     * STS AssumeRoleWithWebIdentity with a service-account token regcred mints (TokenRequest API);
+     * replaces the default chain / secretRef as the base credentials.
+     */
+    webIdentity: z
+      .strictObject({
+        roleArn,
+        /** The token's audience; default "sts.amazonaws.com". */
+        audience: z.string().min(1).max(256).optional(),
+        /** The service account to mint the token for; namespace defaults like a source Secret's. */
+        serviceAccount: secretRef,
+        /** Default "regcred". */
+        sessionName: sessionName.optional(),
+      })
+      .optional(),
+    /** STS AssumeRole on top of the base credentials (default chain, secretRef or webIdentity). */
+    assumeRole: z
+      .strictObject({
+        roleArn,
+        externalId: z
+          .string()
+          .min(2)
+          .max(1224)
+          // No {2,1224} in the pattern: the CRD's pattern runs on Go's regexp, whose repeat limit is 1000.
+          .regex(/^[A-Za-z0-9+=,.@:\/_-]+$/, 'must be letters, digits and +=,.@:/_-')
+          .optional(),
+        /** Default "regcred". */
+        sessionName: sessionName.optional(),
+        /** Lifetime of the assumed-role session, 900..43200 seconds (STS default: 3600). */
+        durationSeconds: z.number().int().min(900).max(43200).optional(),
+      })
+      .optional(),
+  })
+  .refine((a) => a.secretRef === undefined || a.webIdentity === undefined, {
+    message: 'auth: at most one of secretRef, webIdentity',
+  })
+  .meta({
+    'x-kubernetes-validations': [
+      { rule: '!(has(self.secretRef) && has(self.webIdentity))', message: 'auth: at most one of secretRef, webIdentity' },
+    ],
+  });
 
 export const ecrConfig = z
   .strictObject({
@@ -52,52 +100,7 @@ export const ecrConfig = z
     /** Overrides the STS API endpoint used by `auth.assumeRole` / `auth.webIdentity` (a VPC endpoint, or a fake for tests). */
     stsEndpoint: httpUrl.optional(),
     /** How regcred gets AWS credentials; absent or `{}`: the SDK default chain. */
-    auth: z
-      .strictObject({
-        /** A Secret with AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and optionally AWS_SESSION_TOKEN. */
-        secretRef: secretRef.optional(),
-        /**
-         * STS AssumeRoleWithWebIdentity with a service-account token regcred mints (TokenRequest API);
-         * replaces the default chain / secretRef as the base credentials.
-         */
-        webIdentity: z
-          .strictObject({
-            roleArn,
-            /** The token's audience; default "sts.amazonaws.com". */
-            audience: z.string().min(1).max(256).optional(),
-            /** The service account to mint the token for; namespace defaults like a source Secret's. */
-            serviceAccount: secretRef,
-            /** Default "regcred". */
-            sessionName: sessionName.optional(),
-          })
-          .optional(),
-        /** STS AssumeRole on top of the base credentials (default chain, secretRef or webIdentity). */
-        assumeRole: z
-          .strictObject({
-            roleArn,
-            externalId: z
-              .string()
-              .min(2)
-              .max(1224)
-              // No {2,1224} in the pattern: the CRD's pattern runs on Go's regexp, whose repeat limit is 1000.
-              .regex(/^[A-Za-z0-9+=,.@:\/_-]+$/, 'must be letters, digits and +=,.@:/_-')
-              .optional(),
-            /** Default "regcred". */
-            sessionName: sessionName.optional(),
-            /** Lifetime of the assumed-role session, 900..43200 seconds (STS default: 3600). */
-            durationSeconds: z.number().int().min(900).max(43200).optional(),
-          })
-          .optional(),
-      })
-      .refine((a) => a.secretRef === undefined || a.webIdentity === undefined, {
-        message: 'auth: at most one of secretRef, webIdentity',
-      })
-      .meta({
-        'x-kubernetes-validations': [
-          { rule: '!(has(self.secretRef) && has(self.webIdentity))', message: 'auth: at most one of secretRef, webIdentity' },
-        ],
-      })
-      .optional(),
+    auth: awsAuth.optional(),
   })
   .refine((c) => (c.region === undefined) !== (c.regions === undefined), {
     message: 'needs exactly one of region, regions',
@@ -259,20 +262,24 @@ export function createEcrProvider(
   };
 }
 
-/** Base credentials (default chain, secretRef or webIdentity), then AssumeRole on top if configured. */
-async function resolveCredentials(
-  config: EcrConfig,
+/**
+ * Base credentials (default chain, secretRef or webIdentity), then AssumeRole on top if configured.
+ * Shared with `ecrPublic` (ecr-public.ts); `provider` names the provider in error messages.
+ */
+export async function resolveCredentials(
+  config: Pick<EcrConfig, 'auth' | 'stsEndpoint'>,
   deps: ProviderDeps,
   sts: StsCalls,
   region: string,
   signal: AbortSignal | undefined,
+  provider = 'ecr',
 ): Promise<AwsCredentials | undefined> {
   const auth = config.auth;
   let base: AwsCredentials | undefined;
   if (auth?.webIdentity) {
     const wi = auth.webIdentity;
     if (!deps.tokenRequest) {
-      throw new RegcredError('InvalidSource', 'ecr auth.webIdentity needs service-account tokens, which this run cannot mint (no Kubernetes access)');
+      throw new RegcredError('InvalidSource', `${provider} auth.webIdentity needs service-account tokens, which this run cannot mint (no Kubernetes access)`);
     }
     const token = await deps.tokenRequest(wi.serviceAccount, [wi.audience ?? DEFAULT_WEB_IDENTITY_AUDIENCE], WEB_IDENTITY_TOKEN_SECONDS);
     registerSecret(token);
@@ -286,7 +293,7 @@ async function resolveCredentials(
         signal,
       });
     } catch (err) {
-      throw classify(err, region, 'sts:AssumeRoleWithWebIdentity');
+      throw classify(err, region, 'sts:AssumeRoleWithWebIdentity', provider);
     }
   } else if (auth?.secretRef) {
     base = await readKeys(auth.secretRef, deps);
@@ -308,7 +315,7 @@ async function resolveCredentials(
       signal,
     });
   } catch (err) {
-    throw classify(err, region, 'sts:AssumeRole');
+    throw classify(err, region, 'sts:AssumeRole', provider);
   }
 }
 
@@ -366,7 +373,7 @@ const THROTTLING = /Throttl|TooManyRequests|RequestLimitExceeded|SlowDown|LimitE
 const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'ENOTFOUND', 'EAI_AGAIN', 'EPIPE', 'EHOSTUNREACH', 'ENETUNREACH', 'UND_ERR_SOCKET']);
 
 /** Turns an SDK error into a RegcredError naming the provider, region and call; never a secret. */
-export function classify(err: unknown, region: string, call = 'GetAuthorizationToken'): RegcredError {
+export function classify(err: unknown, region: string, call = 'GetAuthorizationToken', provider = 'ecr'): RegcredError {
   const e = (err ?? {}) as {
     name?: string;
     message?: string;
@@ -384,5 +391,5 @@ export function classify(err: unknown, region: string, call = 'GetAuthorizationT
   else if (status === undefined && (NETWORK_CODES.has(e.code ?? '') || /Timeout|Network|socket|ECONN|EAI_AGAIN/i.test(`${name} ${detail}`))) retryable = true;
   else retryable = false;
   const label = detail.startsWith(name) ? detail : `${name}: ${detail}`;
-  return new RegcredError('ProviderError', `ecr ${call} in ${region}: ${label}`, retryable, { cause: err });
+  return new RegcredError('ProviderError', `${provider} ${call} in ${region}: ${label}`, retryable, { cause: err });
 }

@@ -1,9 +1,10 @@
 import { ecrProvider } from './ecr.js';
+import { ecrPublicProvider } from './ecr-public.js';
 import { staticProvider } from './static.js';
 import type { ProviderDefinition } from './types.js';
 
 // Every provider, by its key under `spec.provider`. Adding a provider is one file and one line here.
-const definitions: ProviderDefinition<any>[] = [staticProvider, ecrProvider];
+const definitions: ProviderDefinition<any>[] = [staticProvider, ecrProvider, ecrPublicProvider];
 
 export const providerRegistry: ReadonlyMap<string, ProviderDefinition<unknown>> = new Map(
   definitions.map((d) => [d.key, d as ProviderDefinition<unknown>]),

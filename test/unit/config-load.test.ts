@@ -240,7 +240,7 @@ describe('schema: spec.provider', () => {
   test('an unknown provider key is reported at its path, listing the known providers', () => {
     const e = only(parseConfigText(cluster({ provider: '{nope: {x: 1}}' }), 'f.yaml').errors);
     assert.equal(e.path, 'spec.provider.nope');
-    assert.equal(e.message, 'unknown provider "nope" (known: ecr, static)');
+    assert.equal(e.message, 'unknown provider "nope" (known: ecr, ecrPublic, static)');
   });
 
   test('two provider keys are refused', () => {
@@ -252,7 +252,7 @@ describe('schema: spec.provider', () => {
   test('zero provider keys are refused, naming the known providers', () => {
     const e = only(parseConfigText(cluster({ provider: '{}' }), 'f.yaml').errors);
     assert.equal(e.path, 'spec.provider');
-    assert.equal(e.message, 'exactly one provider key is required (one of: ecr, static)');
+    assert.equal(e.message, 'exactly one provider key is required (one of: ecr, ecrPublic, static)');
   });
 
   test('errors inside the provider config are prefixed with spec.provider.<key>', () => {

@@ -1,0 +1,126 @@
+// The `ecrPublic` provider end to end: the built CLI against a local ECR Public double
+// (test/harness/ecr-public-double.ts; moto has no ECR Public) and a real kube-apiserver.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { CoreV1Api, type V1Secret } from '@kubernetes/client-node';
+import { start, type ControlPlane } from '../harness/controlplane.js';
+import { runCli, writeConfig, type CliResult } from '../harness/cli.js';
+import { ECR_PUBLIC_TARGET, startEcrPublicDouble, type EcrPublicDouble } from '../harness/ecr-public-double.js';
+
+let cp: ControlPlane;
+let double: EcrPublicDouble;
+let core: CoreV1Api;
+
+const KEY_ID = `AKIA${randomBytes(8).toString('hex').toUpperCase()}`;
+const SECRET_KEY = randomBytes(30).toString('base64');
+const printed: string[] = [];
+
+function kube(): string[] {
+  return ['--kubeconfig', cp.kubeconfigPath];
+}
+
+function run(args: string[]): Promise<CliResult> {
+  return runCli(args, {
+    env: {
+      AWS_ACCESS_KEY_ID: '',
+      AWS_SECRET_ACCESS_KEY: '',
+      AWS_SESSION_TOKEN: '',
+      AWS_PROFILE: '',
+      AWS_CONFIG_FILE: '/nonexistent/aws-config',
+      AWS_SHARED_CREDENTIALS_FILE: '/nonexistent/aws-credentials',
+      AWS_EC2_METADATA_DISABLED: 'true',
+    },
+  });
+}
+
+function credential(name: string, spec: string, namespace: string): string {
+  return `apiVersion: regcred.dev/v1alpha1
+kind: ClusterRegistryCredential
+metadata: {name: ${name}}
+spec:
+  provider:
+    ecrPublic: ${spec}
+  target:
+    secretName: pull-${name}
+    namespaces: {names: [${namespace}]}
+    serviceAccounts: []
+`;
+}
+
+async function readSecret(namespace: string, name: string): Promise<V1Secret | undefined> {
+  try {
+    return await core.readNamespacedSecret({ namespace, name });
+  } catch (err) {
+    if ((err as { code?: number }).code === 404) return undefined;
+    throw err;
+  }
+}
+
+before(async () => {
+  [cp, double] = await Promise.all([start(), startEcrPublicDouble({ accessKeyId: KEY_ID, secretAccessKey: SECRET_KEY })]);
+  core = cp.kubeConfig.makeApiClient(CoreV1Api);
+  for (const ns of ['regcred-system', 'ecrpub-a', 'ecrpub-bad']) await core.createNamespace({ body: { metadata: { name: ns } } });
+  await core.createNamespacedSecret({
+    namespace: 'regcred-system',
+    body: { metadata: { name: 'aws-keys' }, stringData: { AWS_ACCESS_KEY_ID: KEY_ID, AWS_SECRET_ACCESS_KEY: SECRET_KEY } },
+  });
+});
+
+after(async () => {
+  await Promise.all([cp?.stop(), double?.stop()]);
+});
+
+describe('regcred sync with the ecrPublic provider (ECR Public double + real API server)', () => {
+  test('auth.secretRef: writes auths["public.ecr.aws"] with user AWS and the served password', async () => {
+    const file = writeConfig(
+      credential('ecrpub-one', `{endpoint: "${double.endpoint}", auth: {secretRef: {namespace: regcred-system, name: aws-keys}}}`, 'ecrpub-a'),
+    );
+    const before = double.requests.length;
+    const res = await run(['sync', '-f', file, ...kube()]);
+    printed.push(res.stdout, res.stderr);
+    assert.equal(res.code, 0, `${res.stdout}\n${res.stderr}`);
+    assert.match(res.stdout, /ClusterRegistryCredential\/ecrpub-one: synced 1\/1 namespaces/);
+    const secret = await readSecret('ecrpub-a', 'pull-ecrpub-one');
+    assert.ok(secret, 'the Secret was written');
+    assert.equal(secret.type, 'kubernetes.io/dockerconfigjson');
+    assert.equal(secret.metadata?.annotations?.['regcred.dev/expires-at'], double.expiresAt.toISOString());
+    const auths = JSON.parse(Buffer.from(secret.data?.['.dockerconfigjson'] ?? '', 'base64').toString('utf8')).auths;
+    assert.deepEqual(auths, {
+      'public.ecr.aws': { username: 'AWS', password: double.password, auth: Buffer.from(`AWS:${double.password}`).toString('base64') },
+    });
+    const seen = double.requests.slice(before);
+    assert.equal(seen.length, 1, 'one GetAuthorizationToken call');
+    const r = seen[0]!;
+    assert.equal(r.target, ECR_PUBLIC_TARGET);
+    assert.equal(r.accessKeyId, KEY_ID);
+    assert.equal(r.region, 'us-east-1');
+    assert.equal(r.service, 'ecr-public');
+    assert.match(r.date ?? '', /^\d{8}$/);
+    assert.equal(r.signatureValid, true, 'the SigV4 signature checks out with the secret key');
+    assert.equal(r.status, 200);
+  });
+
+  test('keys the API does not know: exit 1, one clear line naming ecrPublic GetAuthorizationToken, no secret', async () => {
+    double.expect = { accessKeyId: `AKIA${randomBytes(8).toString('hex').toUpperCase()}`, secretAccessKey: 'other' };
+    try {
+      const file = writeConfig(credential('ecrpub-bad', `{endpoint: "${double.endpoint}", auth: {secretRef: {name: aws-keys}}}`, 'ecrpub-bad'));
+      const res = await run(['sync', '-f', file, ...kube()]);
+      printed.push(res.stdout, res.stderr);
+      assert.equal(res.code, 1, `${res.stdout}\n${res.stderr}`);
+      assert.match(res.stderr, /ClusterRegistryCredential\/ecrpub-bad: .*ecrPublic GetAuthorizationToken in us-east-1: .*UnrecognizedClient/);
+      assert.doesNotMatch(res.stderr, /\n\s+at /, 'no stack trace');
+      assert.equal(await readSecret('ecrpub-bad', 'pull-ecrpub-bad'), undefined, 'nothing written');
+      assert.equal(double.requests.at(-1)?.status, 400);
+    } finally {
+      double.expect = { accessKeyId: KEY_ID, secretAccessKey: SECRET_KEY };
+    }
+  });
+
+  test('no output held a secret', () => {
+    const all = printed.join('\n');
+    for (const value of [SECRET_KEY, double.password, Buffer.from(`AWS:${double.password}`).toString('base64')]) {
+      assert.ok(!all.includes(value), 'a secret value was printed');
+    }
+  });
+});
