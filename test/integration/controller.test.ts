@@ -12,6 +12,7 @@ import { Controller } from '../../src/controller/controller.js';
 import { createMetrics, type Metrics } from '../../src/metrics.js';
 import { EventRecorder } from '../../src/kube/events.js';
 import { createLogger } from '../../src/log.js';
+import { secretOrUndefined } from '../harness/kube.js';
 
 let cp: ControlPlane;
 let core: CoreV1Api;
@@ -47,13 +48,8 @@ async function eventually<T>(what: string, check: () => Promise<T | undefined | 
   throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${String(last)}` : ''}`);
 }
 
-async function getSecret(namespace: string, name: string): Promise<V1Secret | undefined> {
-  try {
-    return await core.readNamespacedSecret({ namespace, name });
-  } catch (err) {
-    if ((err as { code?: number }).code === 404) return undefined;
-    throw err;
-  }
+function getSecret(namespace: string, name: string): Promise<V1Secret | undefined> {
+  return secretOrUndefined(core, namespace, name);
 }
 
 function passwordIn(secret: V1Secret | undefined): string | undefined {
@@ -170,6 +166,8 @@ describe('controller (real API server)', () => {
     const degraded = crc.status.conditions.find((x: { type: string }) => x.type === 'Degraded');
     assert.equal(degraded.status, 'False');
     const labels = { kind: 'ClusterRegistryCredential', namespace: '', name: 'basic', provider: 'static' };
+    // The status write and the metrics update end the same reconcile; the status may be seen first.
+    await eventually('ready metric', async () => (await metricValue('regcred_credential_ready', labels)) === 1);
     assert.equal(await metricValue('regcred_credential_ready', labels), 1);
     assert.equal(await metricValue('regcred_target_secrets', { ...labels, state: 'synced' }), 2);
     assert.ok(((await metricValue('regcred_refresh_total', { ...labels, result: 'success' })) ?? 0) >= 1);

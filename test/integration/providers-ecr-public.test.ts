@@ -7,6 +7,7 @@ import { CoreV1Api, type V1Secret } from '@kubernetes/client-node';
 import { start, type ControlPlane } from '../harness/controlplane.js';
 import { runCli, writeConfig, type CliResult } from '../harness/cli.js';
 import { ECR_PUBLIC_TARGET, startEcrPublicDouble, type EcrPublicDouble } from '../harness/ecr-public-double.js';
+import { secretOrUndefined } from '../harness/kube.js';
 
 let cp: ControlPlane;
 let double: EcrPublicDouble;
@@ -48,13 +49,8 @@ spec:
 `;
 }
 
-async function readSecret(namespace: string, name: string): Promise<V1Secret | undefined> {
-  try {
-    return await core.readNamespacedSecret({ namespace, name });
-  } catch (err) {
-    if ((err as { code?: number }).code === 404) return undefined;
-    throw err;
-  }
+function readSecret(namespace: string, name: string): Promise<V1Secret | undefined> {
+  return secretOrUndefined(core, namespace, name);
 }
 
 before(async () => {

@@ -8,6 +8,7 @@ import { ECRClient, GetAuthorizationTokenCommand } from '@aws-sdk/client-ecr';
 import { start, type ControlPlane } from '../harness/controlplane.js';
 import { runCli, writeConfig, type CliResult } from '../harness/cli.js';
 import { MOTO_ACCOUNT, startMoto, type Moto } from '../harness/moto.js';
+import { secretOrUndefined } from '../harness/kube.js';
 
 // This process calls moto with the SDK too; keep the SDK's Node 22 notice off the test output.
 process.env['AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED'] ??= 'true';
@@ -82,13 +83,8 @@ spec:
 `;
 }
 
-async function readSecret(namespace: string, name: string): Promise<V1Secret | undefined> {
-  try {
-    return await core.readNamespacedSecret({ namespace, name });
-  } catch (err) {
-    if ((err as { code?: number }).code === 404) return undefined;
-    throw err;
-  }
+function readSecret(namespace: string, name: string): Promise<V1Secret | undefined> {
+  return secretOrUndefined(core, namespace, name);
 }
 
 type Auths = Record<string, { username: string; password: string; auth: string }>;

@@ -5,6 +5,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { CoreV1Api, RbacAuthorizationV1Api, type V1Secret } from '@kubernetes/client-node';
 import { start, type ControlPlane } from '../harness/controlplane.js';
 import { allCliOutput, runCli, writeConfig } from '../harness/cli.js';
+import { secretOrUndefined } from '../harness/kube.js';
 
 let cp: ControlPlane;
 let core: CoreV1Api;
@@ -16,13 +17,8 @@ async function createNamespace(name: string, labels: Record<string, string> = {}
   await core.createNamespace({ body: { metadata: { name, labels } } });
 }
 
-async function readSecret(namespace: string, name: string): Promise<V1Secret | undefined> {
-  try {
-    return await core.readNamespacedSecret({ namespace, name });
-  } catch (err) {
-    if ((err as { code?: number }).code === 404) return undefined;
-    throw err;
-  }
+function readSecret(namespace: string, name: string): Promise<V1Secret | undefined> {
+  return secretOrUndefined(core, namespace, name);
 }
 
 /** Waits for the controller-manager to create a namespace's default service account. */
