@@ -46,3 +46,14 @@ export async function loadOrReport(files: readonly string[], output: Output): Pr
 export function providerDeps(core: CoreV1Api, obj: CredentialObject, opts: SourceOptions, log: Logger): ProviderDeps {
   return kubeProviderDeps(core, obj, opts.namespace, opts.allowCrossNamespaceRefs, { now: () => new Date(), fetch: globalThis.fetch, log });
 }
+
+/**
+ * A warning line when a provider handed out a credential that has already expired (clock skew, a
+ * misbehaving broker, or a test double such as moto, whose ECR tokens expired in 2015); undefined
+ * otherwise. The credential is still written: the registry is the judge, and the controller retries
+ * such a credential at its minimum delay instead of at the (past) renewal time.
+ */
+export function expiredWarning(expiresAt: Date | undefined, now: Date = new Date()): string | undefined {
+  if (!expiresAt || expiresAt.getTime() > now.getTime()) return undefined;
+  return `warning: the provider returned a credential that already expired at ${expiresAt.toISOString()} (now ${now.toISOString()}); it is written as is, but pulls with it may fail`;
+}

@@ -3,7 +3,7 @@ import { RegcredError, errorMessage, isInputError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { createClients, loadKubeConfig } from '../kube/client.js';
 import { mintCredential } from '../controller/reconcile.js';
-import { EXIT_FAILED, EXIT_INVALID, EXIT_OK, loadOrReport, providerDeps, type GlobalOptions, type Output, type SourceOptions } from './common.js';
+import { EXIT_FAILED, EXIT_INVALID, EXIT_OK, expiredWarning, loadOrReport, providerDeps, type GlobalOptions, type Output, type SourceOptions } from './common.js';
 
 export interface GetOptions extends GlobalOptions, SourceOptions {
   files: string[];
@@ -40,6 +40,8 @@ export async function runGet(opts: GetOptions, output: Output, log: Logger, stdo
   for (const { object } of selected) {
     try {
       const minted = await mintCredential(object, providerDeps(core, object, opts, log));
+      const expired = expiredWarning(minted.expiresAt);
+      if (expired) output.err(`${objectRef(object)}: ${expired}`);
       if (opts.output === 'dockerconfigjson') stdout(minted.dockerConfigJson + '\n');
       else {
         results.push({

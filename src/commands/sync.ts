@@ -8,6 +8,7 @@ import {
   EXIT_FAILED,
   EXIT_INVALID,
   EXIT_OK,
+  expiredWarning,
   loadOrReport,
   providerDeps,
   type GlobalOptions,
@@ -97,6 +98,8 @@ export async function runSync(opts: SyncOptions, output: Output, log: Logger): P
     }
     const c = result.counts;
     if (c.failed > 0) anyFailed = true;
+    const expired = expiredWarning(credential.expiresAt);
+    if (expired) output.err(`${ref}: ${expired}`);
     const expires = credential.expiresAt ? credential.expiresAt.toISOString() : 'never';
     output.out(
       `${ref}: ${c.failed > 0 ? 'partially synced' : 'synced'} ${c.synced}/${c.total} namespaces` +

@@ -457,11 +457,21 @@ export class Controller {
         const e = err instanceof RegcredError ? err : new RegcredError('ProviderError', errorMessage(err), true);
         this.opts.metrics?.providerRequestDuration.observe({ provider: obj.spec.provider.key, result: 'error' }, (this.clock.now() - started) / 1000);
         this.opts.metrics?.refreshTotal.inc({ ...labels, result: 'error' });
-        const delay = backoffDelay(state.refreshFailures, this.opts.retryBaseMs ?? 5_000, this.opts.retryMaxMs ?? 300_000);
+        // A provider's permanent refusal (bad credentials, no permission, a setting it rejects) goes
+        // straight to the longest delay: only a user can fix it, a spec change re-mints at once, and a
+        // fix elsewhere (IAM, the source Secret's content) is picked up within that delay. Everything
+        // else (network, 5xx, throttling, a source Secret not created yet) backs off exponentially.
+        const permanent = e.code === 'ProviderError' && !e.retryable;
+        const delay = permanent
+          ? (this.opts.retryMaxMs ?? 300_000)
+          : backoffDelay(state.refreshFailures, this.opts.retryBaseMs ?? 5_000, this.opts.retryMaxMs ?? 300_000);
         state.refreshFailures++;
         state.refreshError = { reason: e.code === 'ApiError' ? 'ProviderError' : e.code, message: e.message };
         state.nextRefreshAt = now + delay;
-        this.log.warn({ credential: key, code: e.code, err: e.message, failures: state.refreshFailures, retryInMs: Math.round(delay) }, 'refresh failed; keeping the previous credential');
+        this.log.warn(
+          { credential: key, code: e.code, err: e.message, permanent, failures: state.refreshFailures, retryInMs: Math.round(delay) },
+          'refresh failed; keeping the previous credential',
+        );
         this.opts.events?.record(eventTarget, 'Warning', state.refreshError.reason, `refresh failed: ${e.message}`);
       }
     }

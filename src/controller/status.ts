@@ -94,7 +94,12 @@ export function computeStatus(input: StatusInput): CredentialStatus {
   } else if (!input.hasCredential) {
     ready = condition(prev, 'Ready', 'False', input.refreshError?.reason ?? Reasons.Pending, input.refreshError?.message ?? 'no credential minted yet', input.generation, now);
   } else if (expired) {
-    ready = condition(prev, 'Ready', 'False', Reasons.Expired, `the credential expired at ${input.expiresAt!.toISOString()} and could not be renewed`, input.generation, now);
+    // Either renewals fail, or the provider hands out credentials that are already expired (a clock
+    // off, a broken broker, moto): the message tells the two apart.
+    const why = input.refreshError
+      ? 'and could not be renewed'
+      : `: the provider returned it already expired (${targets.synced}/${targets.total} namespaces hold it); retried at the minimum delay`;
+    ready = condition(prev, 'Ready', 'False', Reasons.Expired, `the credential expired at ${input.expiresAt!.toISOString()} ${why}`.replace(' :', ':'), input.generation, now);
   } else if (targets.failed > 0) {
     const reasons = [...new Set(input.failures.map((f) => f.reason))];
     ready = condition(

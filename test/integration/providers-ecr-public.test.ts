@@ -3,11 +3,13 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { CoreV1Api, type V1Secret } from '@kubernetes/client-node';
+import { CoreV1Api, CustomObjectsApi, type V1Secret } from '@kubernetes/client-node';
 import { start, type ControlPlane } from '../harness/controlplane.js';
 import { runCli, writeConfig, type CliResult } from '../harness/cli.js';
 import { ECR_PUBLIC_TARGET, startEcrPublicDouble, type EcrPublicDouble } from '../harness/ecr-public-double.js';
 import { secretOrUndefined } from '../harness/kube.js';
+import { installCrds } from '../harness/crds.js';
+import { readyOf, startTestController, type TestController } from '../harness/test-controller.js';
 
 let cp: ControlPlane;
 let double: EcrPublicDouble;
@@ -113,10 +115,90 @@ describe('regcred sync with the ecrPublic provider (ECR Public double + real API
     }
   });
 
+  test('regcred get -o dockerconfigjson prints the config, -o json its expiry', async () => {
+    const file = writeConfig(credential('ecrpub-get', `{endpoint: "${double.endpoint}", auth: {secretRef: {name: aws-keys}}}`, 'ecrpub-a'));
+    const res = await run(['get', '-f', file, '-o', 'dockerconfigjson', ...kube()]);
+    printed.push(res.stderr); // stdout is the credential itself, by design
+    assert.equal(res.code, 0, res.stderr);
+    assert.deepEqual(JSON.parse(res.stdout), {
+      auths: { 'public.ecr.aws': { username: 'AWS', password: double.password, auth: Buffer.from(`AWS:${double.password}`).toString('base64') } },
+    });
+    const json = await run(['get', '-f', file, '-o', 'json', ...kube()]);
+    assert.equal(json.code, 0, json.stderr);
+    const parsed = JSON.parse(json.stdout) as { provider: string; expiresAt: string };
+    assert.equal(parsed.provider, 'ecrPublic');
+    assert.equal(parsed.expiresAt, double.expiresAt.toISOString());
+    assert.ok(!(await readSecret('ecrpub-a', 'pull-ecrpub-get')), 'get writes nothing');
+  });
+
   test('no output held a secret', () => {
     const all = printed.join('\n');
     for (const value of [SECRET_KEY, double.password, Buffer.from(`AWS:${double.password}`).toString('base64')]) {
       assert.ok(!all.includes(value), 'a secret value was printed');
     }
+  });
+});
+
+describe('the controller with the ecrPublic provider (ECR Public double + real API server)', () => {
+  let ctl: TestController;
+
+  before(async () => {
+    await installCrds(cp.kubeConfig);
+    for (const [name, labels] of [['ctl-pub-1', { pub: 'yes' }], ['ctl-pub-2', { pub: 'yes' }], ['ctl-pub-no', {}]] as const) {
+      await core.createNamespace({ body: { metadata: { name, labels } } });
+    }
+    ctl = await startTestController(cp, { retryBaseMs: 500, retryMaxMs: 4000 });
+  });
+
+  after(async () => {
+    await ctl?.stop();
+    double.expect = { accessKeyId: KEY_ID, secretAccessKey: SECRET_KEY };
+  });
+
+  test('fills the selected namespaces and is Ready; keys the API refuses: Degraded ProviderError, the Secrets kept, retries backed off', async () => {
+    await ctl.createClusterCredential('ctl-pub', {
+      provider: { ecrPublic: { endpoint: double.endpoint, auth: { secretRef: { name: 'aws-keys' } } } },
+      target: { secretName: 'ecr-public-pull', namespaces: { selector: { matchLabels: { pub: 'yes' } } }, serviceAccounts: [] },
+    });
+    const status = await ctl.waitForStatus('ctl-pub', (s) => readyOf(s)?.status === 'True');
+    assert.equal(readyOf(status)?.reason, 'Synced');
+    assert.equal(status.targets?.synced, 2);
+    const want = { 'public.ecr.aws': { username: 'AWS', password: double.password, auth: Buffer.from(`AWS:${double.password}`).toString('base64') } };
+    const before: string[] = [];
+    for (const ns of ['ctl-pub-1', 'ctl-pub-2']) {
+      const secret = await readSecret(ns, 'ecr-public-pull');
+      assert.equal(secret?.metadata?.annotations?.['regcred.dev/expires-at'], double.expiresAt.toISOString());
+      assert.deepEqual(JSON.parse(Buffer.from(secret?.data?.['.dockerconfigjson'] ?? '', 'base64').toString('utf8')).auths, want);
+      before.push(secret!.data!['.dockerconfigjson']!);
+    }
+    assert.equal(await readSecret('ctl-pub-no', 'ecr-public-pull'), undefined);
+
+    // The API stops accepting the keys (rotated on the AWS side): a permanent error.
+    double.expect = { accessKeyId: `AKIA${randomBytes(8).toString('hex').toUpperCase()}`, secretAccessKey: 'rotated' };
+    const errorsBefore = await ctl.refreshes('ctl-pub', 'error');
+    // Force a refresh now: bump the spec's interval (a spec change re-mints at once).
+    await cp.kubeConfig.makeApiClient(CustomObjectsApi).patchClusterCustomObject({
+      group: 'regcred.dev',
+      version: 'v1alpha1',
+      plural: 'clusterregistrycredentials',
+      name: 'ctl-pub',
+      body: [{ op: 'add', path: '/spec/refresh', value: { interval: '2h' } }],
+    });
+    const degraded = await ctl.waitForStatus('ctl-pub', (s) => s.conditions?.some((c) => c.type === 'Degraded' && c.status === 'True') ?? false);
+    const d = degraded.conditions!.find((c) => c.type === 'Degraded')!;
+    assert.equal(d.reason, 'ProviderError');
+    assert.match(d.message, /^ecrPublic GetAuthorizationToken in us-east-1: UnrecognizedClient.*; the previous credential is still in place$/);
+    // A permanent error: no backoff ladder (500 ms, 1 s, 2 s...), straight to the longest delay (4 s here).
+    const t0 = Date.now();
+    await new Promise((r) => setTimeout(r, 3500));
+    const errors = (await ctl.refreshes('ctl-pub', 'error')) - errorsBefore;
+    console.log(`# ${errors} failed refresh(es) in ${Date.now() - t0} ms after the keys were refused (retry base 500 ms, max 4 s)`);
+    assert.equal(errors, 1, 'one attempt, then the longest delay');
+    assert.ok(ctl.logLines.some((l) => l.includes('"permanent":true') && l.includes('"retryInMs":4000')), 'logged as permanent with the longest delay');
+    for (const [i, ns] of ['ctl-pub-1', 'ctl-pub-2'].entries()) {
+      assert.equal((await readSecret(ns, 'ecr-public-pull'))?.data?.['.dockerconfigjson'], before[i], 'the last good Secret is kept byte for byte');
+    }
+    assert.ok(!ctl.logLines.join('').includes(double.password), 'no password in the controller logs');
+    assert.ok(!ctl.logLines.join('').includes(SECRET_KEY), 'no AWS secret key in the controller logs');
   });
 });

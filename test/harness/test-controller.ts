@@ -1,0 +1,99 @@
+// The controller run in the test's own process, for provider end-to-end tests: it reaches the API
+// server and the provider (or its double) only over the network, like the deployed controller, but
+// the test can shorten its delays and read its metrics and logs.
+import { Writable } from 'node:stream';
+import { CustomObjectsApi } from '@kubernetes/client-node';
+import type { ControlPlane } from './controlplane.js';
+import { Controller } from '../../src/controller/controller.js';
+import { createMetrics, type Metrics } from '../../src/metrics.js';
+import { EventRecorder } from '../../src/kube/events.js';
+import { createLogger } from '../../src/log.js';
+
+export interface CredentialStatus {
+  conditions?: Array<{ type: string; status: string; reason: string; message: string }>;
+  targets?: { total?: number; synced?: number; failed?: number };
+  expiresAt?: string;
+}
+
+export interface TestController {
+  controller: Controller;
+  metrics: Metrics;
+  /** Every log line so far (JSON), for "no secret in the logs" checks. */
+  logLines: string[];
+  /** Sum of regcred_refresh_total for a credential, by result. */
+  refreshes(name: string, result?: 'success' | 'error'): Promise<number>;
+  /** Polls a ClusterRegistryCredential's status until `done` holds; returns the last status seen. */
+  waitForStatus(name: string, done: (s: CredentialStatus) => boolean, timeoutMs?: number): Promise<CredentialStatus>;
+  createClusterCredential(name: string, spec: Record<string, unknown>): Promise<void>;
+  stop(): Promise<void>;
+}
+
+const GROUP = 'regcred.dev';
+const VERSION = 'v1alpha1';
+const PLURAL = 'clusterregistrycredentials';
+
+export async function startTestController(
+  cp: ControlPlane,
+  opts: { namespace?: string; minRefreshDelayMs?: number; retryBaseMs?: number; retryMaxMs?: number } = {},
+): Promise<TestController> {
+  const metrics = createMetrics();
+  const logLines: string[] = [];
+  const log = createLogger({
+    level: 'debug',
+    format: 'json',
+    destination: new Writable({
+      write(chunk, _enc, done) {
+        logLines.push(chunk.toString());
+        done();
+      },
+    }),
+  });
+  const controller = new Controller({
+    kubeConfig: cp.kubeConfig,
+    namespace: opts.namespace ?? 'regcred-system',
+    allowCrossNamespaceRefs: false,
+    log,
+    metrics,
+    events: new EventRecorder({ kubeConfig: cp.kubeConfig, controller: 'regcred.dev/controller', instance: 'test', log }),
+    minRefreshDelayMs: opts.minRefreshDelayMs ?? 1000,
+    retryBaseMs: opts.retryBaseMs ?? 300,
+    retryMaxMs: opts.retryMaxMs ?? 2000,
+  });
+  await controller.start();
+  const custom = cp.kubeConfig.makeApiClient(CustomObjectsApi);
+  return {
+    controller,
+    metrics,
+    logLines,
+    async refreshes(name, result = 'success') {
+      const metric = (await metrics.registry.getMetricsAsJSON()).find((m) => m.name === 'regcred_refresh_total');
+      const values = (metric?.values ?? []) as Array<{ labels: Record<string, string | number>; value: number }>;
+      return values.filter((v) => v.labels['name'] === name && v.labels['result'] === result).reduce((a, v) => a + v.value, 0);
+    },
+    async waitForStatus(name, done, timeoutMs = 20_000) {
+      const deadline = Date.now() + timeoutMs;
+      let status: CredentialStatus = {};
+      while (Date.now() < deadline) {
+        const obj = (await custom.getClusterCustomObject({ group: GROUP, version: VERSION, plural: PLURAL, name })) as { status?: CredentialStatus };
+        status = obj.status ?? {};
+        if (done(status)) return status;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      throw new Error(`timed out after ${timeoutMs} ms waiting for the status of ClusterRegistryCredential ${name}; last: ${JSON.stringify(status)}`);
+    },
+    async createClusterCredential(name, spec) {
+      await custom.createClusterCustomObject({
+        group: GROUP,
+        version: VERSION,
+        plural: PLURAL,
+        body: { apiVersion: `${GROUP}/${VERSION}`, kind: 'ClusterRegistryCredential', metadata: { name }, spec },
+      });
+    },
+    stop: () => controller.stop(),
+  };
+}
+
+/** The Ready condition of a status, if any. */
+export function readyOf(status: CredentialStatus): { status: string; reason: string; message: string } | undefined {
+  return status.conditions?.find((c) => c.type === 'Ready');
+}
