@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { stringify } from 'yaml';
 import { labelSelector } from './common.js';
-import { API_GROUP, credentialSpec, type CredentialKind } from './schema.js';
+import { API_GROUP, clusterOnlyMessage, credentialSpec, type CredentialKind } from './schema.js';
 import { knownProviderKeys, providerRegistry } from '../providers/registry.js';
 
 // The CustomResourceDefinitions of ../../shared/spec/API.md §1, generated from the zod schema in
@@ -403,34 +403,45 @@ function toJson(schema: z.ZodType, path: string): Schema {
   return structural(json, path);
 }
 
-/** `spec.provider`: one optional property per provider in the registry, exactly one of them set. */
-function providerSchema(): Schema {
+/**
+ * `spec.provider`: one optional property per provider in the registry, exactly one of them set. In a
+ * RegistryCredential, cluster-only providers keep their schema (so the message is clear, not a
+ * pruned field) and a rule refuses them.
+ */
+function providerSchema(kind: CredentialKind): Schema {
   const keys = knownProviderKeys();
   const properties: Schema = {};
   for (const key of keys) {
     properties[key] = toJson(providerRegistry.get(key)!.configSchema, `spec.provider.${key}`);
   }
   const known = keys.join(', ');
+  const rules: CelRule[] = [
+    exactlyOneOfMany(
+      keys,
+      // A key that is no provider is pruned before this rule runs (or rejected as an unknown field
+      // with fieldValidation=Strict), so say so.
+      `exactly one provider key is required (one of: ${known}); keys that are not providers are dropped`,
+      'exactly one provider key is allowed, found:',
+    ),
+  ];
+  if (kind === 'RegistryCredential') {
+    for (const key of keys) {
+      const reason = providerRegistry.get(key)!.clusterOnly;
+      if (reason) rules.push({ rule: `!has(self.${key})`, message: clusterOnlyMessage(key, reason) });
+    }
+  }
   return {
     type: 'object',
     description: `The credential source: exactly one key, one of: ${known}.`,
     properties,
-    'x-kubernetes-validations': [
-      exactlyOneOfMany(
-        keys,
-        // A key that is no provider is pruned before this rule runs (or rejected as an unknown field
-        // with fieldValidation=Strict), so say so.
-        `exactly one provider key is required (one of: ${known}); keys that are not providers are dropped`,
-        'exactly one provider key is allowed, found:',
-      ),
-    ],
+    'x-kubernetes-validations': rules,
   };
 }
 
 function specSchema(kind: CredentialKind): Schema {
   const spec = toJson(credentialSpec, 'spec');
   spec['description'] = 'The desired state: where the credential comes from and where it is written.';
-  (spec['properties'] as Schema)['provider'] = providerSchema();
+  (spec['properties'] as Schema)['provider'] = providerSchema(kind);
 
   const target = nodeAt(spec, 'target');
   target['description'] = 'The Secret to write, and where.';

@@ -136,10 +136,19 @@ export const credentialObject = z
       if (!obj.metadata.namespace) {
         ctx.addIssue({ code: 'custom', path: ['metadata', 'namespace'], message: 'is required for RegistryCredential' });
       }
+      const clusterOnly = providerRegistry.get(obj.spec.provider.key)?.clusterOnly;
+      if (clusterOnly) {
+        ctx.addIssue({ code: 'custom', path: ['spec', 'provider', obj.spec.provider.key], message: clusterOnlyMessage(obj.spec.provider.key, clusterOnly) });
+      }
     }
   });
 
 export type CredentialObject = z.infer<typeof credentialObject>;
+
+/** Why a provider is refused in a RegistryCredential; the same words in zod and the CRD's CEL rule. */
+export function clusterOnlyMessage(key: string, reason: string): string {
+  return `provider ${key} is allowed only in a ClusterRegistryCredential: ${reason}`;
+}
 
 /** "ClusterRegistryCredential/name" or "RegistryCredential/ns/name": how messages name an object. */
 export function objectRef(obj: { kind: string; metadata: { name?: string; namespace?: string | undefined } }): string {

@@ -1,10 +1,12 @@
+import { acrProvider } from './acr.js';
 import { ecrProvider } from './ecr.js';
 import { ecrPublicProvider } from './ecr-public.js';
+import { gcpProvider } from './gcp.js';
 import { staticProvider } from './static.js';
 import type { ProviderDefinition } from './types.js';
 
 // Every provider, by its key under `spec.provider`. Adding a provider is one file and one line here.
-const definitions: ProviderDefinition<any>[] = [staticProvider, ecrProvider, ecrPublicProvider];
+const definitions: ProviderDefinition<any>[] = [staticProvider, ecrProvider, ecrPublicProvider, acrProvider, gcpProvider];
 
 export const providerRegistry: ReadonlyMap<string, ProviderDefinition<unknown>> = new Map(
   definitions.map((d) => [d.key, d as ProviderDefinition<unknown>]),

@@ -49,6 +49,11 @@ export interface ProviderDefinition<C = unknown> {
   /** The key under `spec.provider`. */
   readonly key: string;
   readonly configSchema: z.ZodType<C>;
+  /**
+   * Set for providers a tenant must not use: why they are refused in a namespaced RegistryCredential
+   * (e.g. `exec` runs a command inside the controller). Checked by the schema and the CRD.
+   */
+  readonly clusterOnly?: string;
   create(config: C, deps: ProviderDeps): Provider;
 }
 
