@@ -2,12 +2,12 @@
 // server and the provider (or its double) only over the network, like the deployed controller, but
 // the test can shorten its delays and read its metrics and logs.
 import { Writable } from 'node:stream';
-import { CustomObjectsApi } from '@kubernetes/client-node';
 import type { ControlPlane } from './controlplane.js';
 import { Controller } from '../../src/controller/controller.js';
 import { createMetrics, type Metrics } from '../../src/metrics.js';
 import { EventRecorder } from '../../src/kube/events.js';
 import { createLogger } from '../../src/log.js';
+import { createClusterCredential, waitForClusterCredentialStatus } from './controller-process.js';
 
 export interface CredentialStatus {
   conditions?: Array<{ type: string; status: string; reason: string; message: string }>;
@@ -27,10 +27,6 @@ export interface TestController {
   createClusterCredential(name: string, spec: Record<string, unknown>): Promise<void>;
   stop(): Promise<void>;
 }
-
-const GROUP = 'regcred.dev';
-const VERSION = 'v1alpha1';
-const PLURAL = 'clusterregistrycredentials';
 
 export async function startTestController(
   cp: ControlPlane,
@@ -60,7 +56,6 @@ export async function startTestController(
     retryMaxMs: opts.retryMaxMs ?? 2000,
   });
   await controller.start();
-  const custom = cp.kubeConfig.makeApiClient(CustomObjectsApi);
   return {
     controller,
     metrics,
@@ -70,25 +65,8 @@ export async function startTestController(
       const values = (metric?.values ?? []) as Array<{ labels: Record<string, string | number>; value: number }>;
       return values.filter((v) => v.labels['name'] === name && v.labels['result'] === result).reduce((a, v) => a + v.value, 0);
     },
-    async waitForStatus(name, done, timeoutMs = 20_000) {
-      const deadline = Date.now() + timeoutMs;
-      let status: CredentialStatus = {};
-      while (Date.now() < deadline) {
-        const obj = (await custom.getClusterCustomObject({ group: GROUP, version: VERSION, plural: PLURAL, name })) as { status?: CredentialStatus };
-        status = obj.status ?? {};
-        if (done(status)) return status;
-        await new Promise((r) => setTimeout(r, 100));
-      }
-      throw new Error(`timed out after ${timeoutMs} ms waiting for the status of ClusterRegistryCredential ${name}; last: ${JSON.stringify(status)}`);
-    },
-    async createClusterCredential(name, spec) {
-      await custom.createClusterCustomObject({
-        group: GROUP,
-        version: VERSION,
-        plural: PLURAL,
-        body: { apiVersion: `${GROUP}/${VERSION}`, kind: 'ClusterRegistryCredential', metadata: { name }, spec },
-      });
-    },
+    waitForStatus: (name, done, timeoutMs = 20_000) => waitForClusterCredentialStatus(cp.kubeConfig, name, done, timeoutMs),
+    createClusterCredential: (name, spec) => createClusterCredential(cp.kubeConfig, name, spec),
     stop: () => controller.stop(),
   };
 }

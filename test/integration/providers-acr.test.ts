@@ -1,18 +1,19 @@
 // The `acr` provider end to end: the built CLI (and the controller) with the real @azure/identity
-// against Entra, IMDS and ACR doubles (test/harness/azure-doubles.ts) and a real kube-apiserver +
+// against Entra, IMDS and ACR doubles (test/harness/doubles/azure.ts) and a real kube-apiserver +
 // controller-manager. Entra is HTTPS with a test CA (MSAL refuses plain-http authorities): each
 // child process gets NODE_EXTRA_CA_CERTS, as users behind a TLS-inspecting proxy would.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { CoreV1Api, CustomObjectsApi, type V1Secret } from '@kubernetes/client-node';
 import { start, type ControlPlane } from '../harness/controlplane.js';
-import { CLI_PATH, runCli, writeConfig, type CliResult } from '../harness/cli.js';
+import { runCli, writeConfig, type CliResult } from '../harness/cli.js';
 import { secretOrUndefined } from '../harness/kube.js';
+import { createClusterCredential, spawnController, waitForClusterCredentialStatus, type ControllerProcess } from '../harness/controller-process.js';
+import { readyOf, type CredentialStatus } from '../harness/test-controller.js';
 import { installCrds } from '../harness/crds.js';
-import { startAzureDoubles, type AzureDoubles } from '../harness/azure-doubles.js';
+import { startAzureDoubles, type AzureDoubles } from '../harness/doubles/azure.js';
 
 let cp: ControlPlane;
 let az: AzureDoubles;
@@ -287,11 +288,10 @@ describe('regcred sync with the acr provider (Entra/IMDS/ACR doubles + real API 
 });
 
 describe('regcred controller with the acr provider', () => {
-  let controller: ChildProcess | undefined;
-  const output: string[] = [];
+  let ctl: ControllerProcess | undefined;
 
-  after(() => {
-    if (controller && controller.exitCode === null && controller.signalCode === null) controller.kill('SIGKILL');
+  after(async () => {
+    await ctl?.stop('SIGKILL');
   });
 
   test('a ClusterRegistryCredential selecting namespaces by label: each gets the Secret, Ready=True', async () => {
@@ -302,48 +302,24 @@ describe('regcred controller with the acr provider', () => {
     ] as const) {
       await core.createNamespace({ body: { metadata: { name, labels } } });
     }
-    controller = spawn(
-      process.execPath,
-      [CLI_PATH, 'controller', '--kubeconfig', cp.kubeconfigPath, '--log-format', 'json', '--metrics-bind-address', '127.0.0.1:0', '--health-probe-bind-address', '127.0.0.1:0'],
-      { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...azureEnv() } },
-    );
-    controller.stdout!.on('data', (d: Buffer) => output.push(d.toString()));
-    controller.stderr!.on('data', (d: Buffer) => output.push(d.toString()));
-    const custom = cp.kubeConfig.makeApiClient(CustomObjectsApi);
-    await custom.createClusterCustomObject({
-      group: 'regcred.dev',
-      version: 'v1alpha1',
-      plural: 'clusterregistrycredentials',
-      body: {
-        apiVersion: 'regcred.dev/v1alpha1',
-        kind: 'ClusterRegistryCredential',
-        metadata: { name: 'acr-ctrl' },
-        spec: {
-          provider: {
-            acr: {
-              registry: REGISTRY,
-              tenantId: TENANT,
-              clientId: SP_CLIENT,
-              authorityHost: az.authorityHost,
-              endpoint: az.acrEndpoint,
-              auth: { secretRef: { name: 'acr-sp' } },
-            },
-          },
-          target: { secretName: 'acr-pull', namespaces: { selector: { matchLabels: { acr: 'yes' } } }, serviceAccounts: [] },
+    ctl = spawnController(cp.kubeconfigPath, { args: ['--log-format', 'json'], env: azureEnv() });
+    const output = ctl.output;
+    await createClusterCredential(cp.kubeConfig, 'acr-ctrl', {
+      provider: {
+        acr: {
+          registry: REGISTRY,
+          tenantId: TENANT,
+          clientId: SP_CLIENT,
+          authorityHost: az.authorityHost,
+          endpoint: az.acrEndpoint,
+          auth: { secretRef: { name: 'acr-sp' } },
         },
       },
+      target: { secretName: 'acr-pull', namespaces: { selector: { matchLabels: { acr: 'yes' } } }, serviceAccounts: [] },
     });
-    let status: any;
-    const deadline = Date.now() + 30_000;
-    for (;;) {
-      const crc = (await custom.getClusterCustomObject({ group: 'regcred.dev', version: 'v1alpha1', plural: 'clusterregistrycredentials', name: 'acr-ctrl' })) as {
-        status?: any;
-      };
-      status = crc.status;
-      if (status?.conditions?.some((c: { type: string; status: string }) => c.type === 'Ready' && c.status === 'True')) break;
-      if (Date.now() > deadline) assert.fail(`not Ready in 30 s: ${JSON.stringify(status)}\n${output.join('')}`);
-      await new Promise((r) => setTimeout(r, 200));
-    }
+    const status = (await waitForClusterCredentialStatus(cp.kubeConfig, 'acr-ctrl', (st) => readyOf(st)?.status === 'True', 30_000, () => output.join(''))) as CredentialStatus & {
+      provider?: string;
+    };
     assert.equal(status.provider, 'acr');
     assert.deepEqual(status.targets, { total: 2, synced: 2, failed: 0 });
     const a = await assertAcrSecret('ctrl-a', 'acr-pull');
@@ -351,6 +327,7 @@ describe('regcred controller with the acr provider', () => {
     assert.equal(a, b, 'one refresh token for every namespace');
     assert.equal(status.expiresAt, new Date(az.refreshTokens.get(a)!.exp * 1000).toISOString());
     assert.equal(await secretOrUndefined(core, 'ctrl-c', 'acr-pull'), undefined, 'an unselected namespace gets nothing');
+    assert.equal(await ctl.stop(), 0);
     printed.push(output.join(''));
   });
 });

@@ -1,12 +1,12 @@
 // The `ecrPublic` provider end to end: the built CLI against a local ECR Public double
-// (test/harness/ecr-public-double.ts; moto has no ECR Public) and a real kube-apiserver.
+// (test/harness/doubles/ecr-public.ts; moto has no ECR Public) and a real kube-apiserver.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { CoreV1Api, CustomObjectsApi, type V1Secret } from '@kubernetes/client-node';
 import { start, type ControlPlane } from '../harness/controlplane.js';
 import { runCli, writeConfig, type CliResult } from '../harness/cli.js';
-import { ECR_PUBLIC_TARGET, startEcrPublicDouble, type EcrPublicDouble } from '../harness/ecr-public-double.js';
+import { ECR_PUBLIC_TARGET, startEcrPublicDouble, type EcrPublicDouble } from '../harness/doubles/ecr-public.js';
 import { secretOrUndefined } from '../harness/kube.js';
 import { installCrds } from '../harness/crds.js';
 import { readyOf, startTestController, type TestController } from '../harness/test-controller.js';

@@ -1,21 +1,22 @@
 // The `gcp` provider end to end: the built CLI (and `regcred controller`) against a real
-// kube-apiserver + controller-manager and the local Google doubles of test/harness/gcp-doubles.ts
+// kube-apiserver + controller-manager and the local Google doubles of test/harness/doubles/gcp.ts
 // (OAuth token endpoint, metadata server, STS, IAM Credentials). Federation's subject token is
 // minted by the real API server (TokenRequest) and verified by the STS double against the API
 // server's own JWKS.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { generateKeyPairSync, type JsonWebKey } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { request as httpsRequest } from 'node:https';
 import { join } from 'node:path';
 import { CoreV1Api, CustomObjectsApi, type V1Secret } from '@kubernetes/client-node';
 import { start, type ControlPlane } from '../harness/controlplane.js';
-import { CLI_PATH, runCli, writeConfig, type CliResult } from '../harness/cli.js';
+import { runCli, writeConfig, type CliResult } from '../harness/cli.js';
 import { secretOrUndefined } from '../harness/kube.js';
+import { apiServerJwks } from '../harness/doubles/sa-token.js';
+import { createClusterCredential, spawnController, waitForClusterCredentialStatus, type ControllerProcess } from '../harness/controller-process.js';
+import { readyOf } from '../harness/test-controller.js';
 import { installCrds } from '../harness/crds.js';
-import { startGcpDoubles, type GcpDoubles } from '../harness/gcp-doubles.js';
+import { startGcpDoubles, type GcpDoubles } from '../harness/doubles/gcp.js';
 
 let cp: ControlPlane;
 let doubles: GcpDoubles;
@@ -54,22 +55,8 @@ function keyJson(pem: string): string {
   );
 }
 
-/** The API server's JWKS, read with the admin client certificate (the issuer discovery endpoints need authentication by default). */
-function fetchJwks(): Promise<{ keys: JsonWebKey[] }> {
-  return new Promise((resolve, reject) => {
-    const req = httpsRequest(
-      `${cp.server}/openid/v1/jwks`,
-      { ca: readFileSync(cp.caPath), cert: readFileSync(join(cp.dir, 'admin.crt')), key: readFileSync(join(cp.dir, 'admin.key')) },
-      (res) => {
-        let body = '';
-        res.on('data', (c: Buffer) => (body += c.toString()));
-        res.on('end', () => (res.statusCode === 200 ? resolve(JSON.parse(body) as { keys: JsonWebKey[] }) : reject(new Error(`JWKS: HTTP ${res.statusCode}`))));
-      },
-    );
-    req.on('error', reject);
-    req.end();
-  });
-}
+/** The API server's JWKS (test/harness/doubles/sa-token.ts). */
+const fetchJwks = () => apiServerJwks(cp);
 
 function kube(): string[] {
   return ['--kubeconfig', cp.kubeconfigPath];
@@ -304,22 +291,10 @@ spec:
 });
 
 describe('regcred controller with the gcp provider', () => {
-  const output: string[] = [];
-  let child: ChildProcess | undefined;
-  const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+  let ctl: ControllerProcess | undefined;
 
-  async function eventually<T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const v = await check().catch(() => undefined);
-      if (v !== undefined) return v;
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}\n${output.join('').slice(-3000)}`);
-      await sleep(100);
-    }
-  }
-
-  after(() => {
-    if (child && child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  after(async () => {
+    await ctl?.stop('SIGKILL');
   });
 
   test('a ClusterRegistryCredential (gcp, secretRef) fills the selected namespaces and reports Ready', async () => {
@@ -330,56 +305,30 @@ describe('regcred controller with the gcp provider', () => {
     ] as const) {
       await core.createNamespace({ body: { metadata: { name, labels } } });
     }
-    const custom = cp.kubeConfig.makeApiClient(CustomObjectsApi);
-    await custom.createClusterCustomObject({
-      group: 'regcred.dev',
-      version: 'v1alpha1',
-      plural: 'clusterregistrycredentials',
-      body: {
-        apiVersion: 'regcred.dev/v1alpha1',
-        kind: 'ClusterRegistryCredential',
-        metadata: { name: 'gcp-ctl' },
-        spec: {
-          provider: { gcp: { registries: REGISTRIES, auth: { secretRef: { name: 'gcp-key' } } } },
-          target: { secretName: 'gcp-pull', namespaces: { selector: { matchLabels: { gcp: 'yes' } } }, serviceAccounts: [] },
-        },
-      },
+    await createClusterCredential(cp.kubeConfig, 'gcp-ctl', {
+      provider: { gcp: { registries: REGISTRIES, auth: { secretRef: { name: 'gcp-key' } } } },
+      target: { secretName: 'gcp-pull', namespaces: { selector: { matchLabels: { gcp: 'yes' } } }, serviceAccounts: [] },
     });
     const issuedBefore = doubles.issued.key.length;
-    child = spawn(
-      process.execPath,
-      [CLI_PATH, 'controller', '--kubeconfig', cp.kubeconfigPath, '--metrics-bind-address', '127.0.0.1:0', '--health-probe-bind-address', '127.0.0.1:0'],
-      { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, GOOGLE_APPLICATION_CREDENTIALS: '', GCE_METADATA_HOST: '' } },
-    );
-    child.stdout!.on('data', (d: Buffer) => output.push(d.toString()));
-    child.stderr!.on('data', (d: Buffer) => output.push(d.toString()));
-
-    const [a, b] = await Promise.all(
-      ['ctl-a', 'ctl-b'].map((ns) => eventually(`the Secret in ${ns}`, () => secretOrUndefined(core, ns, 'gcp-pull'))),
-    );
+    ctl = spawnController(cp.kubeconfigPath, { env: { GOOGLE_APPLICATION_CREDENTIALS: '', GCE_METADATA_HOST: '' } });
+    const output = ctl.output;
+    const status = await waitForClusterCredentialStatus(cp.kubeConfig, 'gcp-ctl', (st) => readyOf(st)?.status === 'True', 30_000, () => output.join(''));
+    assert.equal(status.targets?.synced, 2);
     const tokens = doubles.issued.key.slice(issuedBefore);
     assert.ok(tokens.length >= 1, 'the controller asked the token endpoint');
-    for (const secret of [a!, b!]) {
+    for (const ns of ['ctl-a', 'ctl-b']) {
+      const secret = await secretOrUndefined(core, ns, 'gcp-pull');
       const auths = authsOf(secret);
       assert.deepEqual(Object.keys(auths).sort(), [...REGISTRIES].sort());
       const entry = auths['gcr.io']!;
       assert.equal(entry.username, 'oauth2accesstoken');
       assert.ok(tokens.includes(entry.password), 'the double’s token');
       assert.deepEqual(auths['europe-docker.pkg.dev'], entry, 'one token for every registry');
-      assert.ok(secret.metadata?.annotations?.['regcred.dev/expires-at']);
+      assert.ok(secret?.metadata?.annotations?.['regcred.dev/expires-at']);
     }
-    const status = await eventually('Ready=True', async () => {
-      const crc = (await custom.getClusterCustomObject({ group: 'regcred.dev', version: 'v1alpha1', plural: 'clusterregistrycredentials', name: 'gcp-ctl' })) as {
-        status?: { conditions?: Array<{ type: string; status: string; reason?: string }> };
-      };
-      return crc.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ? crc.status : undefined;
-    });
-    assert.ok(status.conditions?.find((c) => c.type === 'Ready'));
     assert.equal(await secretOrUndefined(core, 'ctl-c', 'gcp-pull'), undefined, 'a namespace the selector does not match gets nothing');
 
-    const exited = new Promise<number | null>((r) => child!.once('exit', (code) => r(code)));
-    child.kill('SIGTERM');
-    assert.equal(await exited, 0);
+    assert.equal(await ctl.stop(), 0);
     const all = output.join('');
     assert.ok(all.length > 0);
     for (const value of [PRIVATE_PEM, KEY_JSON, ...PRIVATE_PEM.split('\n').filter((l) => l.length > 20 && !l.startsWith('-----')), ...doubles.issued.key]) {

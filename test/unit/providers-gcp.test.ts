@@ -1,7 +1,7 @@
 // Unit tests for src/providers/gcp.ts: config schema, the service-account key flow (a JWT signed
 // with node:crypto), jsonKey, the metadata server and Workload Identity Federation flows (through
 // google-auth-library), source Secret handling and error classification. The Google endpoints are
-// the loopback doubles of test/harness/gcp-doubles.ts; the subject token is minted here with a
+// the loopback doubles of test/harness/doubles/gcp.ts; the subject token is minted here with a
 // test key (the integration test uses the real API server's TokenRequest).
 import { after, afterEach, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -14,7 +14,7 @@ import type { ProviderDeps, SourceReader, SourceSecret } from '../../src/provide
 import { RegcredError } from '../../src/errors.js';
 import { resetRegisteredSecrets, scrub } from '../../src/redact.js';
 import { silentLogger } from '../../src/log.js';
-import { startGcpDoubles, verifyJwt, type GcpDoubles } from '../harness/gcp-doubles.js';
+import { startGcpDoubles, verifyJwt, type GcpDoubles } from '../harness/doubles/gcp.js';
 
 afterEach(() => resetRegisteredSecrets());
 

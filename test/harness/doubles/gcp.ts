@@ -26,12 +26,13 @@
 import { createPublicKey, randomBytes, verify, type JsonWebKey, type KeyObject } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { verifyJwt, type Jwks } from './sa-token.js';
 
 export interface GcpDoublesOptions {
   /** Service-account keys the token endpoint accepts: client_email → public key. */
   keys?: Map<string, KeyObject>;
   /** The subject-token issuer's JWKS (the API server's), fetched per STS call. */
-  fetchJwks?: () => Promise<{ keys: JsonWebKey[] }>;
+  fetchJwks?: () => Promise<Jwks>;
   /** The subject token's expected `iss`. */
   issuer?: string;
   /** STS: the expected `audience` (pool provider) and the subject token's expected `aud`. */
@@ -86,27 +87,7 @@ function oauthError(res: ServerResponse, status: number, error: string, descript
   send(res, status, { error, error_description: description });
 }
 
-/** Splits and checks an RS256 JWT against a public key; the header and claims, or an error text. */
-export function verifyJwt(jwt: string, keyFor: (header: Record<string, unknown>, claims: Record<string, unknown>) => KeyObject | undefined):
-  | { header: Record<string, unknown>; claims: Record<string, unknown> }
-  | { error: string } {
-  const parts = jwt.split('.');
-  if (parts.length !== 3) return { error: 'not a JWT' };
-  let header: Record<string, unknown>;
-  let claims: Record<string, unknown>;
-  try {
-    header = JSON.parse(Buffer.from(parts[0]!, 'base64url').toString('utf8')) as Record<string, unknown>;
-    claims = JSON.parse(Buffer.from(parts[1]!, 'base64url').toString('utf8')) as Record<string, unknown>;
-  } catch {
-    return { error: 'undecodable JWT' };
-  }
-  if (header['alg'] !== 'RS256') return { error: `alg ${String(header['alg'])}, expected RS256` };
-  const key = keyFor(header, claims);
-  if (!key) return { error: 'no key for this JWT' };
-  const ok = verify('sha256', Buffer.from(`${parts[0]}.${parts[1]}`), key, Buffer.from(parts[2]!, 'base64url'));
-  if (!ok) return { error: 'Invalid JWT Signature.' };
-  return { header, claims };
-}
+export { verifyJwt };
 
 const token = (prefix: string) => `${prefix}.${randomBytes(24).toString('base64url')}`;
 
