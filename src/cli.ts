@@ -91,7 +91,25 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .option('--health-probe-bind-address <addr>', 'where /healthz and /readyz are served ("0" disables)', ':8081')
     .option('--leader-elect', 'elect a leader with a Lease, so several replicas can run', false)
     .option('--leader-election-id <name>', 'the Lease name', 'regcred-controller')
-    .action(async (opts: { namespace: string; allowCrossNamespaceRefs: boolean; metricsBindAddress: string; healthProbeBindAddress: string; leaderElect: boolean; leaderElectionId: string }, cmd: Command) => {
+    .option('--watch-namespace <namespace>', 'namespaced mode: only RegistryCredentials in this namespace, nothing cluster-wide (repeatable; for Role-only RBAC)', collect)
+    .option('--chainguard-compat', 'also fill dockerconfigjson Secrets annotated pull-secret-updater.chainguard.dev/identity=<UID> (as chainguard-dev/pull-secret-updater did)', false)
+    .option('--chainguard-issuer <url>', 'the Chainguard issuer for --chainguard-compat', 'https://issuer.enforce.dev')
+    .option('--chainguard-service-account <[namespace/]name>', 'the service account whose token --chainguard-compat exchanges (default: the one regcred runs as, else "regcred")')
+    .action(async (
+      opts: {
+        namespace: string;
+        allowCrossNamespaceRefs: boolean;
+        metricsBindAddress: string;
+        healthProbeBindAddress: string;
+        leaderElect: boolean;
+        leaderElectionId: string;
+        chainguardCompat: boolean;
+        chainguardIssuer: string;
+        chainguardServiceAccount?: string;
+        watchNamespace?: string[];
+      },
+      cmd: Command,
+    ) => {
       const g = globalOptions(cmd);
       setExit(await runController({ ...g, ...opts }, processOutput, loggerFor(g)));
     });

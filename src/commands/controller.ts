@@ -8,6 +8,11 @@ import { LeaderElector } from '../kube/leader.js';
 import { createMetrics } from '../metrics.js';
 import { Controller } from '../controller/controller.js';
 import { startHttpServers, type HttpServers } from '../controller/http.js';
+import { ChainguardCompat } from '../controller/chainguard-compat.js';
+import { exchangeChainguardToken, DEFAULT_CHAINGUARD_ISSUER, DEFAULT_SERVICE_ACCOUNT } from '../providers/chainguard.js';
+import { createTokenMinter } from '../kube/sources.js';
+import { CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
+import { readFileSync } from 'node:fs';
 import { EXIT_FAILED, EXIT_INVALID, EXIT_OK, type GlobalOptions, type Output } from './common.js';
 
 export interface ControllerCommandOptions extends GlobalOptions {
@@ -17,6 +22,49 @@ export interface ControllerCommandOptions extends GlobalOptions {
   healthProbeBindAddress: string;
   leaderElect: boolean;
   leaderElectionId: string;
+  chainguardCompat?: boolean;
+  chainguardIssuer?: string;
+  /** `[namespace/]name` of the service account whose token is exchanged; default regcred's own. */
+  chainguardServiceAccount?: string;
+  /** Namespaced mode: only RegistryCredentials in these namespaces. */
+  watchNamespace?: string[];
+}
+
+/** The service account this process runs as, from its in-cluster token; undefined outside a Pod. */
+function ownServiceAccount(): { namespace: string; name: string } | undefined {
+  try {
+    const token = readFileSync('/var/run/secrets/kubernetes.io/serviceaccount/token', 'utf8');
+    const claims = JSON.parse(Buffer.from(token.split('.')[1] ?? '', 'base64url').toString('utf8')) as { sub?: string };
+    const m = /^system:serviceaccount:([^:]+):([^:]+)$/.exec(claims.sub ?? '');
+    return m ? { namespace: m[1]!, name: m[2]! } : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function chainguardCompat(kubeConfig: KubeConfig, opts: ControllerCommandOptions, log: Logger, events: EventRecorder): ChainguardCompat {
+  const given = opts.chainguardServiceAccount?.split('/');
+  const serviceAccount =
+    given && given.length === 2
+      ? { namespace: given[0]!, name: given[1]! }
+      : given?.length === 1
+        ? { namespace: opts.namespace, name: given[0]! }
+        : (ownServiceAccount() ?? { namespace: opts.namespace, name: DEFAULT_SERVICE_ACCOUNT });
+  // The minter may mint for that one service account's namespace only.
+  const tokenRequest = createTokenMinter(kubeConfig.makeApiClient(CoreV1Api), {
+    defaultNamespace: serviceAccount.namespace,
+    allowedNamespace: serviceAccount.namespace,
+    rule: 'chainguard compatibility mode mints tokens for its configured service account only',
+  });
+  const issuer = opts.chainguardIssuer ?? DEFAULT_CHAINGUARD_ISSUER;
+  log.info({ issuer, serviceAccount: `${serviceAccount.namespace}/${serviceAccount.name}` }, 'chainguard compatibility mode enabled');
+  return new ChainguardCompat({
+    kubeConfig,
+    log,
+    events,
+    mint: (identity) =>
+      exchangeChainguardToken({ identity, issuer, serviceAccount }, { tokenRequest, fetch: globalThis.fetch, now: () => new Date(), log }),
+  });
 }
 
 /**
@@ -35,7 +83,13 @@ export async function runController(opts: ControllerCommandOptions, output: Outp
   const identity = `${hostname()}_${randomBytes(4).toString('hex')}`;
   const metrics = createMetrics();
   const events = new EventRecorder({ kubeConfig, controller: 'regcred.dev/controller', instance: identity, log });
-  const controller = new Controller({ kubeConfig, namespace: opts.namespace, allowCrossNamespaceRefs: opts.allowCrossNamespaceRefs, log, metrics, events });
+  const watchNamespaces = opts.watchNamespace?.length ? [...new Set(opts.watchNamespace)] : undefined;
+  if (watchNamespaces && opts.chainguardCompat) {
+    output.err('error: --chainguard-compat watches Secrets cluster-wide and cannot be combined with --watch-namespace');
+    return EXIT_INVALID;
+  }
+  const controller = new Controller({ kubeConfig, namespace: opts.namespace, allowCrossNamespaceRefs: opts.allowCrossNamespaceRefs, log, metrics, events, watchNamespaces });
+  const compat = opts.chainguardCompat ? chainguardCompat(kubeConfig, opts, log, events) : undefined;
   const elector = opts.leaderElect
     ? new LeaderElector({ kubeConfig, namespace: opts.namespace, name: opts.leaderElectionId, identity, log })
     : undefined;
@@ -48,18 +102,25 @@ export async function runController(opts: ControllerCommandOptions, output: Outp
       healthProbeBindAddress: opts.healthProbeBindAddress,
       registry: metrics.registry,
       log,
-      healthz: () => (controllerStarted ? controller.healthz() : { ok: true }),
+      healthz: () => {
+        if (!controllerStarted) return { ok: true };
+        const h = controller.healthz();
+        if (h.ok && compat && compat.unhealthyForMs() > 120_000) return { ok: false, reason: 'chainguard-compat Secret watch failing' };
+        return h;
+      },
       readyz: () => {
         // A standby replica is ready: it serves probes and waits for the lease.
         if (elector && !elector.isLeader()) return { ok: true, reason: 'standby' };
-        return controller.readyz();
+        const r = controller.readyz();
+        if (r.ok && compat && !compat.hasSynced()) return { ok: false, reason: 'caches not synced: chainguard-compat-secrets' };
+        return r;
       },
     });
   } catch (err) {
     output.err(`error: cannot listen: ${errorMessage(err)}`);
     return EXIT_INVALID;
   }
-  log.info({ identity, namespace: opts.namespace, metricsPort: servers.metricsPort, healthPort: servers.healthPort, leaderElect: opts.leaderElect }, 'regcred controller starting');
+  log.info({ identity, namespace: opts.namespace, watchNamespaces, metricsPort: servers.metricsPort, healthPort: servers.healthPort, leaderElect: opts.leaderElect }, 'regcred controller starting');
 
   let shuttingDown = false;
   let resolveShutdown!: () => void;
@@ -81,7 +142,7 @@ export async function runController(opts: ControllerCommandOptions, output: Outp
       const acquired = await Promise.race([elector.acquire(), shutdownRequested.then(() => false)]);
       if (acquired && !shuttingDown) {
         controllerStarted = true;
-        await controller.start();
+        await Promise.all([controller.start(), compat?.start()]);
         const outcome = await Promise.race([elector.holdUntilLost(), shutdownRequested.then(() => 'shutdown' as const)]);
         if (outcome === 'lost') {
           log.error({ identity }, 'lost the leader lease; exiting so a clean process can rejoin');
@@ -90,14 +151,14 @@ export async function runController(opts: ControllerCommandOptions, output: Outp
       }
     } else {
       controllerStarted = true;
-      await controller.start();
+      await Promise.all([controller.start(), compat?.start()]);
       await shutdownRequested;
     }
   } catch (err) {
     log.error({ err: errorMessage(err) }, 'controller failed');
     code = EXIT_FAILED;
   } finally {
-    if (controllerStarted) await controller.stop();
+    if (controllerStarted) await Promise.all([controller.stop(), compat?.stop()]);
     // Released, not left to expire: the standby takes over at once instead of after the lease duration.
     if (elector?.isLeader()) await elector.release().catch(() => undefined);
     else elector?.stop();

@@ -13,7 +13,7 @@ import { RegcredError, errorMessage } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import type { EventRecorder, EventTarget } from '../kube/events.js';
-import { Informer, type KubeObject } from '../kube/informer.js';
+import { Informer, MultiInformer, StaticCache, type KubeObject, type ObjectCache } from '../kube/informer.js';
 import { isManagedByRegcred, LABEL_MANAGED_BY, LABEL_OWNER_KIND, LABEL_OWNER_NAME, LABEL_OWNER_NAMESPACE, MANAGED_BY_VALUE, labelValue } from '../kube/labels.js';
 import { namespaceMatches } from '../kube/namespaces.js';
 import { deleteManagedSecret, isUpToDate } from '../kube/secrets.js';
@@ -60,6 +60,13 @@ export interface ControllerOptions {
   informer?: { watchTimeoutSeconds?: [number, number]; stallGraceMs?: number };
   /** Liveness fails when a watch has been failing for longer than this. */
   livenessStallMs?: number;
+  /**
+   * Namespaced mode (`--watch-namespace`, the chart's rbac.namespaced): only RegistryCredentials in
+   * these namespaces, and nothing read or written elsewhere, so Roles in them are all the RBAC it
+   * needs. ClusterRegistryCredentials are ignored and the namespaces are not read (they are assumed
+   * to exist). Undefined: the whole cluster.
+   */
+  watchNamespaces?: readonly string[] | undefined;
 }
 
 interface CredentialState {
@@ -135,11 +142,11 @@ export class Controller {
   private readonly log: Logger;
   readonly queue: WorkQueue;
   readonly informers: {
-    crc: Informer<RawCredential>;
-    rc: Informer<RawCredential>;
-    namespaces: Informer<V1Namespace>;
-    secrets: Informer<V1Secret>;
-    serviceAccounts: Informer<V1ServiceAccount>;
+    crc: ObjectCache<RawCredential>;
+    rc: ObjectCache<RawCredential>;
+    namespaces: ObjectCache<V1Namespace>;
+    secrets: ObjectCache<V1Secret>;
+    serviceAccounts: ObjectCache<V1ServiceAccount>;
   };
   private readonly states = new Map<string, CredentialState>();
   /** Parsed specs of every known credential, for mapping namespace and SA events to credentials. */
@@ -166,48 +173,66 @@ export class Controller {
 
     const common = { kubeConfig: opts.kubeConfig, log: opts.log, clock: this.clock, ...opts.informer };
     const managed = `${LABEL_MANAGED_BY}=${MANAGED_BY_VALUE}`;
-    this.informers = {
-      crc: new Informer<RawCredential>({
+    const watched = opts.watchNamespaces;
+    const rcPath = (ns?: string) => `/apis/${API_GROUP}/${VERSION_V1ALPHA1}${ns ? `/namespaces/${ns}` : ''}/${PLURAL.RegistryCredential}`;
+    const rcInformer = (ns?: string) =>
+      new Informer<RawCredential>({
         ...common,
-        name: 'clusterregistrycredentials',
-        watchPath: `/apis/${API_GROUP}/${VERSION_V1ALPHA1}/${PLURAL.ClusterRegistryCredential}`,
+        name: ns ? `registrycredentials/${ns}` : 'registrycredentials',
+        watchPath: rcPath(ns),
         list: (p) =>
-          this.custom.listClusterCustomObject({ group: API_GROUP, version: VERSION_V1ALPHA1, plural: PLURAL.ClusterRegistryCredential, limit: p.limit, _continue: p._continue }),
+          ns
+            ? this.custom.listNamespacedCustomObject({ group: API_GROUP, version: VERSION_V1ALPHA1, namespace: ns, plural: PLURAL.RegistryCredential, limit: p.limit, _continue: p._continue })
+            : this.custom.listCustomObjectForAllNamespaces({ group: API_GROUP, version: VERSION_V1ALPHA1, plural: PLURAL.RegistryCredential, limit: p.limit, _continue: p._continue }),
         transform: stripManagedFields,
-      }),
-      rc: new Informer<RawCredential>({
+      });
+    const secretInformer = (ns?: string) =>
+      new Informer<V1Secret>({
         ...common,
-        name: 'registrycredentials',
-        watchPath: `/apis/${API_GROUP}/${VERSION_V1ALPHA1}/${PLURAL.RegistryCredential}`,
-        list: (p) =>
-          this.custom.listCustomObjectForAllNamespaces({ group: API_GROUP, version: VERSION_V1ALPHA1, plural: PLURAL.RegistryCredential, limit: p.limit, _continue: p._continue }),
-        transform: stripManagedFields,
-      }),
-      namespaces: new Informer<V1Namespace>({
-        ...common,
-        name: 'namespaces',
-        watchPath: '/api/v1/namespaces',
-        list: (p) => this.core.listNamespace(p),
-        transform: slimNamespace,
-      }),
-      secrets: new Informer<V1Secret>({
-        ...common,
-        name: 'secrets',
-        watchPath: '/api/v1/secrets',
+        name: ns ? `secrets/${ns}` : 'secrets',
+        watchPath: ns ? `/api/v1/namespaces/${ns}/secrets` : '/api/v1/secrets',
         watchParams: { labelSelector: managed },
-        list: (p) => this.core.listSecretForAllNamespaces({ ...p, labelSelector: managed }),
+        list: (p) => (ns ? this.core.listNamespacedSecret({ namespace: ns, ...p, labelSelector: managed }) : this.core.listSecretForAllNamespaces({ ...p, labelSelector: managed })),
         // Whole metadata (less managedFields): a Secret is updated with PUT, which must not drop
         // owner references or finalizers someone else set.
         transform: stripManagedFields,
-      }),
-      serviceAccounts: new Informer<V1ServiceAccount>({
+      });
+    const serviceAccountInformer = (ns?: string) =>
+      new Informer<V1ServiceAccount>({
         ...common,
-        name: 'serviceaccounts',
-        watchPath: '/api/v1/serviceaccounts',
-        list: (p) => this.core.listServiceAccountForAllNamespaces(p),
+        name: ns ? `serviceaccounts/${ns}` : 'serviceaccounts',
+        watchPath: ns ? `/api/v1/namespaces/${ns}/serviceaccounts` : '/api/v1/serviceaccounts',
+        list: (p) => (ns ? this.core.listNamespacedServiceAccount({ namespace: ns, ...p }) : this.core.listServiceAccountForAllNamespaces(p)),
         transform: slimServiceAccount,
-      }),
-    };
+      });
+    this.informers = watched
+      ? {
+          crc: new StaticCache<RawCredential>([]),
+          rc: new MultiInformer(watched, rcInformer),
+          namespaces: new StaticCache<V1Namespace>(watched.map((name) => ({ metadata: { name }, status: { phase: 'Active' } }))),
+          secrets: new MultiInformer(watched, secretInformer),
+          serviceAccounts: new MultiInformer(watched, serviceAccountInformer),
+        }
+      : {
+          crc: new Informer<RawCredential>({
+            ...common,
+            name: 'clusterregistrycredentials',
+            watchPath: `/apis/${API_GROUP}/${VERSION_V1ALPHA1}/${PLURAL.ClusterRegistryCredential}`,
+            list: (p) =>
+              this.custom.listClusterCustomObject({ group: API_GROUP, version: VERSION_V1ALPHA1, plural: PLURAL.ClusterRegistryCredential, limit: p.limit, _continue: p._continue }),
+            transform: stripManagedFields,
+          }),
+          rc: rcInformer(),
+          namespaces: new Informer<V1Namespace>({
+            ...common,
+            name: 'namespaces',
+            watchPath: '/api/v1/namespaces',
+            list: (p) => this.core.listNamespace(p),
+            transform: slimNamespace,
+          }),
+          secrets: secretInformer(),
+          serviceAccounts: serviceAccountInformer(),
+        };
     this.wireHandlers();
   }
 
@@ -406,7 +431,10 @@ export class Controller {
       await this.finalize(key, raw, obj, kind, eventTarget);
       return {};
     }
-    await this.ensureFinalizer(raw, kind);
+    // Only cleanupPolicy Delete has work to do on deletion; Retain needs no finalizer, so deleting the
+    // object (e.g. `helm uninstall`, which removes the controller first) never waits for a controller.
+    if (obj.spec.cleanupPolicy === 'Delete') await this.ensureFinalizer(raw, kind);
+    else await this.removeFinalizer(raw, kind);
 
     let state = this.states.get(key);
     if (!state || state.uid !== raw.metadata?.uid) {

@@ -1,12 +1,18 @@
 import { acrProvider } from './acr.js';
+import { chainguardProvider } from './chainguard.js';
 import { ecrProvider } from './ecr.js';
 import { ecrPublicProvider } from './ecr-public.js';
 import { gcpProvider } from './gcp.js';
+import { jitProvider } from './jit.js';
+import { crusoeProvider } from './crusoe.js';
+import { quayProvider } from './quay.js';
 import { staticProvider } from './static.js';
+import { httpProvider } from './http.js';
+import { execProvider } from './exec.js';
 import type { ProviderDefinition } from './types.js';
 
 // Every provider, by its key under `spec.provider`. Adding a provider is one file and one line here.
-const definitions: ProviderDefinition<any>[] = [staticProvider, ecrProvider, ecrPublicProvider, acrProvider, gcpProvider];
+const definitions: ProviderDefinition<any>[] = [staticProvider, ecrProvider, ecrPublicProvider, acrProvider, gcpProvider, chainguardProvider, quayProvider, jitProvider, crusoeProvider, httpProvider, execProvider];
 
 export const providerRegistry: ReadonlyMap<string, ProviderDefinition<unknown>> = new Map(
   definitions.map((d) => [d.key, d as ProviderDefinition<unknown>]),

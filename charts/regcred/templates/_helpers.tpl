@@ -24,7 +24,7 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
 
 {{- define "regcred.serviceAccountName" -}}
 {{- if .Values.serviceAccount.create -}}
-{{- default (include "regcred.fullname" .) .Values.serviceAccount.name -}}
+{{- default "regcred" .Values.serviceAccount.name -}}
 {{- else -}}
 {{- required "serviceAccount.name is required when serviceAccount.create is false" .Values.serviceAccount.name -}}
 {{- end -}}

@@ -1,0 +1,489 @@
+import { z } from 'zod';
+import { dns1123Label, dns1123Subdomain, duration, parseDuration, registryHost, secretRef } from '../config/common.js';
+import { RegcredError } from '../errors.js';
+import { registerSecret, scrub } from '../redact.js';
+import { httpUrl } from './ecr.js';
+import { defineProvider, type Credential, type ProviderDeps } from './types.js';
+
+// `http`: a generic token broker, for in-house services that hand out registry credentials (Harbor
+// robot-account rotation behind a small service, a Vault plugin's HTTP endpoint, a company STS).
+// One configured request per refresh: `url`, `method` (GET or POST), headers whose values are
+// literals or come from a Secret, an optional body (literal or from a Secret), and optionally a
+// Kubernetes service-account token regcred mints with the TokenRequest API, sent as
+// `Authorization: Bearer <token>` (https://kubernetes.io/docs/reference/kubernetes-api/authentication-resources/token-request-v1/).
+// The answer must be JSON (at most 1 MiB, enforced while reading); `response` names where the
+// username, password and expiry are, as JSON paths of a small subset ($.a.b[0]['c-d']). The
+// expiry is either an instant (`expiresAt`: RFC 3339, https://www.rfc-editor.org/rfc/rfc3339, or
+// Unix epoch seconds) or a lifetime (`expiresIn`: seconds, like OAuth 2.0's expires_in,
+// https://www.rfc-editor.org/rfc/rfc6749#section-5.1). Without either the credential has no
+// expiry and is fetched again every spec.refresh.interval.
+//
+// Safety: https only unless `allowInsecure: true`; redirects are not followed (a redirect would
+// carry the configured headers to another address); every header value taken from a Secret, the
+// service-account token and the returned password are registered as secrets before anything can
+// print them, and error messages never quote the request, only the broker's error text.
+
+export const DEFAULT_TIMEOUT = '30s';
+const MAX_TIMEOUT_MS = 5 * 60_000;
+/** The largest answer regcred reads; a larger one is refused while it streams in. */
+export const MAX_RESPONSE_BYTES = 1024 * 1024;
+/** Lifetime of the minted service-account token (TokenRequest's minimum; it is used at once). */
+export const DEFAULT_TOKEN_SECONDS = 600;
+
+/** An HTTP header name (RFC 9110 token). */
+const headerName = z
+  .string()
+  .min(1)
+  .max(256)
+  .regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, 'must be an HTTP header name (letters, digits and !#$%&\'*+.^_`|~-)');
+
+/** A header value written in the spec: one line. */
+const headerValue = z
+  .string()
+  .max(8192)
+  .regex(/^[^\r\n\x00]*$/, 'must be one line');
+
+const secretKey = z
+  .string()
+  .min(1)
+  .max(253)
+  .regex(/^[-._a-zA-Z0-9]+$/, 'must be a Secret key: letters, digits, "-", "_" and "."');
+
+/** `{namespace?, name, key}`: one key of a Secret; namespace defaults like a source Secret's. */
+export const secretKeyRef = z.strictObject({
+  namespace: dns1123Label.optional(),
+  name: dns1123Subdomain,
+  key: secretKey,
+});
+export type SecretKeyRef = z.infer<typeof secretKeyRef>;
+
+/**
+ * The JSON path subset: `$`, then any number of `.name`, `['any name']` and `[index]` steps.
+ * Hand-written (see evaluateJsonPath): libraries implement filters and script expressions
+ * (jsonpath-plus evaluated them with `vm`, CVE-2024-21534) that a credential reader has no use for,
+ * and reading a field needs twenty lines.
+ */
+const JSON_PATH = /^\$(\.[A-Za-z_][A-Za-z0-9_-]*|\[[0-9]+\]|\['[^'\\]*'\])*$/;
+export const jsonPath = z
+  .string()
+  .max(512)
+  .regex(JSON_PATH, 'must be a JSON path such as "$.token", "$.data.credentials[0].password" or "$[\'expires-at\']"');
+
+const headerSpec = z
+  .strictObject({
+    /** The header's name. */
+    name: headerName,
+    /** A literal value. Exactly one of value, valueFrom. */
+    value: headerValue.optional(),
+    /** A value read from a Secret (registered as a secret, trimmed of surrounding whitespace). */
+    valueFrom: z
+      .strictObject({
+        secretKeyRef,
+        /** Put before the Secret's value, e.g. "Bearer " or "Token ". */
+        prefix: headerValue.optional(),
+      })
+      .optional(),
+  })
+  .refine((h) => (h.value === undefined) !== (h.valueFrom === undefined), { message: 'needs exactly one of value, valueFrom' })
+  .meta({ 'x-kubernetes-validations': [{ rule: 'has(self.value) != has(self.valueFrom)', message: 'needs exactly one of value, valueFrom' }] });
+
+const tokenSeconds = z.number().int().min(600).max(86400);
+
+export const httpConfig = z
+  .strictObject({
+    /** The broker's URL; https unless allowInsecure is true. */
+    url: httpUrl,
+    /** GET (default) or POST. */
+    method: z.enum(['GET', 'POST']).optional(),
+    /** Allow a plain http:// URL (a broker on the same node or in a trusted network, a test double). */
+    allowInsecure: z.boolean().optional(),
+    /** Request headers, each a literal value or a value from a Secret. Names must be distinct (case-insensitively). */
+    headers: z.array(headerSpec).max(20).optional(),
+    /** A literal request body (POST only); content type application/json unless a Content-Type header is given. */
+    body: z.string().max(65536).optional(),
+    /** The request body from a Secret (POST only); not trimmed. At most one of body, bodyFrom. */
+    bodyFrom: z.strictObject({ secretKeyRef }).optional(),
+    /** Send a service-account token regcred mints (TokenRequest API) as `<header>: Bearer <token>`. */
+    serviceAccountToken: z
+      .strictObject({
+        /** The service account; namespace defaults like a source Secret's. */
+        serviceAccount: secretRef,
+        /** The token's audience: what the broker checks in `aud`. */
+        audience: z.string().min(1).max(512),
+        /** The header carrying the token; default "Authorization". */
+        header: headerName.optional(),
+        /** The token's lifetime, 600..86400 seconds; default 600. */
+        expirationSeconds: tokenSeconds.optional(),
+      })
+      .optional(),
+    /** The registry the credential is for: the `auths` key written (e.g. "harbor.example.com"). */
+    registry: registryHost,
+    /** A fixed username (Harbor robot names, "oauth2accesstoken", ...). Exactly one of username, response.username. */
+    username: z.string().min(1).max(256).optional(),
+    /** Where the answer (JSON) holds each value. */
+    response: z
+      .strictObject({
+        /** The username's path, e.g. "$.name". Exactly one of this and the top-level username. */
+        username: jsonPath.optional(),
+        /** The password's (token's) path, e.g. "$.secret". */
+        password: jsonPath,
+        /** The expiry instant: RFC 3339 text or Unix epoch seconds. At most one of expiresAt, expiresIn. */
+        expiresAt: jsonPath.optional(),
+        /** The lifetime in seconds from now. */
+        expiresIn: jsonPath.optional(),
+      })
+      .refine((r) => r.expiresAt === undefined || r.expiresIn === undefined, { message: 'takes at most one of expiresAt, expiresIn' })
+      .meta({ 'x-kubernetes-validations': [{ rule: '!(has(self.expiresAt) && has(self.expiresIn))', message: 'takes at most one of expiresAt, expiresIn' }] }),
+    /** How long the request may take, body included; default 30s, at most 5m. */
+    timeout: duration.optional(),
+  })
+  .superRefine((c, ctx) => {
+    if (!c.url.startsWith('https://') && c.allowInsecure !== true) {
+      ctx.addIssue({ code: 'custom', path: ['url'], message: 'must be an https:// URL (set allowInsecure: true to allow http://)' });
+    }
+    if ((c.body !== undefined || c.bodyFrom !== undefined) && c.method !== 'POST') {
+      ctx.addIssue({ code: 'custom', path: ['method'], message: 'must be POST when body or bodyFrom is set' });
+    }
+    if (c.body !== undefined && c.bodyFrom !== undefined) {
+      ctx.addIssue({ code: 'custom', message: 'takes at most one of body, bodyFrom' });
+    }
+    if ((c.username === undefined) === (c.response.username === undefined)) {
+      ctx.addIssue({ code: 'custom', message: 'needs exactly one of username (a fixed name) and response.username (a path)' });
+    }
+    const names = (c.headers ?? []).map((h) => h.name.toLowerCase());
+    if (c.serviceAccountToken) names.push((c.serviceAccountToken.header ?? 'Authorization').toLowerCase());
+    if (new Set(names).size !== names.length) {
+      ctx.addIssue({ code: 'custom', path: ['headers'], message: 'header names must be distinct (including serviceAccountToken.header, default Authorization)' });
+    }
+    if (c.timeout !== undefined) {
+      const ms = parseDuration(c.timeout);
+      if (ms <= 0 || ms > MAX_TIMEOUT_MS) ctx.addIssue({ code: 'custom', path: ['timeout'], message: 'must be more than 0s and at most 5m' });
+    }
+  })
+  .meta({
+    'x-kubernetes-validations': [
+      { rule: "self.url.startsWith('https://') || (has(self.allowInsecure) && self.allowInsecure)", message: 'url must be an https:// URL (set allowInsecure: true to allow http://)' },
+      { rule: "!(has(self.body) || has(self.bodyFrom)) || (has(self.method) && self.method == 'POST')", message: 'method must be POST when body or bodyFrom is set' },
+      { rule: '!(has(self.body) && has(self.bodyFrom))', message: 'takes at most one of body, bodyFrom' },
+      { rule: 'has(self.username) != has(self.response.username)', message: 'needs exactly one of username (a fixed name) and response.username (a path)' },
+      {
+        rule: "!has(self.headers) || self.headers.all(h, self.headers.exists_one(g, g.name.lowerAscii() == h.name.lowerAscii()) && (!has(self.serviceAccountToken) || h.name.lowerAscii() != (has(self.serviceAccountToken.header) ? self.serviceAccountToken.header : 'Authorization').lowerAscii()))",
+        message: 'header names must be distinct (including serviceAccountToken.header, default Authorization)',
+      },
+      {
+        rule: "!has(self.timeout) || (duration(self.timeout) > duration('0s') && duration(self.timeout) <= duration('5m'))",
+        message: 'timeout must be more than 0s and at most 5m',
+      },
+    ],
+  });
+export type HttpConfig = z.infer<typeof httpConfig>;
+
+// ---------------------------------------------------------------------------------------------
+// JSON paths
+
+export type PathStep = string | number;
+
+/** The steps of a path the schema accepted: `$.a['b c'][0]` → ["a", "b c", 0]. */
+export function parseJsonPath(path: string): PathStep[] {
+  if (!JSON_PATH.test(path)) throw new Error(`invalid JSON path ${JSON.stringify(path)}`);
+  const steps: PathStep[] = [];
+  for (const m of path.slice(1).matchAll(/\.([A-Za-z_][A-Za-z0-9_-]*)|\[([0-9]+)\]|\['([^']*)'\]/g)) {
+    if (m[1] !== undefined) steps.push(m[1]);
+    else if (m[2] !== undefined) steps.push(Number(m[2]));
+    else steps.push(m[3]!);
+  }
+  return steps;
+}
+
+/** The value at `path` in `doc`, or undefined. Own properties only (no `__proto__` or `constructor` tricks). */
+export function evaluateJsonPath(doc: unknown, path: string): unknown {
+  let node = doc;
+  for (const step of parseJsonPath(path)) {
+    if (typeof step === 'number') {
+      if (!Array.isArray(node) || step >= node.length) return undefined;
+      node = node[step];
+    } else {
+      if (typeof node !== 'object' || node === null || Array.isArray(node) || !Object.prototype.hasOwnProperty.call(node, step)) return undefined;
+      node = (node as Record<string, unknown>)[step];
+    }
+  }
+  return node;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The provider
+
+export function createHttpProvider(config: HttpConfig, deps: ProviderDeps) {
+  const method = config.method ?? 'GET';
+  const timeoutText = config.timeout ?? DEFAULT_TIMEOUT;
+  const timeoutMs = parseDuration(timeoutText);
+  const target = new URL(config.url);
+  // The URL's query may hold an API key: messages name the origin and path only.
+  const call = `${method} ${target.origin}${target.pathname}`;
+  return {
+    key: 'http',
+    async fetch(signal?: AbortSignal): Promise<Credential[]> {
+      if (target.protocol !== 'https:' && config.allowInsecure !== true) {
+        throw new RegcredError('InvalidSpec', `http: url must be https (set allowInsecure: true to allow ${target.protocol}//)`);
+      }
+      registerSecret(target.password);
+      const headers = await buildHeaders(config, deps);
+      let body: string | undefined;
+      if (config.body !== undefined) body = config.body;
+      else if (config.bodyFrom) body = (await readSecretKey(config.bodyFrom.secretKeyRef, deps, 'bodyFrom')).value;
+      if (body !== undefined) {
+        registerSecret(body);
+        if (!('content-type' in headers)) headers['content-type'] = 'application/json';
+      }
+      if (!('accept' in headers)) headers['accept'] = 'application/json';
+
+      // A timer of our own, not AbortSignal.timeout(): that one is unref'd, and a one-shot `sync`
+      // waiting on a silent broker must not simply exit.
+      const timeout = new AbortController();
+      const timer = setTimeout(() => timeout.abort(new DOMException(`timed out after ${timeoutText}`, 'TimeoutError')), timeoutMs);
+      const combined = signal ? AbortSignal.any([signal, timeout.signal]) : timeout.signal;
+      const fail = (err: unknown) => {
+        if (timeout.signal.aborted && !signal?.aborted) {
+          return new RegcredError('ProviderError', `http ${call}: timed out after ${timeoutText}`, true, { cause: err });
+        }
+        return classifyNetwork(err, call);
+      };
+      try {
+        return await send(headers, body, combined, fail);
+      } finally {
+        clearTimeout(timer);
+      }
+    },
+  };
+
+  async function send(headers: Record<string, string>, body: string | undefined, combined: AbortSignal, fail: (err: unknown) => RegcredError): Promise<Credential[]> {
+    let res: Response;
+    try {
+      res = await deps.fetch(config.url, {
+        method,
+        headers,
+        redirect: 'manual',
+        signal: combined,
+        ...(body !== undefined ? { body } : {}),
+      });
+    } catch (err) {
+      throw fail(err);
+    }
+    let raw: Buffer;
+    try {
+      raw = await readCapped(res, MAX_RESPONSE_BYTES);
+    } catch (err) {
+      if (err instanceof RegcredError) throw new RegcredError(err.code, `http ${call}: ${err.message}`, err.retryable);
+      throw fail(err);
+    }
+    const text = raw.toString('utf8');
+    if (res.status >= 300 && res.status < 400) {
+      const location = res.headers.get('location');
+      let where = '';
+      try {
+        if (location) where = ` to ${new URL(location, config.url).origin}`;
+      } catch {
+        // An unparsable Location: say nothing about it.
+      }
+      throw new RegcredError('ProviderError', `http ${call}: HTTP ${res.status}, redirected${where}; redirects are not followed, set url to the final address`);
+    }
+    if (!res.ok) throw statusError(res, text, call);
+    let doc: unknown;
+    try {
+      doc = JSON.parse(text);
+    } catch {
+      const type = res.headers.get('content-type') ?? 'no content type';
+      throw new RegcredError('ProviderError', `http ${call}: the response is not JSON (HTTP ${res.status}, ${type}, ${raw.length} bytes)`);
+    }
+    return [extractCredential(doc, config, deps.now(), call)];
+  }
+}
+
+export const httpProvider = defineProvider<HttpConfig>({
+  key: 'http',
+  configSchema: httpConfig,
+  create: (config, deps) => createHttpProvider(config, deps),
+});
+
+/** Reads one key of a Secret; registers its value at once. Missing key: InvalidSource naming the key. */
+async function readSecretKey(ref: SecretKeyRef, deps: ProviderDeps, field: string): Promise<{ value: string; where: string }> {
+  const src = await deps.sources.read({ namespace: ref.namespace, name: ref.name });
+  const where = `Secret ${src.namespace}/${src.name}`;
+  const value = src.data[ref.key];
+  registerSecret(value);
+  registerSecret(value?.trim());
+  if (value === undefined || value === '') throw new RegcredError('InvalidSource', `${where} lacks key "${ref.key}" (for ${field})`);
+  return { value, where };
+}
+
+async function buildHeaders(config: HttpConfig, deps: ProviderDeps): Promise<Record<string, string>> {
+  const headers: Record<string, string> = {};
+  for (const h of config.headers ?? []) {
+    if (h.value !== undefined) {
+      headers[h.name.toLowerCase()] = h.value;
+      continue;
+    }
+    const ref = h.valueFrom!.secretKeyRef;
+    const { value, where } = await readSecretKey(ref, deps, `header ${h.name}`);
+    const trimmed = value.trim();
+    if (/[\r\n\x00]/.test(trimmed)) {
+      throw new RegcredError('InvalidSource', `${where}: key "${ref.key}" (for header ${h.name}) must be one line`);
+    }
+    const full = (h.valueFrom!.prefix ?? '') + trimmed;
+    registerSecret(full);
+    headers[h.name.toLowerCase()] = full;
+  }
+  const sa = config.serviceAccountToken;
+  if (sa) {
+    if (!deps.tokenRequest) {
+      throw new RegcredError('InvalidSource', 'http serviceAccountToken needs service-account tokens, which this run cannot mint (no Kubernetes access)');
+    }
+    const token = await deps.tokenRequest(sa.serviceAccount, [sa.audience], sa.expirationSeconds ?? DEFAULT_TOKEN_SECONDS);
+    registerSecret(token);
+    headers[(sa.header ?? 'Authorization').toLowerCase()] = `Bearer ${token}`;
+  }
+  return headers;
+}
+
+/** The body, at most `cap` bytes: refused as soon as more arrive (a declared larger Content-Length: before reading). */
+export async function readCapped(res: Response, cap: number): Promise<Buffer> {
+  const declared = Number(res.headers.get('content-length') ?? NaN);
+  const tooLarge = () => new RegcredError('ProviderError', `the response is larger than ${cap / (1024 * 1024)} MiB`);
+  if (Number.isFinite(declared) && declared > cap) {
+    await res.body?.cancel().catch(() => undefined);
+    throw tooLarge();
+  }
+  if (!res.body) return Buffer.alloc(0);
+  const reader = res.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    total += value.byteLength;
+    if (total > cap) {
+      await reader.cancel().catch(() => undefined);
+      throw tooLarge();
+    }
+    chunks.push(value);
+  }
+  return Buffer.concat(chunks);
+}
+
+function expiryFrom(doc: unknown, config: HttpConfig, now: Date, call: string): Date | undefined {
+  const r = config.response;
+  if (r.expiresAt !== undefined) {
+    const v = evaluateJsonPath(doc, r.expiresAt);
+    if (v === undefined || v === null || v === '') throw new RegcredError('ProviderError', `http ${call}: the response has no value at ${r.expiresAt} (response.expiresAt)`);
+    let ms: number;
+    if (typeof v === 'number') ms = v * 1000;
+    else if (typeof v === 'string' && /^[0-9]+(\.[0-9]+)?$/.test(v.trim())) ms = Number(v.trim()) * 1000;
+    else if (typeof v === 'string' && /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$/.test(v.trim())) ms = Date.parse(v.trim());
+    else ms = NaN;
+    if (!Number.isFinite(ms)) {
+      throw new RegcredError('ProviderError', `http ${call}: the value at ${r.expiresAt} (response.expiresAt) is neither an RFC 3339 time nor epoch seconds`);
+    }
+    return new Date(ms);
+  }
+  if (r.expiresIn !== undefined) {
+    const v = evaluateJsonPath(doc, r.expiresIn);
+    if (v === undefined || v === null || v === '') throw new RegcredError('ProviderError', `http ${call}: the response has no value at ${r.expiresIn} (response.expiresIn)`);
+    const seconds = typeof v === 'number' ? v : typeof v === 'string' && /^[0-9]+(\.[0-9]+)?$/.test(v.trim()) ? Number(v.trim()) : NaN;
+    if (!Number.isFinite(seconds) || seconds < 0) {
+      throw new RegcredError('ProviderError', `http ${call}: the value at ${r.expiresIn} (response.expiresIn) is not a number of seconds`);
+    }
+    return new Date(now.getTime() + seconds * 1000);
+  }
+  return undefined;
+}
+
+/** The credential in the broker's answer, by the configured paths. A missing or non-string value is a permanent error. */
+export function extractCredential(doc: unknown, config: HttpConfig, now: Date, call: string): Credential {
+  const r = config.response;
+  const password = evaluateJsonPath(doc, r.password);
+  if (typeof password === 'string') registerSecret(password);
+  if (typeof password !== 'string' || password === '') {
+    throw new RegcredError(
+      'ProviderError',
+      `http ${call}: the response has ${password === undefined ? 'no value' : `a ${typeName(password)}, not a string,`} at ${r.password} (response.password)`,
+    );
+  }
+  let username: unknown = config.username;
+  if (r.username !== undefined) {
+    username = evaluateJsonPath(doc, r.username);
+    if (typeof username !== 'string' || username === '') {
+      throw new RegcredError(
+        'ProviderError',
+        `http ${call}: the response has ${username === undefined ? 'no value' : `a ${typeName(username)}, not a string,`} at ${r.username} (response.username)`,
+      );
+    }
+  }
+  const expiresAt = expiryFrom(doc, config, now, call);
+  return { registry: config.registry, username: username as string, password, ...(expiresAt ? { expiresAt } : {}) };
+}
+
+function typeName(v: unknown): string {
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'list';
+  if (v === '') return 'empty string';
+  return typeof v === 'object' ? 'object' : typeof v;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Errors
+
+function oneLine(text: string, max = 200): string {
+  return (text.split('\n').find((l) => l.trim() !== '') ?? '').trim().slice(0, max);
+}
+
+/** The broker's own error text: a JSON error/message/error_description field, or a short plain-text body. */
+function describe(text: string, contentType: string): string {
+  try {
+    const doc = JSON.parse(text) as unknown;
+    if (typeof doc === 'object' && doc !== null) {
+      const d = doc as Record<string, unknown>;
+      const nested = typeof d['error'] === 'object' && d['error'] !== null ? (d['error'] as Record<string, unknown>) : undefined;
+      const parts = [
+        typeof d['error'] === 'string' ? d['error'] : undefined,
+        typeof d['error_description'] === 'string' ? d['error_description'] : undefined,
+        typeof d['message'] === 'string' ? d['message'] : undefined,
+        typeof nested?.['message'] === 'string' ? nested['message'] : undefined,
+        // Harbor: {"errors": [{"code": "UNAUTHORIZED", "message": "..."}]}
+        ...(Array.isArray(d['errors']) ? (d['errors'] as unknown[]).map((e) => (typeof e === 'object' && e !== null && typeof (e as { message?: unknown }).message === 'string' ? (e as { message: string }).message : undefined)) : []),
+      ].filter((p): p is string => p !== undefined && p.trim() !== '');
+      return parts.length > 0 ? oneLine(parts.slice(0, 3).join(': ')) : '';
+    }
+  } catch {
+    // Not JSON: a short text is worth quoting, an HTML error page is not.
+  }
+  if (/html/i.test(contentType) || /^\s*</.test(text)) return '';
+  return oneLine(text);
+}
+
+function statusError(res: Response, text: string, call: string): RegcredError {
+  const detail = scrub(describe(text, res.headers.get('content-type') ?? ''));
+  const retryable = res.status === 408 || res.status === 429 || res.status >= 500;
+  const hint = res.status === 401 ? ' (bad credentials)' : res.status === 403 ? ' (permission denied)' : '';
+  return new RegcredError('ProviderError', `http ${call}: HTTP ${res.status}${detail ? `: ${detail}` : hint}`, retryable);
+}
+
+const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'ENOTFOUND', 'EAI_AGAIN', 'EPIPE', 'EHOSTUNREACH', 'ENETUNREACH', 'UND_ERR_SOCKET', 'UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT']);
+/** TLS failures: the certificate is wrong or unknown; retrying does not help. */
+const TLS_CODES = /^(CERT_|ERR_TLS_|UNABLE_TO_|DEPTH_ZERO_SELF_SIGNED_CERT|SELF_SIGNED_CERT_IN_CHAIN|ERR_SSL_)/;
+
+/** A failed fetch (no HTTP answer): network trouble is retryable, TLS trust and bad requests are not. */
+export function classifyNetwork(err: unknown, call: string): RegcredError {
+  if (err instanceof RegcredError) return err;
+  const e = (err ?? {}) as { name?: unknown; message?: unknown; code?: unknown; cause?: { code?: unknown; message?: unknown } };
+  const codes = [e.code, e.cause?.code].filter((c): c is string => typeof c === 'string');
+  const name = typeof e.name === 'string' ? e.name : 'Error';
+  let message = typeof e.message === 'string' ? oneLine(e.message) : '';
+  if (message === 'fetch failed' && typeof e.cause?.message === 'string') message = `fetch failed: ${oneLine(e.cause.message)}`;
+  const tls = codes.find((c) => TLS_CODES.test(c));
+  if (tls) return new RegcredError('ProviderError', `http ${call}: TLS: ${tls} (${message || name})`, false, { cause: err });
+  const net = codes.find((c) => NETWORK_CODES.has(c));
+  if (net || name === 'AbortError' || name === 'TimeoutError' || /fetch failed|socket|network|ECONN|EAI_AGAIN/i.test(message)) {
+    return new RegcredError('ProviderError', `http ${call}: ${net ? `${net}${message && message !== net ? ` (${message})` : ''}` : message || name}`, true, { cause: err });
+  }
+  return new RegcredError('ProviderError', `http ${call}: ${message || name}`, false, { cause: err });
+}

@@ -1,0 +1,396 @@
+// The Helm chart against a real API server: lint, every mode rendered and accepted by the API server
+// (server-side dry run), installed with helm, and the controller run (from this repository's bundle,
+// with the Deployment's own command and arguments) as the chart's ServiceAccount with exactly the
+// chart's RBAC. No kubelet runs here, so the chart's Pods never start: the controller process stands
+// in for the Deployment's Pod.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import {
+  ApiextensionsV1Api,
+  AuthorizationV1Api,
+  CoordinationV1Api,
+  CoreV1Api,
+  CustomObjectsApi,
+  EventsV1Api,
+  KubernetesObjectApi,
+  RbacAuthorizationV1Api,
+  type KubernetesObject,
+} from '@kubernetes/client-node';
+import { start, type ControlPlane } from '../harness/controlplane.js';
+import { CLI_PATH, runCli } from '../harness/cli.js';
+import { CHART_DIR, helm, renderChart, valuesFile, type RenderedObject } from '../harness/helm.js';
+import { secretOrUndefined } from '../harness/kube.js';
+import { installCrds } from '../harness/crds.js';
+import { CONTROLLER_NODE_FLAGS } from '../../src/node-flags.js';
+
+let cp: ControlPlane;
+let core: CoreV1Api;
+const PASSWORD = `chart-${Math.random().toString(36).slice(2)}${Date.now()}`;
+
+const staticCredential = (name: string, extra: Record<string, unknown> = {}) => ({
+  name,
+  spec: {
+    provider: { static: { secretRef: { name: 'chart-src' } } },
+    target: { secretName: `${name}-pull`, namespaces: { selector: { matchLabels: { chart: 'yes' } } }, serviceAccounts: ['default'] },
+    cleanupPolicy: 'Retain',
+    ...extra,
+  },
+});
+const sourceSecret = (namespace?: string) => ({
+  name: 'chart-src',
+  ...(namespace ? { namespace } : {}),
+  type: 'kubernetes.io/basic-auth',
+  stringData: { registry: 'registry.example.com', username: 'robot', password: PASSWORD },
+});
+
+function find(objects: RenderedObject[], kind: string, name?: string): RenderedObject {
+  const o = objects.find((x) => x.kind === kind && (name === undefined || x.metadata.name === name));
+  assert.ok(o, `rendered ${kind}${name ? ` ${name}` : ''}`);
+  return o;
+}
+
+async function eventually<T>(what: string, check: () => Promise<T | undefined | false>, timeoutMs = 20_000, context: () => string = () => ''): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await check();
+      if (v) return v;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}\n${context().slice(-3000)}`);
+    await new Promise((r) => setTimeout(r, 150));
+  }
+}
+
+/** The Deployment's container, run as a local process: its node flags and arguments, given kubeconfig. */
+function runLikeDeployment(deployment: RenderedObject, kubeconfig: string, namespace: string): { child: ChildProcess; output: string[] } {
+  const container = deployment['spec'].template.spec.containers[0] as { command: string[]; args: string[] };
+  assert.equal(container.command[0], 'node');
+  assert.equal(container.command.at(-1), '/app/regcred.mjs');
+  const flags = container.command.slice(1, -1);
+  const args = container.args.map((a) =>
+    a === '--namespace=$(POD_NAMESPACE)'
+      ? `--namespace=${namespace}`
+      : a.startsWith('--metrics-bind-address=')
+        ? '--metrics-bind-address=127.0.0.1:0'
+        : a.startsWith('--health-probe-bind-address=')
+          ? '--health-probe-bind-address=127.0.0.1:0'
+          : a,
+  );
+  const child = spawn(process.execPath, [...flags, CLI_PATH, ...args, '--kubeconfig', kubeconfig], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const output: string[] = [];
+  child.stdout!.on('data', (d: Buffer) => output.push(d.toString()));
+  child.stderr!.on('data', (d: Buffer) => output.push(d.toString()));
+  return { child, output };
+}
+
+async function stopProcess(child: ChildProcess): Promise<number | null> {
+  if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;
+  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+  try {
+    return await exited;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** May this service account do this? (a SubjectAccessReview, asked as admin) */
+async function can(sa: string, verb: string, resource: string, namespace?: string, group = '', subresource?: string): Promise<boolean> {
+  const res = await cp.kubeConfig.makeApiClient(AuthorizationV1Api).createSubjectAccessReview({
+    body: { spec: { user: sa, resourceAttributes: { verb, resource, group, ...(namespace ? { namespace } : {}), ...(subresource ? { subresource } : {}) } } },
+  });
+  return res.status?.allowed === true;
+}
+
+async function dryRunCreate(objects: RenderedObject[]): Promise<void> {
+  const api = KubernetesObjectApi.makeApiClient(cp.kubeConfig);
+  for (const o of objects) {
+    try {
+      await api.create(o as KubernetesObject, undefined, 'All');
+    } catch (err) {
+      const body = (err as { body?: unknown }).body;
+      assert.fail(`the API server refused ${o.kind} ${o.metadata.namespace ?? ''}/${o.metadata.name}: ${typeof body === 'string' ? body : JSON.stringify(body ?? String(err))}`);
+    }
+  }
+}
+
+before(async () => {
+  cp = await start();
+  core = cp.kubeConfig.makeApiClient(CoreV1Api);
+  // The chart's CRDs (crds/), as `helm install` installs them first: CRs must pass the dry runs.
+  assert.equal((await renderChart({}, { includeCrds: true })).filter((o) => o.kind === 'CustomResourceDefinition').length, 2);
+  await installCrds(cp.kubeConfig);
+  // Stand-ins for the Prometheus operator's CRDs, so ServiceMonitor and PrometheusRule can be dry-run.
+  const ext = cp.kubeConfig.makeApiClient(ApiextensionsV1Api);
+  for (const [kind, plural] of [
+    ['ServiceMonitor', 'servicemonitors'],
+    ['PrometheusRule', 'prometheusrules'],
+  ] as const) {
+    await ext.createCustomResourceDefinition({
+      body: {
+        metadata: { name: `${plural}.monitoring.coreos.com` },
+        spec: {
+          group: 'monitoring.coreos.com',
+          scope: 'Namespaced',
+          names: { kind, plural, singular: kind.toLowerCase(), listKind: `${kind}List` },
+          versions: [{ name: 'v1', served: true, storage: true, schema: { openAPIV3Schema: { type: 'object', x_kubernetes_preserve_unknown_fields: true } } }],
+        },
+      },
+    });
+  }
+  for (const ns of ['regcred-system', 'chart-a', 'chart-b', 'chart-other', 'tenant-a', 'tenant-b']) {
+    await core.createNamespace({ body: { metadata: { name: ns, labels: ns.startsWith('chart-') && ns !== 'chart-other' ? { chart: 'yes' } : {} } } });
+  }
+});
+
+after(async () => {
+  await cp?.stop();
+});
+
+describe('the Helm chart: lint, render, dry-run', () => {
+  test('helm lint passes in both modes', async () => {
+    for (const args of [[], ['--set', 'mode=cronjob'], ['--set', 'rbac.namespaced=true', '--set', 'rbac.namespaces={a}']]) {
+      const res = await helm(['lint', CHART_DIR, ...args]);
+      assert.equal(res.code, 0, `${res.stdout}\n${res.stderr}`);
+    }
+  });
+
+  test('controller mode: every object is accepted by the API server (server-side dry run); pod hardened; the controller’s node flags', async () => {
+    const objects = await renderChart({
+      credentials: [staticCredential('dry')],
+      sourceSecrets: [sourceSecret()],
+      controller: { replicaCount: 2 },
+      metrics: { serviceMonitor: { enabled: true }, prometheusRule: { enabled: true } },
+    });
+    const kinds = objects.map((o) => o.kind).sort();
+    assert.deepEqual(kinds, [
+      'ClusterRegistryCredential',
+      'ClusterRole',
+      'ClusterRoleBinding',
+      'Deployment',
+      'PrometheusRule',
+      'Role',
+      'RoleBinding',
+      'Secret',
+      'Service',
+      'ServiceAccount',
+      'ServiceMonitor',
+    ]);
+    await dryRunCreate(objects);
+    const deployment = find(objects, 'Deployment');
+    const pod = deployment['spec'].template.spec;
+    assert.equal(deployment['spec'].replicas, 2);
+    assert.deepEqual(pod.securityContext, { runAsNonRoot: true, runAsUser: 65532, runAsGroup: 65532, fsGroup: 65532, seccompProfile: { type: 'RuntimeDefault' } });
+    const c = pod.containers[0];
+    assert.deepEqual(c.securityContext, { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, privileged: false, capabilities: { drop: ['ALL'] } });
+    assert.ok(c.resources.requests && c.resources.limits.memory, 'resources set');
+    assert.deepEqual(c.command, ['node', ...CONTROLLER_NODE_FLAGS, '/app/regcred.mjs'], 'the flags of src/node-flags.ts');
+    assert.ok(c.args.includes('--leader-elect'));
+    assert.equal(c.livenessProbe.httpGet.path, '/healthz');
+    assert.equal(c.readinessProbe.httpGet.path, '/readyz');
+    const rule = find(objects, 'PrometheusRule');
+    const alerts = (rule['spec'].groups[0].rules as Array<{ alert: string; expr: string }>).map((r) => `${r.alert}: ${r.expr}`);
+    assert.deepEqual(alerts, [
+      'RegcredCredentialExpiringSoon: (regcred_credential_expiry_timestamp_seconds - time()) < 1800',
+      'RegcredCredentialNotReady: regcred_credential_ready == 0',
+    ]);
+    // No TokenRequest permission: no configured provider needs it.
+    const role = find(objects, 'Role');
+    assert.ok(!JSON.stringify(role['rules']).includes('serviceaccounts/token'));
+    assert.deepEqual(role['rules'], [{ apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['get', 'create', 'update'] }]);
+  });
+
+  test('TokenRequest permission only when a provider needs it (auto), in the release namespace', async () => {
+    const objects = await renderChart({
+      credentials: [
+        {
+          name: 'ecr',
+          spec: {
+            provider: { ecr: { region: 'us-east-1', auth: { webIdentity: { roleArn: 'arn:aws:iam::123456789012:role/r', serviceAccount: { name: 'regcred' } } } } },
+            target: { secretName: 'ecr', namespaces: { all: true } },
+          },
+        },
+      ],
+    });
+    const role = find(objects, 'Role');
+    assert.ok(JSON.stringify(role['rules']).includes('serviceaccounts/token'));
+    assert.ok(!JSON.stringify(find(objects, 'ClusterRole')['rules']).includes('serviceaccounts/token'), 'not cluster-wide');
+    await dryRunCreate(objects);
+  });
+
+  test('cronjob mode: CronJob (Forbid, history limits), config, the initial Job hook; accepted by the API server', async () => {
+    const objects = await renderChart({ mode: 'cronjob', credentials: [staticCredential('cj')] });
+    assert.deepEqual(objects.map((o) => o.kind).sort(), ['ClusterRole', 'ClusterRoleBinding', 'ConfigMap', 'CronJob', 'Job', 'ServiceAccount']);
+    await dryRunCreate(objects);
+    const cron = find(objects, 'CronJob');
+    assert.equal(cron['spec'].schedule, '0 */6 * * *');
+    assert.equal(cron['spec'].concurrencyPolicy, 'Forbid');
+    assert.equal(cron['spec'].successfulJobsHistoryLimit, 3);
+    const job = find(objects, 'Job');
+    assert.equal(job.metadata.annotations?.['helm.sh/hook'], 'post-install,post-upgrade');
+    // The rendered config file is valid input for `regcred validate`.
+    const config = find(objects, 'ConfigMap')['data']['credentials.yaml'] as string;
+    const res = await runCli(['validate', '-f', '-'], { input: config });
+    assert.equal(res.code, 0, res.stdout + res.stderr);
+    const clusterRole = find(objects, 'ClusterRole');
+    assert.ok(!JSON.stringify(clusterRole['rules']).includes('regcred.dev'), 'sync reads no CRDs');
+    assert.ok(!JSON.stringify(clusterRole['rules']).includes('watch'), 'sync watches nothing');
+  });
+
+  test('namespaced mode: nothing cluster-wide, a Role per listed namespace; accepted by the API server', async () => {
+    const objects = await renderChart({
+      rbac: { namespaced: true, namespaces: ['tenant-a'] },
+      credentials: [{ ...staticCredential('ns'), namespace: 'tenant-a' }],
+      sourceSecrets: [sourceSecret('tenant-a')],
+    });
+    assert.ok(!objects.some((o) => o.kind === 'ClusterRole' || o.kind === 'ClusterRoleBinding'));
+    assert.equal(find(objects, 'RegistryCredential').metadata.namespace, 'tenant-a');
+    assert.ok(objects.some((o) => o.kind === 'Role' && o.metadata.namespace === 'tenant-a'));
+    assert.ok(find(objects, 'Deployment')['spec'].template.spec.containers[0].args.includes('--watch-namespace=tenant-a'));
+    await dryRunCreate(objects);
+  });
+
+  test('bad values fail at install with the schema’s message', async () => {
+    for (const [args, message] of [
+      [['--set', 'mode=daemon'], /at '\/mode': value must be one of 'controller', 'cronjob'/],
+      [['--set', 'controller.replicaCount=2', '--set', 'controller.leaderElection=false'], /leaderElection/],
+      [['--set', 'rbac.namespaced=true'], /at '\/rbac\/namespaces': minItems/],
+      [['--set', 'securityContext.privileged=true'], /privileged/],
+      [['--set', 'nosuchkey=1'], /additional properties 'nosuchkey' not allowed/],
+    ] as const) {
+      const res = await helm(['install', 'bad', CHART_DIR, '-n', 'regcred-system', ...args], { kubeconfig: cp.kubeconfigPath });
+      assert.notEqual(res.code, 0, `installed with ${args.join(' ')}`);
+      assert.match(res.stderr, message);
+    }
+    const releases = await helm(['list', '-A', '-q'], { kubeconfig: cp.kubeconfigPath });
+    assert.equal(releases.stdout.trim(), '', 'nothing installed');
+  });
+});
+
+describe('the Helm chart installed: the controller with exactly the chart’s RBAC', () => {
+  test('controller mode: syncs, writes status and events, holds its Lease; uninstall keeps CRDs and pull secrets (Retain)', async () => {
+    const values = { credentials: [staticCredential('installed')], sourceSecrets: [sourceSecret()] };
+    const install = await helm(['install', 'regcred', CHART_DIR, '-n', 'regcred-system', '--values', valuesFile(values)], { kubeconfig: cp.kubeconfigPath });
+    assert.equal(install.code, 0, install.stderr);
+    assert.match(install.stdout, /kubectl get clusterregistrycredentials/, 'NOTES say how to check status');
+    assert.match(install.stdout, /WARNING: sourceSecrets/, 'NOTES warn about secrets in values');
+    const deployment = find(await renderChart(values, { release: 'regcred' }), 'Deployment');
+    const kubeconfig = await cp.kubeconfigFor('regcred-system', 'regcred');
+    const ctl = runLikeDeployment(deployment, kubeconfig, 'regcred-system');
+    try {
+      const log = () => ctl.output.join('');
+      for (const ns of ['chart-a', 'chart-b']) {
+        const secret = await eventually(`Secret in ${ns}`, () => secretOrUndefined(core, ns, 'installed-pull'), 20_000, log);
+        const auths = JSON.parse(Buffer.from(secret.data!['.dockerconfigjson']!, 'base64').toString()).auths;
+        assert.deepEqual(auths['registry.example.com'], { username: 'robot', password: PASSWORD, auth: Buffer.from(`robot:${PASSWORD}`).toString('base64') });
+      }
+      assert.equal(await secretOrUndefined(core, 'chart-other', 'installed-pull'), undefined);
+      const custom = cp.kubeConfig.makeApiClient(CustomObjectsApi);
+      const crc = await eventually('Ready status', async () => {
+        const o = (await custom.getClusterCustomObject({ group: 'regcred.dev', version: 'v1alpha1', plural: 'clusterregistrycredentials', name: 'installed' })) as any;
+        return o.status?.conditions?.some((c: any) => c.type === 'Ready' && c.status === 'True') ? o : undefined;
+      }, 20_000, log);
+      assert.equal(crc.status.targets.synced, 2);
+      const sa = await core.readNamespacedServiceAccount({ namespace: 'chart-a', name: 'default' });
+      assert.ok(sa.imagePullSecrets?.some((r) => r.name === 'installed-pull'), 'service account patched');
+      await eventually('an Event written', async () => {
+        const events = await cp.kubeConfig.makeApiClient(EventsV1Api).listNamespacedEvent({ namespace: 'default' });
+        return events.items.some((e) => e.regarding?.name === 'installed' && e.reportingController === 'regcred.dev/controller');
+      }, 20_000, log);
+      const lease = await eventually('the Lease held', async () => {
+        const l = await cp.kubeConfig.makeApiClient(CoordinationV1Api).readNamespacedLease({ namespace: 'regcred-system', name: 'regcred' });
+        return l.spec?.holderIdentity ? l : undefined;
+      });
+      assert.ok(lease.spec?.holderIdentity);
+      assert.doesNotMatch(log(), /forbidden/i, 'no request was refused for lack of RBAC');
+      assert.ok(!log().includes(PASSWORD), 'no password in the logs');
+      // Least privilege: no Leases outside its namespace, no RBAC, no token minting it does not need.
+      const me = 'system:serviceaccount:regcred-system:regcred';
+      assert.equal(await can(me, 'update', 'leases', 'kube-system', 'coordination.k8s.io'), false);
+      assert.equal(await can(me, 'create', 'serviceaccounts', 'regcred-system', '', 'token'), false);
+      assert.equal(await can(me, 'create', 'clusterroles', undefined, 'rbac.authorization.k8s.io'), false);
+      assert.equal(await can(me, 'create', 'pods', 'chart-a'), false);
+    } finally {
+      assert.equal(await stopProcess(ctl.child), 0);
+    }
+
+    const uninstall = await helm(['uninstall', 'regcred', '-n', 'regcred-system', '--wait'], { kubeconfig: cp.kubeconfigPath });
+    assert.equal(uninstall.code, 0, uninstall.stderr);
+    const ext = cp.kubeConfig.makeApiClient(ApiextensionsV1Api);
+    await ext.readCustomResourceDefinition({ name: 'clusterregistrycredentials.regcred.dev' });
+    await ext.readCustomResourceDefinition({ name: 'registrycredentials.regcred.dev' });
+    for (const ns of ['chart-a', 'chart-b']) assert.ok(await secretOrUndefined(core, ns, 'installed-pull'), `the pull secret in ${ns} stays`);
+    await eventually('the ClusterRegistryCredential removed (no finalizer with Retain)', async () => {
+      const list = (await cp.kubeConfig.makeApiClient(CustomObjectsApi).listClusterCustomObject({ group: 'regcred.dev', version: 'v1alpha1', plural: 'clusterregistrycredentials' })) as { items: unknown[] };
+      return list.items.length === 0;
+    });
+    const rbac = cp.kubeConfig.makeApiClient(RbacAuthorizationV1Api);
+    await assert.rejects(rbac.readClusterRole({ name: 'regcred' }));
+    await assert.rejects(core.readNamespacedServiceAccount({ namespace: 'regcred-system', name: 'regcred' }));
+    assert.equal(await secretOrUndefined(core, 'regcred-system', 'chart-src'), undefined, 'the values-made source Secret goes with the release');
+  });
+
+  test('rbac.namespaced: syncs RegistryCredentials in its namespaces and can write nowhere else', async () => {
+    const values = {
+      rbac: { namespaced: true, namespaces: ['tenant-a'] },
+      controller: { leaderElection: false },
+      credentials: [{ ...staticCredential('tenant'), namespace: 'tenant-a' }],
+      sourceSecrets: [sourceSecret('tenant-a')],
+    };
+    await core.createNamespace({ body: { metadata: { name: 'tenant-ctl' } } });
+    const install = await helm(['install', 'tenant', CHART_DIR, '-n', 'tenant-ctl', '--values', valuesFile(values)], { kubeconfig: cp.kubeconfigPath });
+    assert.equal(install.code, 0, install.stderr);
+    // A RegistryCredential in a namespace the release does not cover: must stay untouched.
+    await cp.kubeConfig.makeApiClient(CustomObjectsApi).createNamespacedCustomObject({
+      group: 'regcred.dev',
+      version: 'v1alpha1',
+      namespace: 'tenant-b',
+      plural: 'registrycredentials',
+      body: { apiVersion: 'regcred.dev/v1alpha1', kind: 'RegistryCredential', metadata: { name: 'outside' }, spec: { provider: { static: { secretRef: { name: 'x' } } }, target: { secretName: 'outside-pull' } } },
+    });
+    const deployment = find(await renderChart(values, { release: 'tenant', namespace: 'tenant-ctl' }), 'Deployment');
+    const ctl = runLikeDeployment(deployment, await cp.kubeconfigFor('tenant-ctl', 'regcred'), 'tenant-ctl');
+    try {
+      const log = () => ctl.output.join('');
+      await eventually('Secret in tenant-a', () => secretOrUndefined(core, 'tenant-a', 'tenant-pull'), 20_000, log);
+      await eventually('Ready', async () => {
+        const o = (await cp.kubeConfig.makeApiClient(CustomObjectsApi).getNamespacedCustomObject({ group: 'regcred.dev', version: 'v1alpha1', namespace: 'tenant-a', plural: 'registrycredentials', name: 'tenant' })) as any;
+        return o.status?.conditions?.some((c: any) => c.type === 'Ready' && c.status === 'True');
+      }, 20_000, log);
+      await new Promise((r) => setTimeout(r, 1000));
+      assert.equal(await secretOrUndefined(core, 'tenant-b', 'outside-pull'), undefined, 'nothing written outside its namespaces');
+      assert.doesNotMatch(log(), /forbidden/i, 'it never tried what its Roles do not allow');
+      const me = 'system:serviceaccount:tenant-ctl:regcred';
+      assert.equal(await can(me, 'create', 'secrets', 'tenant-a'), true);
+      assert.equal(await can(me, 'create', 'secrets', 'tenant-b'), false);
+      assert.equal(await can(me, 'list', 'secrets'), false, 'no cluster-wide list');
+      assert.equal(await can(me, 'list', 'namespaces'), false);
+      assert.equal(await can(me, 'list', 'clusterregistrycredentials', undefined, 'regcred.dev'), false);
+    } finally {
+      assert.equal(await stopProcess(ctl.child), 0);
+    }
+  });
+
+  test('cronjob mode: the rendered sync, run as the chart’s ServiceAccount, syncs with the chart’s RBAC', async () => {
+    const values = { mode: 'cronjob', credentials: [staticCredential('cron')], sourceSecrets: [sourceSecret('cron-ctl')] };
+    await core.createNamespace({ body: { metadata: { name: 'cron-ctl' } } });
+    // --no-hooks: the initial Job would wait for a kubelet that does not run here.
+    const install = await helm(['install', 'cron', CHART_DIR, '-n', 'cron-ctl', '--no-hooks', '--values', valuesFile(values)], { kubeconfig: cp.kubeconfigPath });
+    assert.equal(install.code, 0, install.stderr);
+    assert.match(install.stdout, /kubectl -n cron-ctl create job --from=cronjob\/cron-regcred/, 'NOTES say how to trigger a run');
+    const objects = await renderChart(values, { release: 'cron', namespace: 'cron-ctl' });
+    const container = find(objects, 'CronJob')['spec'].jobTemplate.spec.template.spec.containers[0] as { args: string[] };
+    const config = find(objects, 'ConfigMap')['data']['credentials.yaml'] as string;
+    const args = container.args.map((a) => (a === '--filename=/etc/regcred/credentials.yaml' ? '--filename=-' : a));
+    const res = await runCli([...args, '--kubeconfig', await cp.kubeconfigFor('cron-ctl', 'regcred')], { input: config });
+    assert.equal(res.code, 0, res.stdout + res.stderr);
+    assert.match(res.stdout, /ClusterRegistryCredential\/cron: synced 2\/2 namespaces/);
+    assert.ok(await secretOrUndefined(core, 'chart-a', 'cron-pull'));
+    assert.ok(!res.stdout.includes(PASSWORD) && !res.stderr.includes(PASSWORD));
+  });
+});
