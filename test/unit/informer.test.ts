@@ -3,7 +3,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { KubeConfig } from '@kubernetes/client-node';
-import { Informer, objectKey, type InformerEvent, type InformerOptions, type ListPage, type WatchFn } from '../../src/kube/informer.js';
+import { Informer, MultiInformer, StaticCache, objectKey, type InformerEvent, type InformerOptions, type ListPage, type WatchFn } from '../../src/kube/informer.js';
 import { FakeClock } from '../../src/util/clock.js';
 import { silentLogger } from '../../src/log.js';
 import { settle as settleTurns, settledSoon as settledAfter } from './async-helpers.js';
@@ -548,5 +548,39 @@ describe('Informer: stop', () => {
     const done = await settledSoon(stopped);
     assert.equal(t.watch.calls.length, 1, 'a watch was started after stop()');
     assert.equal(done, true, 'stop() did not return once the list had');
+  });
+});
+
+describe('MultiInformer and StaticCache (namespaced mode)', () => {
+  test('one informer per namespace, seen as one cache: keys route by namespace, sync waits for all, handlers see every namespace', async () => {
+    const parts = new Map<string, ReturnType<typeof setup>>();
+    const multi = new MultiInformer<Obj>(['ns1', 'ns2'], (ns) => {
+      const t = setup({ watchPath: `/api/v1/namespaces/${ns}/things` });
+      t.list.serve('5', [obj('a', '1', { namespace: ns })]);
+      parts.set(ns, t);
+      return t.informer;
+    });
+    const seen: string[] = [];
+    multi.on((ev, o) => seen.push(`${ev} ${objectKey(o)}`));
+    assert.equal(multi.hasSynced(), false);
+    await multi.start();
+    assert.equal(multi.hasSynced(), true);
+    assert.deepEqual(seen.sort(), ['add ns1/a', 'add ns2/a']);
+    assert.equal(multi.get('ns2/a')?.metadata.namespace, 'ns2');
+    assert.equal(multi.get('ns3/a'), undefined);
+    assert.equal(multi.get('a'), undefined, 'a cluster-scoped key is in no namespace');
+    assert.deepEqual(multi.list().map(objectKey).sort(), ['ns1/a', 'ns2/a']);
+    assert.equal(multi.unhealthyForMs(), 0);
+    await multi.stop();
+  });
+
+  test('StaticCache: a fixed, always-synced set', async () => {
+    const cache = new StaticCache<Obj>([obj('x', '1'), obj('y', '1', { namespace: 'n' })]);
+    await cache.start();
+    assert.equal(cache.hasSynced(), true);
+    assert.equal(cache.get('n/y')?.metadata.name, 'y');
+    assert.equal(cache.get('x')?.metadata.name, 'x');
+    assert.deepEqual([...cache.values()].length, 2);
+    await cache.stop();
   });
 });
