@@ -43,8 +43,9 @@ export async function loadOrReport(files: readonly string[], output: Output): Pr
   return loaded.credentials;
 }
 
-export function providerDeps(core: CoreV1Api, obj: CredentialObject, opts: SourceOptions, log: Logger): ProviderDeps {
-  return kubeProviderDeps(core, obj, opts.namespace, opts.allowCrossNamespaceRefs, { now: () => new Date(), fetch: globalThis.fetch, log });
+/** `identify`: false for `get`, which writes nothing (see ProviderDeps.credential). */
+export function providerDeps(core: CoreV1Api, obj: CredentialObject, opts: SourceOptions, log: Logger, identify = true): ProviderDeps {
+  return kubeProviderDeps(core, obj, opts.namespace, opts.allowCrossNamespaceRefs, { now: () => new Date(), fetch: globalThis.fetch, log }, identify);
 }
 
 /**

@@ -39,7 +39,7 @@ export async function runGet(opts: GetOptions, output: Output, log: Logger, stdo
   const results: object[] = [];
   for (const { object } of selected) {
     try {
-      const minted = await mintCredential(object, providerDeps(core, object, opts, log));
+      const minted = await mintCredential(object, providerDeps(core, object, opts, log, false));
       const expired = expiredWarning(minted.expiresAt);
       if (expired) output.err(`${objectRef(object)}: ${expired}`);
       if (opts.output === 'dockerconfigjson') stdout(minted.dockerConfigJson + '\n');

@@ -95,11 +95,15 @@ export function createTokenMinter(core: CoreV1Api, scope: SourceScope, retry: Re
  */
 export function kubeProviderDeps(
   core: CoreV1Api,
-  credential: { kind: string; metadata: { namespace?: string | undefined } },
+  credential: { kind: string; metadata: { namespace?: string | undefined; name?: string | undefined } },
   controllerNamespace: string,
   allowCrossNamespaceRefs: boolean,
-  rest: Omit<ProviderDeps, 'sources' | 'tokenRequest'>,
+  rest: Omit<ProviderDeps, 'sources' | 'tokenRequest' | 'credential'>,
+  /** False for `get`, which writes nothing: providers then leave their vendor-side cleanup alone. */
+  identify = true,
 ): ProviderDeps {
   const scope = sourceScope(credential, controllerNamespace, allowCrossNamespaceRefs);
-  return { sources: createSourceReader(core, scope), tokenRequest: createTokenMinter(core, scope), ...rest };
+  const name = (credential.metadata as { name?: string }).name;
+  const identity = identify && name ? { credential: { kind: credential.kind, namespace: credential.metadata.namespace, name } } : {};
+  return { sources: createSourceReader(core, scope), tokenRequest: createTokenMinter(core, scope), ...identity, ...rest };
 }

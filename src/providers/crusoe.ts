@@ -1,4 +1,4 @@
-import { createHmac } from 'node:crypto';
+import { createHash, createHmac } from 'node:crypto';
 import { z } from 'zod';
 import { duration, parseDuration, registryHost, secretRef } from '../config/common.js';
 import { RegcredError, errorMessage } from '../errors.js';
@@ -29,15 +29,29 @@ import { defineProvider, type Credential, type ProviderDeps } from './types.js';
 // them to find a new token's id and to delete it). After minting, regcred lists the tokens with its
 // alias and deletes (best effort: a failure is logged, the new token is still used):
 //   - those already expired, always (useless to anyone);
-//   - when `alias` is set (a name unique to this credential), every valid one but the newest two:
-//     the new token and its predecessor, which the pull Secrets still hold until the new one is
-//     written. The predecessor goes at the next refresh, when its successor has long been written.
-// Providers are created anew for each mint and do not know which credential they serve, so the
-// alias is what ties tokens to a credential; see docs/providers/crusoe.md.
+//   - when the alias is this credential's own, every valid one but the newest two: the new token and
+//     its predecessor, which the pull Secrets still hold until the new one is written. The
+//     predecessor goes at the next refresh, when its successor has long been written.
+// The alias ties tokens to a credential: `alias` when set, else derived from the credential's kind,
+// namespace and name (ProviderDeps.credential, given by the controller and `sync`). `regcred get`
+// writes nothing and is not told the credential: its tokens get the plain alias "regcred", of which
+// only expired ones are ever deleted. See docs/providers/crusoe.md.
 
 export const DEFAULT_CRUSOE_BASE_URL = 'https://api.crusoecloud.com';
 export const DEFAULT_CRUSOE_TOKEN_LIFETIME = '12h';
 export const DEFAULT_CRUSOE_ALIAS = 'regcred';
+
+/**
+ * The default alias of a credential's tokens: "regcred-<name>" (ClusterRegistryCredential) or
+ * "regcred-<namespace>.<name>" (RegistryCredential), within the 64 characters the schema allows
+ * (longer names keep a prefix and a hash, so two credentials never share an alias).
+ */
+export function aliasFor(credential: { kind: string; namespace?: string | undefined; name: string }): string {
+  const id = credential.kind === 'RegistryCredential' && credential.namespace ? `${credential.namespace}.${credential.name}` : credential.name;
+  const full = `regcred-${id}`;
+  if (full.length <= 64) return full;
+  return `${full.slice(0, 55)}-${createHash('sha256').update(full).digest('hex').slice(0, 8)}`;
+}
 export const CRUSOE_API_VERSION = '/v1alpha5';
 const SIGNATURE_VERSION = '1.0';
 const REGISTRY_USAGE = 'registry';
@@ -179,7 +193,9 @@ interface Keys {
 export function createCrusoeProvider(config: CrusoeConfig, deps: ProviderDeps) {
   const base = (config.baseUrl ?? DEFAULT_CRUSOE_BASE_URL).replace(/\/+$/, '');
   const lifetimeMs = parseDuration(config.tokenLifetime ?? DEFAULT_CRUSOE_TOKEN_LIFETIME);
-  const alias = config.alias ?? DEFAULT_CRUSOE_ALIAS;
+  const alias = config.alias ?? (deps.credential ? aliasFor(deps.credential) : DEFAULT_CRUSOE_ALIAS);
+  /** Superseded valid tokens are deleted only under an alias that belongs to this one credential. */
+  const ownAlias = config.alias !== undefined || deps.credential !== undefined;
 
   /** One signed call; returns the parsed JSON object (or undefined for an empty body). */
   async function call(
@@ -216,7 +232,7 @@ export function createCrusoeProvider(config: CrusoeConfig, deps: ProviderDeps) {
     try {
       const list = await call(keys, 'GET', '/users/limited-usage-api-key', [], undefined, signal);
       const items = Array.isArray(list?.['items']) ? (list['items'] as CrusoeKeyInfo[]) : [];
-      ids = tokensToRevoke(items, alias, deps.now(), config.alias !== undefined);
+      ids = tokensToRevoke(items, alias, deps.now(), ownAlias);
     } catch (err) {
       warn(err);
       return;

@@ -376,7 +376,10 @@ export function createExecProvider(config: ExecConfig, deps: ProviderDeps) {
     // Every password first: a later error must not be the place where one is first seen.
     const rawAuth = res['auth'];
     if (typeof rawAuth === 'object' && rawAuth !== null) {
-      for (const v of Object.values(rawAuth as Record<string, unknown>)) registerSecret((v as { password?: unknown } | null)?.password as string | undefined);
+      for (const v of Object.values(rawAuth as Record<string, unknown>)) {
+        const password = (v as { password?: unknown } | null)?.password;
+        if (typeof password === 'string') registerSecret(password);
+      }
     }
     if (res['apiVersion'] !== API_VERSION || res['kind'] !== 'CredentialProviderResponse') {
       throw new RegcredError(

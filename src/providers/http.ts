@@ -141,6 +141,9 @@ export const httpConfig = z
     if (!c.url.startsWith('https://') && c.allowInsecure !== true) {
       ctx.addIssue({ code: 'custom', path: ['url'], message: 'must be an https:// URL (set allowInsecure: true to allow http://)' });
     }
+    if (/^https?:\/\/[^/?#]*@/.test(c.url)) {
+      ctx.addIssue({ code: 'custom', path: ['url'], message: 'must not contain a user or password (send credentials in a header from a Secret)' });
+    }
     if ((c.body !== undefined || c.bodyFrom !== undefined) && c.method !== 'POST') {
       ctx.addIssue({ code: 'custom', path: ['method'], message: 'must be POST when body or bodyFrom is set' });
     }
@@ -163,6 +166,7 @@ export const httpConfig = z
   .meta({
     'x-kubernetes-validations': [
       { rule: "self.url.startsWith('https://') || (has(self.allowInsecure) && self.allowInsecure)", message: 'url must be an https:// URL (set allowInsecure: true to allow http://)' },
+      { rule: "!self.url.matches('^https?://[^/?#]*@')", message: 'url must not contain a user or password (send credentials in a header from a Secret)' },
       { rule: "!(has(self.body) || has(self.bodyFrom)) || (has(self.method) && self.method == 'POST')", message: 'method must be POST when body or bodyFrom is set' },
       { rule: '!(has(self.body) && has(self.bodyFrom))', message: 'takes at most one of body, bodyFrom' },
       { rule: 'has(self.username) != has(self.response.username)', message: 'needs exactly one of username (a fixed name) and response.username (a path)' },
@@ -226,7 +230,9 @@ export function createHttpProvider(config: HttpConfig, deps: ProviderDeps) {
       if (target.protocol !== 'https:' && config.allowInsecure !== true) {
         throw new RegcredError('InvalidSpec', `http: url must be https (set allowInsecure: true to allow ${target.protocol}//)`);
       }
-      registerSecret(target.password);
+      if (target.username || target.password) {
+        throw new RegcredError('InvalidSpec', 'http: url must not contain a user or password (send credentials in a header from a Secret)');
+      }
       const headers = await buildHeaders(config, deps);
       let body: string | undefined;
       if (config.body !== undefined) body = config.body;

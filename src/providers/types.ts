@@ -37,6 +37,12 @@ export interface ProviderDeps {
    * where there is no Kubernetes access.
    */
   tokenRequest?(ref: { namespace?: string | undefined; name: string }, audiences: string[], expirationSeconds: number): Promise<string>;
+  /**
+   * The credential being minted, when its Secrets are written after this mint (controller, `sync`);
+   * absent for `get` and tests. Lets a provider name what it creates on the vendor's side after the
+   * credential (crusoe token aliases), so it can clean up its own leftovers and nobody else's.
+   */
+  credential?: { kind: string; namespace?: string | undefined; name: string } | undefined;
 }
 
 export interface Provider {

@@ -95,7 +95,7 @@ describe('regcred sync with the crusoe provider (Crusoe API double + real API se
     assert.equal(secret?.metadata?.annotations?.['regcred.dev/expires-at'], new Date(minted.expires_at).toISOString());
     const lifetime = Date.parse(minted.expires_at) - Date.now();
     assert.ok(lifetime > 11.9 * 3600_000 && lifetime <= 12 * 3600_000, `default lifetime 12 h: ${lifetime} ms`);
-    assert.equal(minted.alias, 'regcred');
+    assert.equal(minted.alias, 'regcred-crusoe-one', 'the credential’s own alias (sync tells the provider which credential it mints)');
     const seen = double.requests.slice(before);
     assert.deepEqual(
       seen.map((r) => [r.method, r.path, r.status, r.signatureValid, r.accessKey]),
@@ -219,10 +219,11 @@ describe('the controller with the crusoe provider (Crusoe API double + real API 
     double.expect = { accessKey: ACCESS_KEY, secretKey: SECRET_KEY };
   });
 
-  test('fills the selected namespaces, Ready; rotates every few seconds without ever leaving a deleted token in a Secret', async () => {
+  test('fills the selected namespaces, Ready; rotates every 500 ms without ever leaving a deleted token in a Secret', async () => {
     const alias = 'regcred-ctl-crusoe';
     await ctl.createClusterCredential('ctl-crusoe', {
-      // A 10-minute token renewed 9m57s before it expires: a refresh every ~3 s.
+      // A 10-minute token renewed 9m57s before it expires: with the renewal jitter (up to a tenth of
+      // renewBefore earlier) that is always sooner than allowed, so a refresh at the minimum delay (500 ms).
       provider: { crusoe: { secretRef: { name: 'crusoe-api' }, registry: REGISTRY, username: USERNAME, baseUrl: double.baseUrl, alias, tokenLifetime: '10m' } },
       target: { secretName: 'crusoe-pull', namespaces: { selector: { matchLabels: { crusoe: 'yes' } } }, serviceAccounts: [] },
       refresh: { renewBefore: '9m57s' },

@@ -220,6 +220,30 @@ describe('the controller with the exec provider (test plugin + real API server)'
     await ctl?.stop();
   });
 
+  test('the CRD’s rules refuse glob registries, relative commands, duplicate env names and long timeouts', async () => {
+    const refused = async (name: string, exec: unknown, message: RegExp) => {
+      await assert.rejects(
+        custom().createClusterCustomObject({
+          group: 'regcred.dev',
+          version: 'v1alpha1',
+          plural: 'clusterregistrycredentials',
+          body: { apiVersion: 'regcred.dev/v1alpha1', kind: 'ClusterRegistryCredential', metadata: { name }, spec: { provider: { exec }, target: { secretName: 'x', namespaces: { all: true } } } },
+        }),
+        (err: unknown) => {
+          const e = err as { code?: number; body?: unknown };
+          assert.equal(e.code, 422, String(err));
+          assert.match(typeof e.body === 'string' ? e.body : JSON.stringify(e.body), message);
+          return true;
+        },
+      );
+    };
+    await refused('exec-cel-1', { command: '/p', registries: ['*.dkr.ecr.*.amazonaws.com'] }, /registries\[0\]/);
+    await refused('exec-cel-2', { command: './p', registries: [ECR] }, /command/);
+    await refused('exec-cel-3', { command: '/p', registries: [ECR], env: [{ name: 'A', value: '1' }, { name: 'A', value: '2' }] }, /env variable names must be distinct/);
+    await refused('exec-cel-4', { command: '/p', registries: [ECR], env: [{ name: 'A' }] }, /needs exactly one of value, valueFrom/);
+    await refused('exec-cel-5', { command: '/p', registries: [ECR], timeout: '11m' }, /timeout must be more than 0s and at most 10m/);
+  });
+
   test('Ready in the selected namespaces; a failing plugin is retried with backoff, the Secrets kept; then it recovers', async () => {
     const good = execSpec({ PLUGIN_AUTH_KEYS: '*.dkr.ecr.*.amazonaws.com', PLUGIN_CACHE_DURATION: '6h0m0s' });
     await ctl.createClusterCredential('ctl-exec', {
@@ -265,5 +289,38 @@ describe('the controller with the exec provider (test plugin + real API server)'
     await ctl.waitForStatus('ctl-exec', (s) => readyOf(s)?.status === 'True' && !(s.conditions?.some((c) => c.type === 'Degraded' && c.status === 'True') ?? false), 15_000);
     assertNothingSecret(ctl.logLines.join(''), 'the controller logs', tokens);
     assert.ok(ctl.logLines.some((l) => l.includes('[REDACTED]')), 'the echoed secret reached the logs only redacted');
+  });
+
+  // A tenant must not run commands in the controller. The refusal needs a hook outside this
+  // provider (the provider cannot see the object's kind): until it lands this test is a todo.
+  test('a RegistryCredential with exec is refused by the controller (InvalidSpec), the plugin never runs', { todo: 'needs the controller hook for cluster-only providers (see docs/providers/exec.md, Security)' }, async () => {
+    await core.createNamespace({ body: { metadata: { name: 'exec-tenant' } } });
+    await core.createNamespacedSecret({ namespace: 'exec-tenant', body: { metadata: { name: 'plugin-creds' }, stringData: { password: PASSWORD, 'aws-secret-key': PLUGIN_KEY } } });
+    const record = recordFile();
+    await custom().createNamespacedCustomObject({
+      group: 'regcred.dev',
+      version: 'v1alpha1',
+      namespace: 'exec-tenant',
+      plural: 'registrycredentials',
+      body: {
+        apiVersion: 'regcred.dev/v1alpha1',
+        kind: 'RegistryCredential',
+        metadata: { name: 'tenant-exec', namespace: 'exec-tenant' },
+        spec: { provider: { exec: execSpec({ PLUGIN_RECORD: record }) }, target: { secretName: 'tenant-pull', serviceAccounts: [] } },
+      },
+    });
+    let status: { conditions?: Array<{ type: string; status: string; reason: string; message: string }> } = {};
+    for (let i = 0; i < 100; i++) {
+      const obj = (await custom().getNamespacedCustomObject({ group: 'regcred.dev', version: 'v1alpha1', namespace: 'exec-tenant', plural: 'registrycredentials', name: 'tenant-exec' })) as { status?: typeof status };
+      status = obj.status ?? {};
+      if (status.conditions?.some((c) => c.type === 'Ready')) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const ready = status.conditions?.find((c) => c.type === 'Ready');
+    assert.equal(ready?.status, 'False', JSON.stringify(status));
+    assert.equal(ready?.reason, 'InvalidSpec');
+    assert.match(ready?.message ?? '', /exec.*RegistryCredential/);
+    assert.deepEqual(recorded(record), [], 'the plugin never ran');
+    assert.equal(await secretOrUndefined(core, 'exec-tenant', 'tenant-pull'), undefined);
   });
 });

@@ -267,6 +267,36 @@ describe('the controller with the http provider (plain-http broker + real API se
     plain.fail(null);
   });
 
+  test('the CRD’s CEL rules refuse what zod refuses (https, body without POST, username sources, duplicate headers, timeout)', async () => {
+    const custom = cp.kubeConfig.makeApiClient(CustomObjectsApi);
+    const base = { url: 'https://broker.example.com/token', registry: REGISTRY, username: 'u', response: { password: '$.token' } };
+    const refused = async (name: string, http: unknown, message: RegExp) => {
+      await assert.rejects(
+        custom.createClusterCustomObject({
+          group: 'regcred.dev',
+          version: 'v1alpha1',
+          plural: 'clusterregistrycredentials',
+          body: { apiVersion: 'regcred.dev/v1alpha1', kind: 'ClusterRegistryCredential', metadata: { name }, spec: { provider: { http }, target: { secretName: 'x', namespaces: { all: true } } } },
+        }),
+        (err: unknown) => {
+          const e = err as { code?: number; body?: unknown };
+          assert.equal(e.code, 422, String(err));
+          assert.match(typeof e.body === 'string' ? e.body : JSON.stringify(e.body), message);
+          return true;
+        },
+      );
+    };
+    await refused('http-cel-1', { ...base, url: 'http://broker.example.com/token' }, /url must be an https:\/\/ URL/);
+    await refused('http-cel-2', { ...base, url: 'https://robot:pw@broker.example.com/token' }, /url must not contain a user or password/);
+    await refused('http-cel-3', { ...base, body: '{}' }, /method must be POST when body or bodyFrom is set/);
+    await refused('http-cel-4', { ...base, username: undefined }, /needs exactly one of username/);
+    await refused('http-cel-5', { ...base, headers: [{ name: 'X-A', value: '1' }, { name: 'x-a', value: '2' }] }, /header names must be distinct/);
+    await refused('http-cel-6', { ...base, headers: [{ name: 'Authorization', value: '1' }], serviceAccountToken: { serviceAccount: { name: 's' }, audience: 'a' } }, /header names must be distinct/);
+    await refused('http-cel-7', { ...base, response: { password: '$.p', expiresAt: '$.a', expiresIn: '$.b' } }, /at most one of expiresAt, expiresIn/);
+    await refused('http-cel-8', { ...base, timeout: '10m' }, /timeout must be more than 0s and at most 5m/);
+    await refused('http-cel-9', { ...base, response: { password: '$..token' } }, /response\.password/);
+  });
+
   test('Ready with the broker’s credential in the selected namespaces; a 503 is retried with backoff, the Secrets kept; then it recovers', async () => {
     plain.setCredential('robot$ctl', `brk_${randomBytes(24).toString('base64url')}`, new Date(Date.now() + 3600_000));
     await ctl.createClusterCredential('ctl-http', {

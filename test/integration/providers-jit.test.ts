@@ -176,7 +176,8 @@ describe('the controller with the jit provider (Jit API double + real API server
 
   test('fills the selected namespaces and is Ready, and refreshes on the assumed lifetime', async () => {
     await ctl.createClusterCredential('ctl-jit', {
-      // Assumed 5 minutes, renewed 4m57s before: a refresh every ~3 s.
+      // Assumed 5 minutes, renewed 4m57s before: with the renewal jitter that is sooner than allowed,
+      // so refreshes come at the minimum delay (500 ms).
       provider: { jit: { secretRef: { name: 'jit-api' }, baseUrl: double.baseUrl, assumedLifetime: '5m' } },
       target: { secretName: 'jit-pull', namespaces: { selector: { matchLabels: { jit: 'yes' } } }, serviceAccounts: [] },
       refresh: { renewBefore: '4m57s' },

@@ -17,6 +17,7 @@ import {
   tokensToRevoke,
   type CrusoeConfig,
 } from '../../src/providers/crusoe.js';
+import { aliasFor } from '../../src/providers/crusoe.js';
 import { providerRegistry } from '../../src/providers/registry.js';
 import type { ProviderDeps, SourceSecret } from '../../src/providers/types.js';
 import { RegcredError } from '../../src/errors.js';
@@ -406,5 +407,16 @@ describe('crusoe against the verifying double', () => {
     } finally {
       double.failWith = undefined;
     }
+  });
+});
+
+describe('crusoe: the default alias is the credential’s own', () => {
+  test('aliasFor: regcred-<name>, regcred-<namespace>.<name>, and a hash past 64 characters', () => {
+    assert.equal(aliasFor({ kind: 'ClusterRegistryCredential', name: 'prod-pull' }), 'regcred-prod-pull');
+    assert.equal(aliasFor({ kind: 'RegistryCredential', namespace: 'team-a', name: 'pull' }), 'regcred-team-a.pull');
+    const long = aliasFor({ kind: 'ClusterRegistryCredential', name: 'x'.repeat(200) });
+    assert.equal(long.length, 64);
+    assert.notEqual(long, aliasFor({ kind: 'ClusterRegistryCredential', name: `${'x'.repeat(199)}y` }), 'distinct names, distinct aliases');
+    assert.match(long, /^regcred-x+-[0-9a-f]{8}$/);
   });
 });

@@ -291,6 +291,7 @@ describe('exec provider failures', () => {
     await assert.rejects(createExecProvider(config({ PLUGIN_CACHE_KEY_TYPE: 'Pod' }), deps()).fetch(), rejectsWith('ProviderError', false, /cacheKeyType is "Pod"; expected Image, Registry or Global/));
     await assert.rejects(createExecProvider(config({ PLUGIN_CACHE_DURATION: '12 hours' }), deps()).fetch(), rejectsWith('ProviderError', false, /cacheDuration "12 hours" is not a duration/));
     await assert.rejects(createExecProvider(config({ PLUGIN_AUTH_KEYS: ',' }), deps()).fetch(), rejectsWith('ProviderError', false, /no auth entry matches registry .* no auth entries/));
+    await assert.rejects(createExecProvider(config({ PLUGIN_MODE: 'bad-auth' }), deps()).fetch(), rejectsWith('ProviderError', false, /the response's auth entry ".*" is not \{username, password\}/));
   });
 
   test('a hanging plugin is killed with its process group after the timeout (retryable)', async () => {

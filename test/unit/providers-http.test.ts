@@ -105,6 +105,7 @@ describe('http config schema', () => {
     const base = { url: URL_, registry: 'r.example.com', username: 'u', response: { password: '$.token' } };
     for (const [bad, message] of [
       [{ ...base, url: 'http://broker.example.com/t' }, /https:\/\/ URL \(set allowInsecure: true/],
+      [{ ...base, url: 'https://robot:s3cret@broker.example.com/t' }, /must not contain a user or password/],
       [{ ...base, body: '{}' }, /must be POST when body or bodyFrom is set/],
       [{ ...base, method: 'POST', body: '{}', bodyFrom: { secretKeyRef: { name: 'b', key: 'k' } } }, /at most one of body, bodyFrom/],
       [{ ...base, username: undefined }, /exactly one of username .* and response\.username/],

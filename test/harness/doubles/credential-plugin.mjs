@@ -8,7 +8,7 @@
 // Plain JavaScript, not compiled: tests run it from the source tree (test/harness/doubles/) as
 // `node <absolute path>/credential-plugin.mjs [args]`, the way regcred's bundle runs any plugin.
 // Everything comes from the environment, which regcred builds from the spec's `env` only:
-//   PLUGIN_MODE            ok (default) | fail | invalid-json | hang | echo-secret | wrong-kind | env-keys
+//   PLUGIN_MODE            ok (default) | fail | invalid-json | hang | echo-secret | wrong-kind | bad-auth | env-keys
 //   PLUGIN_USERNAME        the username answered (default "plugin-user")
 //   PLUGIN_PASSWORD        the password answered (default "plugin-password-<image host>")
 //   PLUGIN_AUTH_KEYS       comma-separated auth keys (default: the image's host); "{host}" is replaced by it
@@ -81,7 +81,7 @@ switch (mode) {
       kind: mode === 'wrong-kind' ? 'CredentialProviderRequest' : 'CredentialProviderResponse',
       cacheKeyType: env.PLUGIN_CACHE_KEY_TYPE || 'Registry',
       ...(env.PLUGIN_CACHE_DURATION ? { cacheDuration: env.PLUGIN_CACHE_DURATION } : {}),
-      auth: Object.fromEntries(keys.map((k) => [k, { username: env.PLUGIN_USERNAME || 'plugin-user', password }])),
+      auth: Object.fromEntries(keys.map((k) => [k, { username: env.PLUGIN_USERNAME || 'plugin-user', password: mode === 'bad-auth' ? 12345 : password }])),
     };
     process.stdout.write(JSON.stringify(response));
   }
