@@ -28,7 +28,9 @@ import { defineProvider, type Credential, type ProviderDeps } from './types.js';
 // environment), killed (the whole group) after `timeout`. Its stdout is capped at 1 MiB; its
 // stderr is quoted in errors, truncated and scrubbed of every registered secret (the `env` values
 // taken from Secrets, the service-account token). The command runs inside the regcred container
-// with the controller's privileges: see docs/providers/exec.md, "Security".
+// with the controller's privileges: see docs/providers/exec.md, "Security". Therefore a
+// RegistryCredential (a namespace tenant's object; ProviderDeps.credential says which kind is being
+// minted) may not use it unless the process runs with REGCRED_ALLOW_NAMESPACED_EXEC=true.
 
 export const API_VERSION = 'credentialprovider.kubelet.k8s.io/v1';
 export const DEFAULT_TIMEOUT = '30s';
@@ -40,6 +42,12 @@ const STDERR_EXCERPT = 300;
 const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 const DEFAULT_TOKEN_SECONDS = 600;
 const CACHE_KEY_TYPES = new Set(['Image', 'Registry', 'Global']);
+/** The controller's opt-in for `exec` in RegistryCredentials (namespaced, tenants' objects). */
+export const ALLOW_NAMESPACED_ENV = 'REGCRED_ALLOW_NAMESPACED_EXEC';
+
+export function namespacedExecAllowed(env: NodeJS.ProcessEnv = process.env): boolean {
+  return env[ALLOW_NAMESPACED_ENV] === 'true';
+}
 
 const secretKeyRef = z.strictObject({
   namespace: dns1123Label.optional(),
@@ -417,6 +425,14 @@ export function createExecProvider(config: ExecConfig, deps: ProviderDeps) {
   return {
     key: 'exec',
     async fetch(signal?: AbortSignal): Promise<Credential[]> {
+      // A RegistryCredential is a tenant's object: it must not run commands with the controller's
+      // privileges unless the cluster's operator says every namespace editor may.
+      if (deps.credential?.kind === 'RegistryCredential' && !namespacedExecAllowed()) {
+        throw new RegcredError(
+          'InvalidSpec',
+          `exec is not allowed in a RegistryCredential: it runs a command inside regcred with the controller's privileges; use a ClusterRegistryCredential, or set ${ALLOW_NAMESPACED_ENV}=true on the controller to allow it`,
+        );
+      }
       const env = await environment();
       let token: string | undefined;
       const sa = config.serviceAccountToken;

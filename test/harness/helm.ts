@@ -1,11 +1,12 @@
 // helm, built from the Go module proxy by test/harness/build-helm.sh and cached outside the repo,
 // and the chart of this repository.
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseAllDocuments } from 'yaml';
+import { CLI_PATH } from './cli.js';
 
 const HARNESS_DIR = fileURLToPath(new URL('../../../test/harness/', import.meta.url));
 export const CHART_DIR = fileURLToPath(new URL('../../../charts/regcred/', import.meta.url));
@@ -76,4 +77,37 @@ export async function renderChart(values: unknown, opts: { release?: string; nam
   return parseAllDocuments(res.stdout)
     .map((d) => d.toJS() as RenderedObject | null)
     .filter((o): o is RenderedObject => o !== null && typeof o === 'object' && 'kind' in o);
+}
+
+/** The Deployment's container, run as a local process: its node flags and arguments, given kubeconfig. */
+export function runLikeDeployment(deployment: RenderedObject, kubeconfig: string, namespace: string): { child: ChildProcess; output: string[] } {
+  const container = deployment['spec'].template.spec.containers[0] as { command: string[]; args: string[] };
+  if (container.command[0] !== 'node' || container.command.at(-1) !== '/app/regcred.mjs') throw new Error(`unexpected command ${JSON.stringify(container.command)}`);
+  const flags = container.command.slice(1, -1);
+  const args = container.args.map((a) =>
+    a === '--namespace=$(POD_NAMESPACE)'
+      ? `--namespace=${namespace}`
+      : a.startsWith('--metrics-bind-address=')
+        ? '--metrics-bind-address=127.0.0.1:0'
+        : a.startsWith('--health-probe-bind-address=')
+          ? '--health-probe-bind-address=127.0.0.1:0'
+          : a,
+  );
+  const child = spawn(process.execPath, [...flags, CLI_PATH, ...args, '--kubeconfig', kubeconfig], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const output: string[] = [];
+  child.stdout!.on('data', (d: Buffer) => output.push(d.toString()));
+  child.stderr!.on('data', (d: Buffer) => output.push(d.toString()));
+  return { child, output };
+}
+
+export async function stopProcess(child: ChildProcess): Promise<number | null> {
+  if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;
+  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+  try {
+    return await exited;
+  } finally {
+    clearTimeout(timer);
+  }
 }

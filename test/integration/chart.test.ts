@@ -5,7 +5,6 @@
 // in for the Deployment's Pod.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import {
   ApiextensionsV1Api,
   AuthorizationV1Api,
@@ -18,8 +17,8 @@ import {
   type KubernetesObject,
 } from '@kubernetes/client-node';
 import { start, type ControlPlane } from '../harness/controlplane.js';
-import { CLI_PATH, runCli } from '../harness/cli.js';
-import { CHART_DIR, helm, renderChart, valuesFile, type RenderedObject } from '../harness/helm.js';
+import { runCli } from '../harness/cli.js';
+import { CHART_DIR, helm, renderChart, runLikeDeployment, stopProcess, valuesFile, type RenderedObject } from '../harness/helm.js';
 import { secretOrUndefined } from '../harness/kube.js';
 import { installCrds } from '../harness/crds.js';
 import { CONTROLLER_NODE_FLAGS } from '../../src/node-flags.js';
@@ -62,40 +61,6 @@ async function eventually<T>(what: string, check: () => Promise<T | undefined | 
     }
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}\n${context().slice(-3000)}`);
     await new Promise((r) => setTimeout(r, 150));
-  }
-}
-
-/** The Deployment's container, run as a local process: its node flags and arguments, given kubeconfig. */
-function runLikeDeployment(deployment: RenderedObject, kubeconfig: string, namespace: string): { child: ChildProcess; output: string[] } {
-  const container = deployment['spec'].template.spec.containers[0] as { command: string[]; args: string[] };
-  assert.equal(container.command[0], 'node');
-  assert.equal(container.command.at(-1), '/app/regcred.mjs');
-  const flags = container.command.slice(1, -1);
-  const args = container.args.map((a) =>
-    a === '--namespace=$(POD_NAMESPACE)'
-      ? `--namespace=${namespace}`
-      : a.startsWith('--metrics-bind-address=')
-        ? '--metrics-bind-address=127.0.0.1:0'
-        : a.startsWith('--health-probe-bind-address=')
-          ? '--health-probe-bind-address=127.0.0.1:0'
-          : a,
-  );
-  const child = spawn(process.execPath, [...flags, CLI_PATH, ...args, '--kubeconfig', kubeconfig], { stdio: ['ignore', 'pipe', 'pipe'] });
-  const output: string[] = [];
-  child.stdout!.on('data', (d: Buffer) => output.push(d.toString()));
-  child.stderr!.on('data', (d: Buffer) => output.push(d.toString()));
-  return { child, output };
-}
-
-async function stopProcess(child: ChildProcess): Promise<number | null> {
-  if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;
-  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
-  child.kill('SIGTERM');
-  const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
-  try {
-    return await exited;
-  } finally {
-    clearTimeout(timer);
   }
 }
 

@@ -6,11 +6,11 @@
 // JSON, wrong kind, a hang killed with its process group, a missing program, secrets on stderr).
 import { afterEach, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { bestMatch, createExecProvider, execConfig, parseGoDuration, registryMatches, stderrExcerpt, type ExecConfig } from '../../src/providers/exec.js';
+import { ALLOW_NAMESPACED_ENV, bestMatch, createExecProvider, namespacedExecAllowed, execConfig, parseGoDuration, registryMatches, stderrExcerpt, type ExecConfig } from '../../src/providers/exec.js';
 import { providerRegistry } from '../../src/providers/registry.js';
 import type { ProviderDeps, SourceSecret } from '../../src/providers/types.js';
 import { RegcredError } from '../../src/errors.js';
@@ -69,6 +69,10 @@ function config(env: Record<string, string>, extra: Record<string, unknown> = {}
 
 function recordFile(): string {
   return join(dir, `record-${++recordCount}.jsonl`);
+}
+
+function recorded(path: string): Array<Record<string, any>> {
+  return existsSync(path) ? records(path) : [];
 }
 
 function records(path: string): Array<Record<string, any>> {
@@ -253,6 +257,28 @@ describe('exec provider runs the plugin', () => {
     const noKube = deps();
     delete noKube.tokenRequest;
     await assert.rejects(createExecProvider(cfg, noKube).fetch(), rejectsWith('InvalidSource', false, /cannot mint/));
+  });
+});
+
+describe('exec in a RegistryCredential', () => {
+  test('refused when minting for a RegistryCredential, before anything runs; allowed for ClusterRegistryCredential, get, or with the opt-in', async () => {
+    const record = recordFile();
+    const cfg = config({ PLUGIN_RECORD: record });
+    const tenant = deps({}, { credential: { kind: 'RegistryCredential', namespace: 'team-a', name: 'sneaky' } });
+    await assert.rejects(
+      createExecProvider(cfg, tenant).fetch(),
+      rejectsWith('InvalidSpec', false, /^exec is not allowed in a RegistryCredential: it runs a command inside regcred with the controller's privileges; use a ClusterRegistryCredential, or set REGCRED_ALLOW_NAMESPACED_EXEC=true on the controller to allow it$/),
+    );
+    assert.equal(recorded(record).length, 0, 'the plugin never ran');
+    assert.equal((await createExecProvider(cfg, deps({}, { credential: { kind: 'ClusterRegistryCredential', name: 'admin' } })).fetch()).length, 1);
+    assert.equal((await createExecProvider(cfg, deps()).fetch()).length, 1, 'no credential identity (regcred get)');
+    process.env[ALLOW_NAMESPACED_ENV] = 'true';
+    try {
+      assert.equal((await createExecProvider(cfg, tenant).fetch()).length, 1, 'opted in');
+    } finally {
+      delete process.env[ALLOW_NAMESPACED_ENV];
+    }
+    assert.equal(namespacedExecAllowed({ [ALLOW_NAMESPACED_ENV]: 'yes' }), false, 'only "true" opts in');
   });
 });
 
