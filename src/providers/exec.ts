@@ -28,9 +28,10 @@ import { defineProvider, type Credential, type ProviderDeps } from './types.js';
 // environment), killed (the whole group) after `timeout`. Its stdout is capped at 1 MiB; its
 // stderr is quoted in errors, truncated and scrubbed of every registered secret (the `env` values
 // taken from Secrets, the service-account token). The command runs inside the regcred container
-// with the controller's privileges: see docs/providers/exec.md, "Security". Therefore a
-// RegistryCredential (a namespace tenant's object; ProviderDeps.credential says which kind is being
-// minted) may not use it unless the process runs with REGCRED_ALLOW_NAMESPACED_EXEC=true.
+// with the controller's privileges: see docs/providers/exec.md, "Security". Therefore `exec` is
+// cluster-only: a RegistryCredential (a namespace tenant's object) may not use it. The schema and
+// the CRD (a CEL rule) refuse it at admission (ProviderDefinition.clusterOnly); the provider refuses
+// it again at run time (ProviderDeps.credential), in case an object got past an older CRD.
 
 export const API_VERSION = 'credentialprovider.kubelet.k8s.io/v1';
 export const DEFAULT_TIMEOUT = '30s';
@@ -42,12 +43,8 @@ const STDERR_EXCERPT = 300;
 const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 const DEFAULT_TOKEN_SECONDS = 600;
 const CACHE_KEY_TYPES = new Set(['Image', 'Registry', 'Global']);
-/** The controller's opt-in for `exec` in RegistryCredentials (namespaced, tenants' objects). */
-export const ALLOW_NAMESPACED_ENV = 'REGCRED_ALLOW_NAMESPACED_EXEC';
-
-export function namespacedExecAllowed(env: NodeJS.ProcessEnv = process.env): boolean {
-  return env[ALLOW_NAMESPACED_ENV] === 'true';
-}
+/** Why `exec` is refused in a RegistryCredential (the schema, the CRD rule and the provider say the same). */
+export const CLUSTER_ONLY_REASON = "it runs a command inside regcred with the controller's privileges";
 
 const secretKeyRef = z.strictObject({
   namespace: dns1123Label.optional(),
@@ -426,12 +423,9 @@ export function createExecProvider(config: ExecConfig, deps: ProviderDeps) {
     key: 'exec',
     async fetch(signal?: AbortSignal): Promise<Credential[]> {
       // A RegistryCredential is a tenant's object: it must not run commands with the controller's
-      // privileges unless the cluster's operator says every namespace editor may.
-      if (deps.credential?.kind === 'RegistryCredential' && !namespacedExecAllowed()) {
-        throw new RegcredError(
-          'InvalidSpec',
-          `exec is not allowed in a RegistryCredential: it runs a command inside regcred with the controller's privileges; use a ClusterRegistryCredential, or set ${ALLOW_NAMESPACED_ENV}=true on the controller to allow it`,
-        );
+      // privileges. Admission refuses it already; this catches objects stored before that rule.
+      if (deps.credential?.kind === 'RegistryCredential') {
+        throw new RegcredError('InvalidSpec', `provider exec is allowed only in a ClusterRegistryCredential: ${CLUSTER_ONLY_REASON}`);
       }
       const env = await environment();
       let token: string | undefined;
@@ -481,5 +475,6 @@ export function createExecProvider(config: ExecConfig, deps: ProviderDeps) {
 export const execProvider = defineProvider<ExecConfig>({
   key: 'exec',
   configSchema: execConfig,
+  clusterOnly: CLUSTER_ONLY_REASON,
   create: (config, deps) => createExecProvider(config, deps),
 });

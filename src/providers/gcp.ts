@@ -18,7 +18,8 @@ import { defineProvider, type Credential, type ProviderDeps } from './types.js';
 //   to a fixed https://oauth2.googleapis.com/token, with that URL as the JWT's `aud`, and ignores the
 //   key's `token_uri` (build/src/gtoken/getToken.js and jwsSign.js; no option changes either). Other
 //   Google libraries honour `token_uri` (keys of other universes, private endpoints, test doubles),
-//   so regcred does too.
+//   so regcred does too. The Secret may instead hold a user's Application Default Credentials
+//   (type "authorized_user", what registry-creds took for GCR): refresh-token grant to token_uri.
 // - auth.metadataServer: the GCE / GKE metadata server (GKE Workload Identity), through the
 //   library's Compute client (gcp-metadata), which honours GCE_METADATA_HOST.
 //   https://cloud.google.com/compute/docs/metadata/querying-metadata
@@ -162,10 +163,26 @@ export interface AccessToken {
 
 /** The parts of a service-account key regcred uses. */
 export interface ServiceAccountKey {
+  type: 'service_account';
   text: string;
   clientEmail: string;
   privateKey: KeyObject;
   privateKeyId: string | undefined;
+  tokenUri: string;
+}
+
+/**
+ * A user's Application Default Credentials (`gcloud auth application-default login` writes
+ * application_default_credentials.json with type "authorized_user"): an OAuth client and a refresh
+ * token, traded for an access token with the refresh-token grant (RFC 6749 §6). registry-creds took
+ * this file for GCR, so its users can bring it as it is; a service account is still the better choice.
+ */
+export interface AuthorizedUserKey {
+  type: 'authorized_user';
+  text: string;
+  clientId: string;
+  clientSecret: string;
+  refreshToken: string;
   tokenUri: string;
 }
 
@@ -179,6 +196,9 @@ export function createGcpProvider(config: GcpConfig, deps: ProviderDeps) {
       let token: AccessToken;
       if (auth.secretRef) {
         const key = await readKey(auth.secretRef, deps);
+        if (config.jsonKey && key.type !== 'service_account') {
+          throw new RegcredError('InvalidSource', 'gcp jsonKey: true needs a service-account key (type "service_account"); the registry does not take user credentials as _json_key');
+        }
         if (config.jsonKey) {
           // The key is the password: no expiry; the controller rewrites it every refresh.interval.
           return registries.map((registry) => ({ registry, username: GCP_JSON_KEY_USER, password: key.text }));
@@ -208,7 +228,7 @@ export const gcpProvider = defineProvider<GcpConfig>({
 const LOOPBACK = /^(127\.\d+\.\d+\.\d+|localhost|\[::1\])$/;
 
 /** Reads and checks the key; registers its secret parts before anything can echo them. */
-export async function readKey(ref: { namespace?: string | undefined; name: string; key?: string | undefined }, deps: ProviderDeps): Promise<ServiceAccountKey> {
+export async function readKey(ref: { namespace?: string | undefined; name: string; key?: string | undefined }, deps: ProviderDeps): Promise<ServiceAccountKey | AuthorizedUserKey> {
   const src = await deps.sources.read(ref);
   const field = ref.key ?? DEFAULT_KEY_FIELD;
   const where = `Secret ${src.namespace}/${src.name}`;
@@ -225,8 +245,16 @@ export async function readKey(ref: { namespace?: string | undefined; name: strin
   }
   const str = (k: string) => (typeof json[k] === 'string' && json[k] !== '' ? (json[k] as string) : undefined);
   registerSecret(str('private_key'));
+  registerSecret(str('client_secret'));
+  registerSecret(str('refresh_token'));
+  if (json['type'] === 'authorized_user') {
+    const missingUser = ['client_id', 'client_secret', 'refresh_token'].filter((k) => !str(k));
+    if (missingUser.length > 0) throw new RegcredError('InvalidSource', `${where}: key "${field}" lacks field(s) ${missingUser.map((k) => `"${k}"`).join(', ')}`);
+    const userTokenUri = checkedTokenUri(str('token_uri'), where, field);
+    return { type: 'authorized_user', text, clientId: str('client_id')!, clientSecret: str('client_secret')!, refreshToken: str('refresh_token')!, tokenUri: userTokenUri };
+  }
   if (json['type'] !== 'service_account') {
-    throw new RegcredError('InvalidSource', `${where}: key "${field}" has type ${JSON.stringify(json['type'] ?? null)}, expected "service_account"`);
+    throw new RegcredError('InvalidSource', `${where}: key "${field}" has type ${JSON.stringify(json['type'] ?? null)}, expected "service_account" or "authorized_user"`);
   }
   const missing = ['client_email', 'private_key'].filter((k) => !str(k));
   if (missing.length > 0) throw new RegcredError('InvalidSource', `${where}: key "${field}" lacks field(s) ${missing.map((k) => `"${k}"`).join(', ')}`);
@@ -239,18 +267,24 @@ export async function readKey(ref: { namespace?: string | undefined; name: strin
   if (privateKey.asymmetricKeyType !== 'rsa') {
     throw new RegcredError('InvalidSource', `${where}: key "${field}" has a ${privateKey.asymmetricKeyType ?? 'unknown'} private_key, expected RSA`);
   }
-  const tokenUri = str('token_uri') ?? 'https://oauth2.googleapis.com/token';
+  const tokenUri = checkedTokenUri(str('token_uri'), where, field);
+  return { type: 'service_account', text, clientEmail: str('client_email')!, privateKey, privateKeyId: str('private_key_id'), tokenUri };
+}
+
+/** The key's token_uri (default Google's): https, or plain http to this machine only (test doubles). */
+function checkedTokenUri(given: string | undefined, where: string, field: string): string {
+  const tokenUri = given ?? 'https://oauth2.googleapis.com/token';
   let url: URL;
   try {
     url = new URL(tokenUri);
   } catch {
     throw new RegcredError('InvalidSource', `${where}: key "${field}" has a token_uri that is not a URL`);
   }
-  // The assertion is a bearer credential for an hour: plain HTTP only to this machine (test doubles).
+  // What is sent there is a bearer credential: plain HTTP only to this machine (test doubles).
   if (url.protocol !== 'https:' && !(url.protocol === 'http:' && LOOPBACK.test(url.hostname))) {
     throw new RegcredError('InvalidSource', `${where}: key "${field}" has token_uri ${url.origin}, which must be https`);
   }
-  return { text, clientEmail: str('client_email')!, privateKey, privateKeyId: str('private_key_id'), tokenUri };
+  return tokenUri;
 }
 
 function base64url(data: string | Buffer): string {
@@ -267,16 +301,23 @@ export function signAssertion(key: ServiceAccountKey, scopes: string[], now: Dat
   return `${input}.${base64url(signature)}`;
 }
 
-async function keyAccessToken(key: ServiceAccountKey, scopes: string[], deps: ProviderDeps, signal: AbortSignal | undefined): Promise<AccessToken> {
+async function keyAccessToken(key: ServiceAccountKey | AuthorizedUserKey, scopes: string[], deps: ProviderDeps, signal: AbortSignal | undefined): Promise<AccessToken> {
   const call = `token request (${new URL(key.tokenUri).origin})`;
-  const assertion = signAssertion(key, scopes, deps.now());
-  registerSecret(assertion);
+  let form: Record<string, string>;
+  if (key.type === 'service_account') {
+    const assertion = signAssertion(key, scopes, deps.now());
+    registerSecret(assertion);
+    form = { grant_type: JWT_BEARER, assertion };
+  } else {
+    // The refresh token's own scopes apply (the user's consent); `scopes` cannot widen them.
+    form = { grant_type: 'refresh_token', client_id: key.clientId, client_secret: key.clientSecret, refresh_token: key.refreshToken };
+  }
   let res: Response;
   try {
     res = await deps.fetch(key.tokenUri, {
       method: 'POST',
       headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
-      body: new URLSearchParams({ grant_type: JWT_BEARER, assertion }).toString(),
+      body: new URLSearchParams(form).toString(),
       ...(signal ? { signal } : {}),
     });
   } catch (err) {

@@ -79,8 +79,12 @@ export async function renderChart(values: unknown, opts: { release?: string; nam
     .filter((o): o is RenderedObject => o !== null && typeof o === 'object' && 'kind' in o);
 }
 
-/** The Deployment's container, run as a local process: its node flags and arguments, given kubeconfig. */
-export function runLikeDeployment(deployment: RenderedObject, kubeconfig: string, namespace: string): { child: ChildProcess; output: string[] } {
+/**
+ * The Deployment's container, run as a local process: its node flags and arguments, given kubeconfig.
+ * `env` adds to (or overrides) this process's environment, as a Pod's `env` would (e.g.
+ * NODE_EXTRA_CA_CERTS for a test double's CA).
+ */
+export function runLikeDeployment(deployment: RenderedObject, kubeconfig: string, namespace: string, env?: Record<string, string>): { child: ChildProcess; output: string[] } {
   const container = deployment['spec'].template.spec.containers[0] as { command: string[]; args: string[] };
   if (container.command[0] !== 'node' || container.command.at(-1) !== '/app/regcred.mjs') throw new Error(`unexpected command ${JSON.stringify(container.command)}`);
   const flags = container.command.slice(1, -1);
@@ -93,7 +97,10 @@ export function runLikeDeployment(deployment: RenderedObject, kubeconfig: string
           ? '--health-probe-bind-address=127.0.0.1:0'
           : a,
   );
-  const child = spawn(process.execPath, [...flags, CLI_PATH, ...args, '--kubeconfig', kubeconfig], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [...flags, CLI_PATH, ...args, '--kubeconfig', kubeconfig], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    ...(env ? { env: { ...process.env, ...env } } : {}),
+  });
   const output: string[] = [];
   child.stdout!.on('data', (d: Buffer) => output.push(d.toString()));
   child.stderr!.on('data', (d: Buffer) => output.push(d.toString()));

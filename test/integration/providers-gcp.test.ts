@@ -5,7 +5,7 @@
 // server's own JWKS.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { generateKeyPairSync, type JsonWebKey } from 'node:crypto';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CoreV1Api, CustomObjectsApi, type V1Secret } from '@kubernetes/client-node';
@@ -101,6 +101,7 @@ before(async () => {
   // The STS double verifies subject tokens against this control plane's issuer and JWKS.
   doubles = await startGcpDoubles({
     keys: new Map([[EMAIL, keyPair.publicKey]]),
+    users: new Map([[ADC_CLIENT_ID, { clientSecret: ADC_CLIENT_SECRET, refreshToken: ADC_REFRESH_TOKEN }]]),
     fetchJwks,
     issuer: cp.issuer,
     stsAudience: AUDIENCE,
@@ -112,13 +113,21 @@ before(async () => {
   WRONG_KEY_JSON = keyJson(WRONG_PEM);
   core = cp.kubeConfig.makeApiClient(CoreV1Api);
   await installCrds(cp.kubeConfig);
-  for (const ns of ['regcred-system', 'gcp-key', 'gcp-json', 'gcp-md', 'gcp-wif', 'gcp-wif-imp', 'gcp-bad']) {
+  for (const ns of ['regcred-system', 'gcp-key', 'gcp-json', 'gcp-md', 'gcp-wif', 'gcp-wif-imp', 'gcp-bad', 'gcp-adc']) {
     await core.createNamespace({ body: { metadata: { name: ns } } });
   }
   await core.createNamespacedServiceAccount({ namespace: 'regcred-system', body: { metadata: { name: 'gcp-puller' } } });
   await core.createNamespacedSecret({ namespace: 'regcred-system', body: { metadata: { name: 'gcp-key' }, stringData: { 'key.json': KEY_JSON } } });
   await core.createNamespacedSecret({ namespace: 'regcred-system', body: { metadata: { name: 'gcp-wrong-key' }, stringData: { 'sa.json': WRONG_KEY_JSON } } });
+  // What `gcloud auth application-default login` writes, as registry-creds took it for GCR.
+  ADC_JSON = JSON.stringify({ type: 'authorized_user', client_id: ADC_CLIENT_ID, client_secret: ADC_CLIENT_SECRET, refresh_token: ADC_REFRESH_TOKEN, token_uri: `${doubles.url}/token` });
+  await core.createNamespacedSecret({ namespace: 'regcred-system', body: { metadata: { name: 'gcp-adc' }, stringData: { 'application_default_credentials.json': ADC_JSON } } });
 });
+
+const ADC_CLIENT_ID = '764086051850-example.apps.googleusercontent.com';
+const ADC_CLIENT_SECRET = `d-FL95Q${randomBytes(8).toString('hex')}`;
+const ADC_REFRESH_TOKEN = `1//0g${randomBytes(24).toString('base64url')}`;
+let ADC_JSON = '';
 
 after(async () => {
   await Promise.all([cp?.stop(), doubles?.stop()]);
@@ -139,6 +148,23 @@ describe('regcred sync with the gcp provider (Google doubles + real API server)'
     assert.deepEqual(authsOf(secret), entries('oauth2accesstoken', token));
     const expiresAt = Date.parse(secret!.metadata?.annotations?.['regcred.dev/expires-at'] ?? '');
     assert.ok(expiresAt >= t0 + 3599_000 - 1000 && expiresAt <= t1 + 3599_000, 'expires-at = now + expires_in (3599 s)');
+  });
+
+  test('auth.secretRef with a user’s Application Default Credentials (authorized_user): refresh-token grant', async () => {
+    const file = writeConfig(
+      credential('gcp-adc', `{registries: [gcr.io], auth: {secretRef: {name: gcp-adc, key: application_default_credentials.json}}}`, 'gcp-adc'),
+    );
+    const res = await run(['sync', '-f', file, ...kube()]);
+    printed.push(res.stdout, res.stderr);
+    assert.equal(res.code, 0, `${res.stdout}\n${res.stderr}`);
+    const token = doubles.issued.key.at(-1)!;
+    assert.match(token, /^ya29\.user\./, 'a token the double gave for the refresh token');
+    assert.deepEqual(authsOf(await secretOrUndefined(core, 'gcp-adc', 'pull-gcp-adc')), { 'gcr.io': { username: 'oauth2accesstoken', password: token, auth: Buffer.from(`oauth2accesstoken:${token}`).toString('base64') } });
+    const json = writeConfig(credential('gcp-adc-json', `{registries: [gcr.io], jsonKey: true, auth: {secretRef: {name: gcp-adc, key: application_default_credentials.json}}}`, 'gcp-adc'));
+    const refused = await run(['sync', '-f', json, ...kube()]);
+    printed.push(refused.stdout, refused.stderr);
+    assert.equal(refused.code, 2, 'jsonKey with user credentials is invalid input');
+    assert.match(refused.stderr, /jsonKey: true needs a service-account key/);
   });
 
   test('jsonKey: `_json_key` with the key JSON, no expiry, no token request', async () => {
@@ -277,6 +303,9 @@ spec:
       ...PRIVATE_PEM.split('\n').filter((l) => l.length > 20 && !l.startsWith('-----')),
       ...WRONG_PEM.split('\n').filter((l) => l.length > 20 && !l.startsWith('-----')),
       KEY_JSON,
+      ADC_JSON,
+      ADC_CLIENT_SECRET,
+      ADC_REFRESH_TOKEN,
       ...doubles.issued.key,
       ...doubles.issued.metadata,
       ...doubles.issued.sts,

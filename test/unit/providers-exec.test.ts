@@ -10,7 +10,9 @@ import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ALLOW_NAMESPACED_ENV, bestMatch, createExecProvider, namespacedExecAllowed, execConfig, parseGoDuration, registryMatches, stderrExcerpt, type ExecConfig } from '../../src/providers/exec.js';
+import { credentialObject } from '../../src/config/schema.js';
+import { buildCrds } from '../../src/config/crd.js';
+import { CLUSTER_ONLY_REASON, bestMatch, createExecProvider, execConfig, parseGoDuration, registryMatches, stderrExcerpt, type ExecConfig } from '../../src/providers/exec.js';
 import { providerRegistry } from '../../src/providers/registry.js';
 import type { ProviderDeps, SourceSecret } from '../../src/providers/types.js';
 import { RegcredError } from '../../src/errors.js';
@@ -261,24 +263,32 @@ describe('exec provider runs the plugin', () => {
 });
 
 describe('exec in a RegistryCredential', () => {
-  test('refused when minting for a RegistryCredential, before anything runs; allowed for ClusterRegistryCredential, get, or with the opt-in', async () => {
+  test('refused at run time when minting for a RegistryCredential, before anything runs; allowed for ClusterRegistryCredential and get', async () => {
     const record = recordFile();
     const cfg = config({ PLUGIN_RECORD: record });
     const tenant = deps({}, { credential: { kind: 'RegistryCredential', namespace: 'team-a', name: 'sneaky' } });
     await assert.rejects(
       createExecProvider(cfg, tenant).fetch(),
-      rejectsWith('InvalidSpec', false, /^exec is not allowed in a RegistryCredential: it runs a command inside regcred with the controller's privileges; use a ClusterRegistryCredential, or set REGCRED_ALLOW_NAMESPACED_EXEC=true on the controller to allow it$/),
+      rejectsWith('InvalidSpec', false, /^provider exec is allowed only in a ClusterRegistryCredential: it runs a command inside regcred with the controller's privileges$/),
     );
     assert.equal(recorded(record).length, 0, 'the plugin never ran');
     assert.equal((await createExecProvider(cfg, deps({}, { credential: { kind: 'ClusterRegistryCredential', name: 'admin' } })).fetch()).length, 1);
     assert.equal((await createExecProvider(cfg, deps()).fetch()).length, 1, 'no credential identity (regcred get)');
-    process.env[ALLOW_NAMESPACED_ENV] = 'true';
-    try {
-      assert.equal((await createExecProvider(cfg, tenant).fetch()).length, 1, 'opted in');
-    } finally {
-      delete process.env[ALLOW_NAMESPACED_ENV];
-    }
-    assert.equal(namespacedExecAllowed({ [ALLOW_NAMESPACED_ENV]: 'yes' }), false, 'only "true" opts in');
+  });
+
+  test('refused by the schema (and the CRD) in a RegistryCredential, with the same reason', () => {
+    const res = credentialObject.safeParse({
+      apiVersion: 'regcred.dev/v1alpha1',
+      kind: 'RegistryCredential',
+      metadata: { name: 'x', namespace: 'team-a' },
+      spec: { provider: { exec: { command: '/bin/true', registries: ['r.example.com'] } }, target: { secretName: 's' } },
+    });
+    assert.equal(res.success, false);
+    assert.ok(res.error?.issues.some((i) => i.path.join('.') === 'spec.provider.exec' && i.message === `provider exec is allowed only in a ClusterRegistryCredential: ${CLUSTER_ONLY_REASON}`));
+    const crds = buildCrds() as Array<{ spec: { names: { kind: string } } }>;
+    const rc = JSON.stringify(crds.find((c) => c.spec.names.kind === 'RegistryCredential'));
+    assert.ok(rc.includes('!has(self.exec)'), 'the RegistryCredential CRD refuses exec');
+    assert.ok(!JSON.stringify(crds.find((c) => c.spec.names.kind === 'ClusterRegistryCredential')).includes('!has(self.exec)'));
   });
 });
 

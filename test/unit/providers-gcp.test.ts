@@ -297,7 +297,8 @@ describe('gcp auth.secretRef: service-account key', () => {
     const cases: Array<[Record<string, string>, RegExp]> = [
       [{}, /Secret regcred-system\/k lacks key "key\.json"/],
       [{ 'key.json': 'not json {' }, /key "key\.json" is not JSON/],
-      [{ 'key.json': JSON.stringify({ type: 'authorized_user', refresh_token: 'secret-refresh-token' }) }, /has type "authorized_user", expected "service_account"/],
+      [{ 'key.json': JSON.stringify({ type: 'authorized_user', refresh_token: 'secret-refresh-token' }) }, /lacks field\(s\) "client_id", "client_secret"/],
+      [{ 'key.json': JSON.stringify({ type: 'external_account', audience: 'x' }) }, /has type "external_account", expected "service_account" or "authorized_user"/],
       [{ 'key.json': keyJson({ client_email: '' }) }, /lacks field\(s\) "client_email"/],
       [{ 'key.json': keyJson({}, '-----BEGIN PRIVATE KEY-----\nnot a key\n-----END PRIVATE KEY-----\n') }, /private_key that is not a PEM private key/],
       [{ 'key.json': keyJson({ token_uri: 'http://oauth2.example.com/token' }) }, /token_uri http:\/\/oauth2\.example\.com, which must be https/],
@@ -483,5 +484,28 @@ describe('gcp error classification', () => {
   test('the message holds the status, the OAuth code and the description on one line', () => {
     const e = classify(http(400, { error: 'invalid_grant', error_description: 'Invalid JWT Signature.\nsecond line' }), 'token request (x)');
     assert.equal(e.message, 'gcp token request (x): HTTP 400 invalid_grant: Invalid JWT Signature.');
+  });
+});
+
+describe('gcp auth.secretRef: a user’s Application Default Credentials (authorized_user)', () => {
+  test('refresh-token grant to token_uri with the client id, secret and refresh token; expiry from expires_in', async () => {
+    const seen: Array<{ url: string; body: string }> = [];
+    const fake: typeof fetch = async (url, init) => {
+      seen.push({ url: String(url), body: String(init?.body) });
+      return new Response(JSON.stringify({ access_token: 'ya29.user-token', expires_in: 3599, token_type: 'Bearer' }), { status: 200 });
+    };
+    const adc = JSON.stringify({ type: 'authorized_user', client_id: 'cid.apps.googleusercontent.com', client_secret: 'csecret', refresh_token: 'rtoken' });
+    const creds = await provider({ registries: ['gcr.io'], auth: { secretRef: { name: 'k' } } }, deps({ 'key.json': adc }, { fetch: fake })).fetch();
+    assert.equal(seen.length, 1);
+    assert.equal(seen[0]!.url, 'https://oauth2.googleapis.com/token');
+    assert.deepEqual(Object.fromEntries(new URLSearchParams(seen[0]!.body)), {
+      grant_type: 'refresh_token',
+      client_id: 'cid.apps.googleusercontent.com',
+      client_secret: 'csecret',
+      refresh_token: 'rtoken',
+    });
+    assert.equal(creds[0]!.password, 'ya29.user-token');
+    assert.equal(creds[0]!.username, 'oauth2accesstoken');
+    assert.ok(creds[0]!.expiresAt);
   });
 });

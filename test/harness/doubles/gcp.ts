@@ -31,6 +31,8 @@ import { verifyJwt, type Jwks } from './sa-token.js';
 export interface GcpDoublesOptions {
   /** Service-account keys the token endpoint accepts: client_email → public key. */
   keys?: Map<string, KeyObject>;
+  /** Users' Application Default Credentials it accepts (refresh-token grant): client_id → secret and refresh token. */
+  users?: Map<string, { clientSecret: string; refreshToken: string }>;
   /** The subject-token issuer's JWKS (the API server's), fetched per STS call. */
   fetchJwks?: () => Promise<Jwks>;
   /** The subject token's expected `iss`. */
@@ -122,6 +124,15 @@ export async function startGcpDoubles(opts: GcpDoublesOptions = {}): Promise<Gcp
     if (failing('token', res)) return;
     if (!(req.headers['content-type'] ?? '').startsWith('application/x-www-form-urlencoded')) {
       return oauthError(res, 400, 'invalid_request', 'content-type must be application/x-www-form-urlencoded');
+    }
+    if (form.get('grant_type') === 'refresh_token') {
+      // A user's Application Default Credentials (RFC 6749 §6; https://developers.google.com/identity/protocols/oauth2/web-server#offline).
+      const user = opts.users?.get(form.get('client_id') ?? '');
+      if (!user || user.clientSecret !== form.get('client_secret')) return oauthError(res, 401, 'invalid_client', 'The OAuth client was not found.');
+      if (user.refreshToken !== form.get('refresh_token')) return oauthError(res, 400, 'invalid_grant', 'Token has been expired or revoked.');
+      const t = token('ya29.user');
+      d.issued.key.push(t);
+      return send(res, 200, { access_token: t, expires_in: expiresIn, token_type: 'Bearer', scope: 'https://www.googleapis.com/auth/cloud-platform' });
     }
     if (form.get('grant_type') !== 'urn:ietf:params:oauth:grant-type:jwt-bearer') {
       return oauthError(res, 400, 'unsupported_grant_type', 'Invalid grant_type');
