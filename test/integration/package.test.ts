@@ -17,7 +17,7 @@
 //     /readyz and syncing a credential.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { builtinModules } from 'node:module';
 import {
@@ -173,21 +173,6 @@ contexts:
   context: {cluster: local, user: admin}
 current-context: local
 `;
-}
-
-/** Every file below a folder with its size and mtime: to show that nothing was written there. */
-function snapshot(dir: string): string {
-  const out: string[] = [];
-  const walk = (d: string) => {
-    for (const e of readdirSync(d, { withFileTypes: true })) {
-      const p = join(d, e.name);
-      const s = statSync(p);
-      out.push(`${p} ${s.size} ${s.mtimeMs}`);
-      if (e.isDirectory()) walk(p);
-    }
-  };
-  walk(dir);
-  return out.sort().join('\n');
 }
 
 before(async () => {
@@ -542,7 +527,18 @@ describe('Dockerfile, read without Docker', () => {
 
 // ---------------------------------------------------------------------------------------------
 
-describe('Dockerfile, run as a script: the build stage, then the runtime stage in a chroot', { skip: process.getuid?.() !== 0 ? 'needs root (chroot, mount namespaces)' : false }, () => {
+/** The runtime-stage emulation needs root: chroot, and mount namespaces (unshare --mount). */
+function emulationUnavailable(): string | false {
+  if (process.getuid?.() !== 0) return 'needs root (chroot, mount namespaces)';
+  const probe = spawnSync('unshare', ['--mount', '--propagation', 'private', 'true'], { stdio: 'ignore' });
+  if (probe.status !== 0) return 'unshare --mount is not permitted here';
+  for (const tool of ['chroot', 'ldd', 'mount', 'find']) {
+    if (spawnSync('sh', ['-c', `command -v ${tool}`], { stdio: 'ignore' }).status !== 0) return `${tool} is missing`;
+  }
+  return false;
+}
+
+describe('Dockerfile, run as a script: the build stage, then the runtime stage in a chroot', { skip: emulationUnavailable() }, () => {
   let work: string;
   let buildRoot: string;
   let rootfs: string;

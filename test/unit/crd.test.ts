@@ -169,8 +169,14 @@ describe('buildCrds', () => {
         assert.deepEqual(at(provider, key), JSON.parse(JSON.stringify(expected)), key);
       }
       const rules = provider['x-kubernetes-validations'] as { rule: string }[];
-      assert.equal(rules.length, 1);
       for (const key of keys) assert.ok(rules[0]!.rule.includes(`has(self.${key})`), key);
+      // Then, in the namespaced kind only, one rule per cluster-only provider (exec).
+      const clusterOnly = keys.filter((k) => providerRegistry.get(k)!.clusterOnly);
+      const kind = (crd as { spec: { names: { kind: string } } }).spec.names.kind;
+      assert.deepEqual(
+        rules.slice(1).map((r) => r.rule),
+        kind === 'RegistryCredential' ? clusterOnly.map((k) => `!has(self.${k})`) : [],
+      );
     }
   });
 
