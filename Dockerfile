@@ -39,12 +39,9 @@ LABEL org.opencontainers.image.title="regcred" \
 # PATH: a wrapper that runs the bundle with the controller's Node.js flags (src/node-flags.ts; the
 # test checks they match), as the Helm chart does. A user 65532 with home /tmp, so that tools
 # asking for the user's name or home (os.userInfo()) get an answer.
-# KNOWN BUG (docs/image.md): --lite-mode turns WebAssembly off, which Node 20's fetch needs; the
-# providers that use fetch (gcp, acr, http, ...) crash under these flags, here and in the chart.
-# Fix src/node-flags.ts, then this line (the test fails until both say the same).
 RUN rm -rf /usr/local/lib/node_modules /usr/local/bin/npm /usr/local/bin/npx /usr/local/bin/corepack \
         /usr/local/bin/yarn /usr/local/bin/yarnpkg /opt/yarn-* \
- && printf '#!/bin/sh\nexec node --max-semi-space-size=1 --max-old-space-size=128 --lite-mode --no-expose-wasm /app/regcred.mjs "$@"\n' > /usr/local/bin/regcred \
+ && printf '#!/bin/sh\nexec node --max-semi-space-size=1 --max-old-space-size=128 --no-opt --max-lazy --lazy-feedback-allocation /app/regcred.mjs "$@"\n' > /usr/local/bin/regcred \
  && chmod 0755 /usr/local/bin/regcred \
  && echo 'regcred:x:65532:' >> /etc/group \
  && echo 'regcred:x:65532:65532:regcred:/tmp:/usr/sbin/nologin' >> /etc/passwd
