@@ -9,6 +9,7 @@ import { readFileSync } from 'node:fs';
 import { CoreV1Api, CustomObjectsApi, type V1Secret } from '@kubernetes/client-node';
 import { start, type ControlPlane } from '../harness/controlplane.js';
 import { runCli, writeConfig, type CliResult } from '../harness/cli.js';
+import { type Auths, authsOf, credentialYaml } from '../harness/provider-tests.js';
 import { secretOrUndefined } from '../harness/kube.js';
 import { createClusterCredential, spawnController, waitForClusterCredentialStatus, type ControllerProcess } from '../harness/controller-process.js';
 import { readyOf, type CredentialStatus } from '../harness/test-controller.js';
@@ -71,27 +72,8 @@ function acrYaml(fields: string): string {
   return `{registry: ${REGISTRY}, authorityHost: "${az.authorityHost}", endpoint: "${az.acrEndpoint}", ${fields}}`;
 }
 
-function credential(name: string, acr: string, namespace: string): string {
-  return `apiVersion: regcred.dev/v1alpha1
-kind: ClusterRegistryCredential
-metadata: {name: ${name}}
-spec:
-  provider:
-    acr: ${acr}
-  target:
-    secretName: pull-${name}
-    namespaces: {names: [${namespace}]}
-    serviceAccounts: []
-`;
-}
+const credential = (name: string, spec: string, namespace: string): string => credentialYaml('acr', name, spec, namespace);
 
-type Auths = Record<string, { username: string; password: string; auth: string }>;
-
-function authsOf(secret: V1Secret | undefined): Auths {
-  assert.ok(secret, 'the Secret was written');
-  assert.equal(secret.type, 'kubernetes.io/dockerconfigjson');
-  return (JSON.parse(Buffer.from(secret.data?.['.dockerconfigjson'] ?? '', 'base64').toString('utf8')) as { auths: Auths }).auths;
-}
 
 /** Checks the Secret holds one ACR login with a refresh token the double issued; returns the token. */
 async function assertAcrSecret(namespace: string, name: string): Promise<string> {

@@ -9,6 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { CoreV1Api, CustomObjectsApi, type V1Secret } from '@kubernetes/client-node';
 import { start, type ControlPlane } from '../harness/controlplane.js';
 import { runCli, writeConfig, type CliResult } from '../harness/cli.js';
+import { type Auths, authsOf, credentialYaml } from '../harness/provider-tests.js';
 import { secretOrUndefined } from '../harness/kube.js';
 import { installCrds } from '../harness/crds.js';
 import { readyOf, startTestController, type TestController } from '../harness/test-controller.js';
@@ -34,27 +35,8 @@ function run(args: string[]): Promise<CliResult> {
   return runCli(args);
 }
 
-function credential(name: string, crusoe: string, namespace: string): string {
-  return `apiVersion: regcred.dev/v1alpha1
-kind: ClusterRegistryCredential
-metadata: {name: ${name}}
-spec:
-  provider:
-    crusoe: ${crusoe}
-  target:
-    secretName: pull-${name}
-    namespaces: {names: [${namespace}]}
-    serviceAccounts: []
-`;
-}
+const credential = (name: string, spec: string, namespace: string): string => credentialYaml('crusoe', name, spec, namespace);
 
-type Auths = Record<string, { username: string; password: string; auth: string }>;
-
-function authsOf(secret: V1Secret | undefined): Auths {
-  assert.ok(secret, 'the Secret was written');
-  assert.equal(secret.type, 'kubernetes.io/dockerconfigjson');
-  return (JSON.parse(Buffer.from(secret.data?.['.dockerconfigjson'] ?? '', 'base64').toString('utf8')) as { auths: Auths }).auths;
-}
 
 function entry(password: string): Auths {
   return { [REGISTRY]: { username: USERNAME, password, auth: Buffer.from(`${USERNAME}:${password}`).toString('base64') } };

@@ -6,6 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { CoreV1Api, CustomObjectsApi, type V1Secret } from '@kubernetes/client-node';
 import { start, type ControlPlane } from '../harness/controlplane.js';
 import { runCli, writeConfig, type CliResult } from '../harness/cli.js';
+import { credentialYaml } from '../harness/provider-tests.js';
 import { ECR_PUBLIC_TARGET, startEcrPublicDouble, type EcrPublicDouble } from '../harness/doubles/ecr-public.js';
 import { secretOrUndefined } from '../harness/kube.js';
 import { installCrds } from '../harness/crds.js';
@@ -37,19 +38,7 @@ function run(args: string[]): Promise<CliResult> {
   });
 }
 
-function credential(name: string, spec: string, namespace: string): string {
-  return `apiVersion: regcred.dev/v1alpha1
-kind: ClusterRegistryCredential
-metadata: {name: ${name}}
-spec:
-  provider:
-    ecrPublic: ${spec}
-  target:
-    secretName: pull-${name}
-    namespaces: {names: [${namespace}]}
-    serviceAccounts: []
-`;
-}
+const credential = (name: string, spec: string, namespace: string): string => credentialYaml('ecrPublic', name, spec, namespace);
 
 function readSecret(namespace: string, name: string): Promise<V1Secret | undefined> {
   return secretOrUndefined(core, namespace, name);

@@ -12,6 +12,7 @@ import { installCrds } from '../harness/crds.js';
 import { readyOf, startTestController, type TestController } from '../harness/test-controller.js';
 import { start, type ControlPlane } from '../harness/controlplane.js';
 import { runCli, writeConfig, type CliResult } from '../harness/cli.js';
+import { type Auths, authsOf, credentialYaml } from '../harness/provider-tests.js';
 import { MOTO_ACCOUNT, startMoto, type Moto } from '../harness/moto.js';
 import { secretOrUndefined } from '../harness/kube.js';
 
@@ -76,31 +77,12 @@ async function run(args: string[], env: Record<string, string> = {}): Promise<Cl
   return res;
 }
 
-function credential(name: string, ecr: string, namespaces: string): string {
-  return `apiVersion: regcred.dev/v1alpha1
-kind: ClusterRegistryCredential
-metadata: {name: ${name}}
-spec:
-  provider:
-    ecr: ${ecr}
-  target:
-    secretName: pull-${name}
-    namespaces: {names: [${namespaces}]}
-    serviceAccounts: []
-`;
-}
+const credential = (name: string, spec: string, namespace: string): string => credentialYaml('ecr', name, spec, namespace);
 
 function readSecret(namespace: string, name: string): Promise<V1Secret | undefined> {
   return secretOrUndefined(core, namespace, name);
 }
 
-type Auths = Record<string, { username: string; password: string; auth: string }>;
-
-function authsOf(secret: V1Secret | undefined): Auths {
-  assert.ok(secret, 'the Secret was written');
-  assert.equal(secret.type, 'kubernetes.io/dockerconfigjson');
-  return (JSON.parse(Buffer.from(secret.data?.['.dockerconfigjson'] ?? '', 'base64').toString('utf8')) as { auths: Auths }).auths;
-}
 
 function entryFor(region: string): Auths[string] {
   const want = expected.get(region)!;

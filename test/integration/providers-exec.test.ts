@@ -13,6 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { CoreV1Api, CustomObjectsApi, type V1Secret } from '@kubernetes/client-node';
 import { start, type ControlPlane } from '../harness/controlplane.js';
 import { runCli, writeConfig, type CliResult } from '../harness/cli.js';
+import { type Auths, authsOf } from '../harness/provider-tests.js';
 import { secretOrUndefined } from '../harness/kube.js';
 import { installCrds } from '../harness/crds.js';
 import { readyOf, startTestController, type TestController } from '../harness/test-controller.js';
@@ -79,13 +80,6 @@ spec:
 `;
 }
 
-type Auths = Record<string, { username: string; password: string; auth: string }>;
-
-function authsOf(secret: V1Secret | undefined): Auths {
-  assert.ok(secret, 'the Secret was written');
-  assert.equal(secret.type, 'kubernetes.io/dockerconfigjson');
-  return (JSON.parse(Buffer.from(secret.data?.['.dockerconfigjson'] ?? '', 'base64').toString('utf8')) as { auths: Auths }).auths;
-}
 
 function entries(password = PASSWORD): Auths {
   const e = { username: 'AWS', password, auth: Buffer.from(`AWS:${password}`).toString('base64') };

@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { CoreV1Api, CustomObjectsApi, type V1Secret } from '@kubernetes/client-node';
 import { start, type ControlPlane } from '../harness/controlplane.js';
 import { runCli, writeConfig, type CliResult } from '../harness/cli.js';
+import { type Auths, authsOf, credentialYaml } from '../harness/provider-tests.js';
 import { secretOrUndefined } from '../harness/kube.js';
 import { apiServerJwks } from '../harness/doubles/sa-token.js';
 import { createClusterCredential, spawnController, waitForClusterCredentialStatus, type ControllerProcess } from '../harness/controller-process.js';
@@ -67,27 +68,8 @@ async function run(args: string[], env: Record<string, string> = {}): Promise<Cl
   return runCli(args, { env: { GOOGLE_APPLICATION_CREDENTIALS: '', GCE_METADATA_HOST: '', GCE_METADATA_IP: '', ...env } });
 }
 
-function credential(name: string, gcp: string, namespace: string): string {
-  return `apiVersion: regcred.dev/v1alpha1
-kind: ClusterRegistryCredential
-metadata: {name: ${name}}
-spec:
-  provider:
-    gcp: ${gcp}
-  target:
-    secretName: pull-${name}
-    namespaces: {names: [${namespace}]}
-    serviceAccounts: []
-`;
-}
+const credential = (name: string, spec: string, namespace: string): string => credentialYaml('gcp', name, spec, namespace);
 
-type Auths = Record<string, { username: string; password: string; auth: string }>;
-
-function authsOf(secret: V1Secret | undefined): Auths {
-  assert.ok(secret, 'the Secret was written');
-  assert.equal(secret.type, 'kubernetes.io/dockerconfigjson');
-  return (JSON.parse(Buffer.from(secret.data?.['.dockerconfigjson'] ?? '', 'base64').toString('utf8')) as { auths: Auths }).auths;
-}
 
 function entries(username: string, password: string): Auths {
   const entry = { username, password, auth: Buffer.from(`${username}:${password}`).toString('base64') };

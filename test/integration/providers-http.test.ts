@@ -10,6 +10,7 @@ import { randomBytes } from 'node:crypto';
 import { CoreV1Api, CustomObjectsApi, type V1Secret } from '@kubernetes/client-node';
 import { start, type ControlPlane } from '../harness/controlplane.js';
 import { runCli, writeConfig, type CliResult } from '../harness/cli.js';
+import { type Auths, authsOf } from '../harness/provider-tests.js';
 import { secretOrUndefined } from '../harness/kube.js';
 import { installCrds } from '../harness/crds.js';
 import { readyOf, startTestController, type TestController } from '../harness/test-controller.js';
@@ -68,13 +69,6 @@ function brokerSpec(extra: Record<string, unknown> = {}): Record<string, unknown
   };
 }
 
-type Auths = Record<string, { username: string; password: string; auth: string }>;
-
-function authsOf(secret: V1Secret | undefined): Auths {
-  assert.ok(secret, 'the Secret was written');
-  assert.equal(secret.type, 'kubernetes.io/dockerconfigjson');
-  return (JSON.parse(Buffer.from(secret.data?.['.dockerconfigjson'] ?? '', 'base64').toString('utf8')) as { auths: Auths }).auths;
-}
 
 function entry(username: string, password: string): Auths {
   return { [REGISTRY]: { username, password, auth: Buffer.from(`${username}:${password}`).toString('base64') } };

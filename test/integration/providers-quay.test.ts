@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { CoreV1Api, CustomObjectsApi, type V1Secret } from '@kubernetes/client-node';
 import { start, type ControlPlane } from '../harness/controlplane.js';
 import { runCli, writeConfig, type CliResult } from '../harness/cli.js';
+import { type Auths, authsOf } from '../harness/provider-tests.js';
 import { secretOrUndefined } from '../harness/kube.js';
 import { installCrds } from '../harness/crds.js';
 import { apiServerJwks } from '../harness/doubles/sa-token.js';
@@ -43,13 +44,6 @@ spec:
 `;
 }
 
-type Auths = Record<string, { username: string; password: string; auth: string }>;
-
-function authsOf(secret: V1Secret | undefined): Auths {
-  assert.ok(secret, 'the Secret was written');
-  assert.equal(secret.type, 'kubernetes.io/dockerconfigjson');
-  return (JSON.parse(Buffer.from(secret.data?.['.dockerconfigjson'] ?? '', 'base64').toString('utf8')) as { auths: Auths }).auths;
-}
 
 function expOf(jwt: string): number {
   return (JSON.parse(Buffer.from(jwt.split('.')[1] ?? '', 'base64url').toString('utf8')) as { exp: number }).exp;
