@@ -6,16 +6,17 @@
 // instead of the internet, and creates the source Secrets the guide tells users to create. It then
 // checks the Secret the OLD tool wrote (jit-registry-creds, crusoe-image-pull-secrets, awsecr-cred,
 // gcr-secret, dpr-secret, acr-secret, pull-secret, ecr-docker-creds) holds a credential the double
-// issued, in the namespaces the old tool wrote. Two guides also check the takeover: the old tool's
+// issued, in the namespaces the old tool wrote. Several also check the takeover: the old tool's
 // Secret exists first (unmanaged, as the old tool wrote it) and regcred updates it in place (same
-// UID; a watch sees no DELETED event).
+// UID; for the Jit chart a watch sees no DELETED event): Jit, registry-creds ECR, the Chainguard
+// updater (compatibility mode, then a chainguard credential), the ECR CronJob.
 //
 // The releases run one after another (each in its own namespace, uninstalled afterwards): their
 // ClusterRegistryCredentials are cluster-scoped and would be seen by every controller at once.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { generateKeyPairSync, randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { CoreV1Api, CustomObjectsApi, Watch, type V1Secret } from '@kubernetes/client-node';
 import { parse } from 'yaml';
@@ -51,14 +52,15 @@ const CRUSOE_ACCESS = `ak-${randomBytes(8).toString('hex')}`;
 const CRUSOE_SECRET = randomBytes(32).toString('base64url');
 const AWS_KEY_ID = `AKIA${randomBytes(8).toString('hex').toUpperCase()}`;
 const AWS_SECRET_KEY = randomBytes(30).toString('base64');
-const GCP_EMAIL = 'regcred-puller@my-project.iam.gserviceaccount.com';
-const gcpKeyPair = generateKeyPairSync('rsa', { modulusLength: 2048 });
+const GCP_ADC_CLIENT = '764086051850-6qr4p6gpi6hn506pt8ejuq83di341hur.apps.googleusercontent.com';
+const GCP_ADC_SECRET = `d-${randomBytes(12).toString('base64url')}`;
+const GCP_ADC_REFRESH = `1//${randomBytes(24).toString('base64url')}`;
 const ACR_SECRET = `Q8~${randomBytes(18).toString('base64url')}`;
 const DPR_PASSWORD = `dpr-${randomBytes(18).toString('base64url')}`;
-const CG_IDENTITY = 'a1b2c3d4e5/0123456789abcdef';
 const CG_NS = 'mig-chainguard';
+let CG_IDENTITY = '';
 /** Every secret value the test hands out: none may appear in any log. */
-const SECRETS = [JIT_SECRET, CRUSOE_SECRET, AWS_SECRET_KEY, ACR_SECRET, DPR_PASSWORD];
+const SECRETS = [JIT_SECRET, CRUSOE_SECRET, AWS_SECRET_KEY, ACR_SECRET, DPR_PASSWORD, GCP_ADC_SECRET, GCP_ADC_REFRESH];
 /** Every output printed by a controller or sync run. */
 const printed: string[] = [];
 
@@ -79,6 +81,9 @@ type Values = {
   credentials?: Array<{ name: string; spec: { provider: Record<string, Record<string, any>>; target: { secretName: string; namespaces?: any; serviceAccounts?: string[] } } }>;
   controller?: { chainguardCompat?: { enabled: boolean; issuer: string } };
 };
+
+/** The values files the tests installed. */
+const installedFiles = new Set<string>();
 
 /** The guide's values file as users copy it. */
 function guideValues(file: string): Values {
@@ -153,9 +158,10 @@ function find(objects: RenderedObject[], kind: string): RenderedObject {
   return o;
 }
 
+/** `helm upgrade --install`: an install the first time, an upgrade of the release after. */
 async function install(release: string, ns: string, values: unknown, extra: string[] = []): Promise<void> {
-  const res = await helm(['install', release, CHART_DIR, '-n', ns, '--values', valuesFile(values), ...extra], { kubeconfig: cp.kubeconfigPath });
-  assert.equal(res.code, 0, `helm install ${release}: ${res.stderr}`);
+  const res = await helm(['upgrade', '--install', release, CHART_DIR, '-n', ns, '--values', valuesFile(values), ...extra], { kubeconfig: cp.kubeconfigPath });
+  assert.equal(res.code, 0, `helm upgrade --install ${release}: ${res.stderr}`);
 }
 
 async function uninstall(release: string, ns: string): Promise<void> {
@@ -168,38 +174,53 @@ async function crcStatus(name: string): Promise<any> {
   return o.status;
 }
 
+function managedByRegcred(s: V1Secret): boolean {
+  return s.metadata?.labels?.['app.kubernetes.io/managed-by'] === 'regcred';
+}
+
 function readyOf(status: any): { status: string; reason: string } | undefined {
   return status?.conditions?.find((c: any) => c.type === 'Ready');
 }
 
 /**
- * helm install the values in their own namespace, run the controller as the chart's ServiceAccount
- * with the Deployment's arguments, wait for each expected Secret, check it, wait for `ready`, stop,
- * uninstall. Returns the time from the controller's start to the first Secret written.
+ * helm install (or upgrade) the values in their own namespace, run the controller as the chart's
+ * ServiceAccount with the Deployment's arguments, wait for each expected Secret, check it, wait for
+ * `ready`, stop, uninstall (unless `keep`). Returns the time from the controller's start to the
+ * first Secret written.
  */
 async function runControllerGuide(opts: {
   guide: string;
+  /** The values file (docs/migrating/values/) `values` come from. */
+  file: string;
   ns: string;
   values: Values;
   env?: Record<string, string>;
   secrets: Array<{ namespace: string; name: string; check: (s: V1Secret) => void }>;
+  /** When a Secret counts as written; default: regcred's label, or (compatibility mode) its expiry annotation. */
+  written?: (s: V1Secret) => boolean;
   ready?: (status: any) => boolean;
   during?: () => Promise<void>;
+  /** Leave the release installed (a later step upgrades it). */
+  keep?: boolean;
 }): Promise<number> {
   const release = opts.ns;
   await install(release, opts.ns, opts.values);
+  installedFiles.add(opts.file);
   const deployment = find(await renderChart(opts.values, { release, namespace: opts.ns }), 'Deployment');
   const t0 = Date.now();
   const ctl = runLikeDeployment(deployment, await cp.kubeconfigFor(opts.ns, 'regcred'), opts.ns, opts.env);
   const log = () => ctl.output.join('');
   let firstMs = 0;
+  let failed = true;
   try {
     for (const want of opts.secrets) {
       const secret = await eventually(
         `${opts.guide}: Secret ${want.namespace}/${want.name} written`,
         async () => {
           const s = await secretOrUndefined(core, want.namespace, want.name);
-          return s?.metadata?.labels?.['app.kubernetes.io/managed-by'] === 'regcred' || s?.metadata?.annotations?.['regcred.dev/expires-at'] ? s : undefined;
+          if (!s) return undefined;
+          const written = opts.written ?? ((x: V1Secret) => managedByRegcred(x) || !!x.metadata?.annotations?.['regcred.dev/expires-at']);
+          return written(s) ? s : undefined;
         },
         20_000,
         log,
@@ -214,11 +235,14 @@ async function runControllerGuide(opts: {
     }
     await opts.during?.();
     assert.doesNotMatch(log(), /forbidden/i, `${opts.guide}: no request refused by the chart's RBAC`);
+    failed = false;
   } finally {
     printed.push(log());
-    assert.equal(await stopProcess(ctl.child), 0);
+    const code = await stopProcess(ctl.child);
+    // An earlier failure is the one to report (its message carries the log).
+    if (!failed) assert.equal(code, 0, `${opts.guide}: the controller exits 0 on SIGTERM\n${log().slice(-3000)}`);
   }
-  await uninstall(release, opts.ns);
+  if (!opts.keep) await uninstall(release, opts.ns);
   return firstMs;
 }
 
@@ -232,14 +256,16 @@ before(async () => {
   ]);
   core = cp.kubeConfig.makeApiClient(CoreV1Api);
   jwks = await apiServerJwks(cp);
+  CG_IDENTITY = provider(guideValues('chainguard-credential.yaml'), 'chainguard')['identity'];
   const acr = provider(guideValues('registry-creds-acr.yaml'), 'acr');
   [gcp, az, cg] = await Promise.all([
-    startGcpDoubles({ keys: new Map([[GCP_EMAIL, gcpKeyPair.publicKey]]) }),
+    startGcpDoubles({ users: new Map([[GCP_ADC_CLIENT, { clientSecret: GCP_ADC_SECRET, refreshToken: GCP_ADC_REFRESH }]]) }),
     startAzureDoubles({
       principals: [{ tenantId: acr['tenantId'], clientId: acr['clientId'], secret: ACR_SECRET }],
       scope: 'https://management.azure.com/.default',
       registries: [acr['registry']],
     }),
+    // The identity of the guide's second file (chainguard-credential.yaml) is the one the annotations name.
     startChainguardDouble({ jwks, kubeIssuer: cp.issuer, identities: { [CG_IDENTITY]: [`system:serviceaccount:${CG_NS}:regcred`] } }),
   ]);
   // The chart's CRDs, as the first `helm install` would create them.
@@ -271,6 +297,7 @@ describe('migration guides: each example values file installs and syncs (docs/mi
     try {
       const ms = await runControllerGuide({
         guide: 'jit',
+        file: 'jit-registry-chart.yaml',
         ns,
         values,
         secrets: [
@@ -306,6 +333,7 @@ describe('migration guides: each example values file installs and syncs (docs/mi
     c['baseUrl'] = crusoe.baseUrl;
     const ms = await runControllerGuide({
       guide: 'crusoe',
+      file: 'crusoe-token-rotator.yaml',
       ns,
       values,
       secrets: (values.credentials![0]!.spec.target.namespaces.names as string[]).map((n) => ({
@@ -325,8 +353,12 @@ describe('migration guides: each example values file installs and syncs (docs/mi
     const ecr = provider(values, 'ecr');
     await namespace(ns);
     await namespace('rc-app');
-    // registry-creds' registry-creds-ecr Secret copied as the guide does: same key names.
-    await sourceSecret(ns, 'aws-ecr-reader', { AWS_ACCESS_KEY_ID: AWS_KEY_ID, AWS_SECRET_ACCESS_KEY: AWS_SECRET_KEY, 'aws-account': '123456789012', 'aws-region': 'us-east-1' });
+    // registry-creds' registry-creds-ecr Secret copied as the guide does: same name and keys.
+    await sourceSecret(ns, 'registry-creds-ecr', { AWS_ACCESS_KEY_ID: AWS_KEY_ID, AWS_SECRET_ACCESS_KEY: AWS_SECRET_KEY, 'aws-account': '123456789012', 'aws-region': 'us-east-1', 'aws-assume-role': '' });
+    // What registry-creds left in rc-app: its awsecr-cred, and the default service account naming it.
+    const old = await core.createNamespacedSecret({ namespace: 'rc-app', body: oldPullSecret('awsecr-cred', 'https://123456789012.dkr.ecr.us-east-1.amazonaws.com', 'AWS', 'old-token') });
+    await eventually('the default service account of rc-app', () => core.readNamespacedServiceAccount({ namespace: 'rc-app', name: 'default' }));
+    await core.patchNamespacedServiceAccount({ namespace: 'rc-app', name: 'default', body: [{ op: 'add', path: '/imagePullSecrets', value: [{ name: 'awsecr-cred' }] }] });
     ecr['endpoint'] = moto.endpoint;
     const hosts = (ecr['registryIds'] as string[]).map((id) => `${id}.dkr.ecr.${ecr['region']}.amazonaws.com`);
     const check = (s: V1Secret) => {
@@ -336,13 +368,24 @@ describe('migration guides: each example values file installs and syncs (docs/mi
     };
     const ms = await runControllerGuide({
       guide: 'registry-creds ecr',
+      file: 'registry-creds-ecr.yaml',
       ns,
       values,
       env: AWS_ENV,
-      secrets: ['default', 'rc-app', 'kube-system'].map((n) => ({ namespace: n, name: 'awsecr-cred', check })),
+      secrets: ['default', 'rc-app', 'kube-system'].map((n) => ({
+        namespace: n,
+        name: 'awsecr-cred',
+        check: (s: V1Secret) => {
+          check(s);
+          if (n === 'rc-app') assert.equal(s.metadata?.uid, old.metadata?.uid, 'registry-creds’ Secret updated in place');
+        },
+      })),
       // moto's tokens expired in 2015: the controller writes them and says so (CredentialExpired);
       // against AWS this is Ready=True.
-      ready: (st) => st?.targets?.synced >= 3 && ['True', 'False'].includes(readyOf(st)?.status ?? ''),
+      ready: (st) => {
+        const r = readyOf(st);
+        return st?.targets?.synced >= 3 && (r?.status === 'True' || (r?.status === 'False' && r.reason === 'CredentialExpired'));
+      },
       during: async () => {
         for (const n of ['default', 'rc-app']) {
           await eventually(`default service account of ${n} patched`, async () => {
@@ -350,30 +393,26 @@ describe('migration guides: each example values file installs and syncs (docs/mi
             return sa.imagePullSecrets?.some((r) => r.name === 'awsecr-cred');
           });
         }
+        const sa = await core.readNamespacedServiceAccount({ namespace: 'rc-app', name: 'default' });
+        assert.deepEqual(sa.imagePullSecrets?.map((r) => r.name), ['awsecr-cred'], 'the reference registry-creds added is kept, not duplicated');
       },
     });
     console.log(`# registry-creds ecr: awsecr-cred written ${ms} ms after the controller started`);
   });
 
-  test('registry-creds-gcr.yaml: gcr-secret with an access token for each gcr.io host', async () => {
+  test('registry-creds-gcr.yaml: gcr-secret with an access token for each gcr.io host, from the user’s application_default_credentials.json', async () => {
     const ns = 'mig-rc-gcr';
     const values = guideValues('registry-creds-gcr.yaml');
     const g = provider(values, 'gcp');
     await namespace(ns);
-    // A service-account key as `gcloud iam service-accounts keys create` writes it; its token_uri
-    // (normally https://oauth2.googleapis.com/token) is the endpoint the double answers.
-    const key = {
-      type: 'service_account',
-      project_id: 'my-project',
-      private_key_id: 'f00dfeed',
-      private_key: gcpKeyPair.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
-      client_email: GCP_EMAIL,
-      client_id: '109876543210',
-      token_uri: gcp.tokenUri,
-    };
-    await sourceSecret(ns, 'gcp-puller-key', { 'key.json': JSON.stringify(key) });
+    // registry-creds-gcr as registry-creds' README has it made: a user's
+    // application_default_credentials.json (`gcloud auth application-default login`). Its token_uri
+    // (absent in gcloud's file: Google's token endpoint) is the endpoint override: the double.
+    const adc = { type: 'authorized_user', client_id: GCP_ADC_CLIENT, client_secret: GCP_ADC_SECRET, refresh_token: GCP_ADC_REFRESH, quota_project_id: 'my-project', token_uri: gcp.tokenUri };
+    await sourceSecret(ns, 'registry-creds-gcr', { 'application_default_credentials.json': JSON.stringify(adc) });
     const ms = await runControllerGuide({
       guide: 'registry-creds gcr',
+      file: 'registry-creds-gcr.yaml',
       ns,
       values,
       secrets: ['default', 'rc-app'].map((n) => ({
@@ -382,7 +421,7 @@ describe('migration guides: each example values file installs and syncs (docs/mi
         check: (s) => {
           const auths = authsOf(s);
           assert.deepEqual(Object.keys(auths).sort(), [...(g['registries'] as string[])].sort());
-          for (const r of g['registries'] as string[]) assertEntry(auths, r, 'oauth2accesstoken', (p) => gcp.issued.key.includes(p), 'an access token the token endpoint issued');
+          for (const r of g['registries'] as string[]) assertEntry(auths, r, 'oauth2accesstoken', (p) => gcp.issued.key.includes(p) && p.startsWith('ya29.user.'), 'an access token the token endpoint issued for the refresh token');
         },
       })),
       ready: (st) => readyOf(st)?.status === 'True',
@@ -398,6 +437,7 @@ describe('migration guides: each example values file installs and syncs (docs/mi
     await sourceSecret(ns, 'dpr-source', { registry: 'registry.example.com:5000', username: 'deploy', password: DPR_PASSWORD });
     const ms = await runControllerGuide({
       guide: 'registry-creds dpr',
+      file: 'registry-creds-dpr.yaml',
       ns,
       values,
       secrets: ['default', 'rc-app'].map((n) => ({
@@ -421,6 +461,7 @@ describe('migration guides: each example values file installs and syncs (docs/mi
     a['endpoint'] = az.acrEndpoint;
     const ms = await runControllerGuide({
       guide: 'registry-creds acr',
+      file: 'registry-creds-acr.yaml',
       ns,
       values,
       env: { NODE_EXTRA_CA_CERTS: az.tls.caPath },
@@ -434,7 +475,7 @@ describe('migration guides: each example values file installs and syncs (docs/mi
     console.log(`# registry-creds acr: acr-secret written ${ms} ms after the controller started`);
   });
 
-  test('chainguard-pull-secret-updater.yaml: the annotated pull-secret Secrets are filled in place (compat mode)', async () => {
+  test('chainguard-pull-secret-updater.yaml, then chainguard-credential.yaml: annotated pull-secret filled in place (compat mode), then taken over by a credential', async () => {
     const values = guideValues('chainguard-pull-secret-updater.yaml');
     assert.equal(values.controller?.chainguardCompat?.enabled, true);
     await namespace(CG_NS);
@@ -452,8 +493,10 @@ describe('migration guides: each example values file installs and syncs (docs/mi
     values.controller!.chainguardCompat!.issuer = cg.url;
     const ms = await runControllerGuide({
       guide: 'chainguard',
+      file: 'chainguard-pull-secret-updater.yaml',
       ns: CG_NS,
       values,
+      keep: true,
       secrets: ['default', 'cg-app'].map((n, i) => ({
         namespace: n,
         name: 'pull-secret',
@@ -466,6 +509,36 @@ describe('migration guides: each example values file installs and syncs (docs/mi
     });
     assert.ok(cg.requests.some((r) => r.status === 200 && r.subject === `system:serviceaccount:${CG_NS}:regcred`), 'exchanged as the chart’s service account');
     console.log(`# chainguard: annotated pull-secret filled ${ms} ms after the controller started`);
+
+    // "Afterwards": the annotation removed, then helm upgrade with the credential file; the
+    // controller restarted with the upgraded Deployment's arguments (compatibility mode off).
+    for (const n of ['default', 'cg-app']) {
+      await core.patchNamespacedSecret({ namespace: n, name: 'pull-secret', body: [{ op: 'remove', path: '/metadata/annotations/pull-secret-updater.chainguard.dev~1identity' }] });
+    }
+    const second = guideValues('chainguard-credential.yaml');
+    assert.equal(second.controller?.chainguardCompat?.enabled ?? false, false);
+    provider(second, 'chainguard')['issuer'] = cg.url;
+    const ms2 = await runControllerGuide({
+      guide: 'chainguard credential',
+      file: 'chainguard-credential.yaml',
+      ns: CG_NS,
+      values: second,
+      // The compatibility mode's Secrets carry regcred.dev/expires-at already: wait for the adoption.
+      written: managedByRegcred,
+      secrets: ['default', 'cg-app', 'mig-jit'].map((n) => ({
+        namespace: n,
+        name: 'pull-secret',
+        check: (s) => {
+          const i = ['default', 'cg-app'].indexOf(n);
+          if (i >= 0) assert.equal(s.metadata?.uid, created[i]!.metadata?.uid, `${n}: the annotated Secret taken over in place`);
+          assert.equal(s.metadata?.labels?.['regcred.dev/owner-name'], 'chainguard');
+          assertEntry(authsOf(s), 'cgr.dev', '_token', (p) => cg.issued.includes(p), 'a token the Chainguard STS issued');
+        },
+      })),
+      ready: (st) => readyOf(st)?.status === 'True',
+    });
+    assert.equal(await secretOrUndefined(core, 'kube-system', 'pull-secret'), undefined, 'kube-system excluded');
+    console.log(`# chainguard: the credential took the Secrets over ${ms2} ms after the controller restarted`);
   });
 
   test('ecr-cronjob.yaml (mode: cronjob): the CronJob’s sync takes over ecr-docker-creds in every namespace in place', async () => {
@@ -499,6 +572,7 @@ describe('migration guides: each example values file installs and syncs (docs/mi
     ecr['endpoint'] = moto.endpoint;
     // --no-hooks: the initial Job would wait for a kubelet that does not run here; its command is the CronJob's.
     await install(ns, ns, values, ['--no-hooks']);
+    installedFiles.add('ecr-cronjob.yaml');
     const objects = await renderChart(values, { release: ns, namespace: ns });
     const cron = find(objects, 'CronJob');
     assert.equal(cron['spec'].schedule, '0 */4 * * *');
@@ -527,5 +601,16 @@ describe('migration guides: each example values file installs and syncs (docs/mi
     assert.doesNotMatch(again.stderr, /adopted/);
     await uninstall(ns, ns);
     console.log(`# ecr-cronjob: one sync run took over ecr-docker-creds in every namespace in ${ms} ms`);
+  });
+
+  test('every values file of docs/migrating/values was installed above; every credential adopts and retains', () => {
+    const files = readdirSync(VALUES_DIR).filter((f) => f.endsWith('.yaml')).sort();
+    assert.deepEqual([...installedFiles].sort(), files);
+    for (const f of files) {
+      for (const c of guideValues(f).credentials ?? []) {
+        assert.equal((c.spec.target as { adopt?: boolean }).adopt, true, `${f}: ${c.name}: target.adopt`);
+        assert.equal((c.spec as { cleanupPolicy?: string }).cleanupPolicy, 'Retain', `${f}: ${c.name}: cleanupPolicy`);
+      }
+    }
   });
 });
