@@ -196,6 +196,12 @@ after(async () => {
 // ---------------------------------------------------------------------------------------------
 
 describe('npm package', () => {
+  test('the package depends on nothing at run time: the bundle holds every library (all are devDependencies)', () => {
+    const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as Record<string, unknown>;
+    assert.equal(pkg['dependencies'], undefined, '`npm i -g regcred` installs the bundle only');
+    assert.ok(Object.keys(pkg['devDependencies'] as object).includes('@kubernetes/client-node'));
+  });
+
   test('npm pack holds exactly the bundle, README and package.json (and LICENSE if there is one)', (t) => {
     const out = execFileSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], {
       cwd: ROOT,
