@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what the tests need and a fresh machine may lack. Idempotent: checks before it installs.
-#   hack/install-deps.sh            Debian packages the tests use (openssl, flock, python3-venv)
+#   hack/install-deps.sh            Debian packages the tests use (openssl, flock, python3-venv, docker-registry, skopeo)
 # Node packages come from `npm ci`; the control-plane binaries from test/harness/build-controlplane.sh.
 set -euo pipefail
 
@@ -10,6 +10,9 @@ command -v flock >/dev/null || need_apt+=(util-linux)
 command -v python3 >/dev/null || need_apt+=(python3)
 # The ecr provider's tests install moto (PyPI) into a venv: Debian ships ensurepip in python3-venv.
 python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || need_apt+=(python3-venv)
+# The registry end-to-end tests: a real registry (CNCF distribution) and skopeo as its client.
+command -v docker-registry >/dev/null || need_apt+=(docker-registry)
+command -v skopeo >/dev/null || need_apt+=(skopeo)
 for extra in "$@"; do
   case "$extra" in
     kubectl) command -v kubectl >/dev/null || need_apt+=(kubernetes-client) ;;

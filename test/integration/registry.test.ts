@@ -1,0 +1,162 @@
+// A real registry in the loop: docker-registry (distribution) with htpasswd auth, a token broker
+// double that rotates the registry's password on a schedule, the controller writing what the broker
+// answers through the `http` provider, and skopeo proving that the written .dockerconfigjson really
+// authenticates a pull, before and after several rotations, and that an old password stops working
+// while the Secret already holds the new one.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { CoreV1Api } from '@kubernetes/client-node';
+import { start, type ControlPlane } from '../harness/controlplane.js';
+import { installCrds } from '../harness/crds.js';
+import { secretOrUndefined } from '../harness/kube.js';
+import { readyOf, startTestController, type TestController } from '../harness/test-controller.js';
+import { startHttpBroker, type HttpBroker } from '../harness/doubles/http-broker.js';
+import { inspectWithAuthfile, pushTestImage, startRegistry, type Registry } from '../harness/registry.js';
+
+/** A new robot user every ROTATE_MS; the previous one stays valid OVERLAP_MS longer (the broker's overlap window). */
+const ROTATE_MS = 4000;
+const OVERLAP_MS = 2500;
+const PUSHER = 'pusher';
+const PUSHER_PASSWORD = `push-${randomBytes(12).toString('hex')}`;
+const REPO = 'team/app';
+const TAG = 'v1';
+
+let cp: ControlPlane;
+let core: CoreV1Api;
+let registry: Registry;
+let broker: HttpBroker;
+let ctl: TestController;
+let rotation: NodeJS.Timeout | undefined;
+const passwords: string[] = [];
+const dir = mkdtempSync(join(tmpdir(), 'regcred-authfiles-'));
+
+/** The registry's users: the pusher, the current robot and (within the overlap) the previous one. */
+const robots: Array<{ user: string; password: string; issuedAt: number; retireAt?: number }> = [];
+
+function applyUsers(): void {
+  const users: Record<string, string> = { [PUSHER]: PUSHER_PASSWORD };
+  for (const r of robots) if (r.retireAt === undefined || r.retireAt > Date.now()) users[r.user] = r.password;
+  registry.setUsers(users);
+}
+
+function rotate(): void {
+  const now = Date.now();
+  const previous = robots.at(-1);
+  if (previous) previous.retireAt = now + OVERLAP_MS;
+  const next = { user: `robot-${robots.length}`, password: `pw-${randomBytes(16).toString('base64url')}`, issuedAt: now };
+  robots.push(next);
+  passwords.push(next.password);
+  applyUsers();
+  // Valid until the next rotation plus the overlap: the expiry the broker states.
+  broker.setCredential(next.user, next.password, new Date(now + ROTATE_MS + OVERLAP_MS));
+  // Drop the previous user when its overlap ends.
+  if (previous) setTimeout(applyUsers, OVERLAP_MS + 50).unref();
+}
+
+let authfiles = 0;
+async function authfileOf(namespace: string): Promise<{ path: string; user: string }> {
+  const secret = await secretOrUndefined(core, namespace, 'registry-pull');
+  assert.ok(secret?.data?.['.dockerconfigjson'], `a pull Secret in ${namespace}`);
+  const text = Buffer.from(secret.data['.dockerconfigjson'], 'base64').toString('utf8');
+  const path = join(dir, `auth-${++authfiles}.json`);
+  writeFileSync(path, text);
+  const user = (JSON.parse(text) as { auths: Record<string, { username: string }> }).auths[registry.host]!.username;
+  return { path, user };
+}
+
+async function eventually<T>(what: string, check: () => Promise<T | undefined | false>, timeoutMs = 15_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await check().catch(() => undefined);
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+before(async () => {
+  cp = await start();
+  core = cp.kubeConfig.makeApiClient(CoreV1Api);
+  await installCrds(cp.kubeConfig);
+  for (const [name, labels] of [['regcred-system', {}], ['reg-a', { pull: 'yes' }], ['reg-b', { pull: 'yes' }]] as const) {
+    await core.createNamespace({ body: { metadata: { name, labels } } });
+  }
+  registry = await startRegistry({ [PUSHER]: PUSHER_PASSWORD });
+  await pushTestImage(registry, REPO, TAG, PUSHER, PUSHER_PASSWORD);
+  broker = await startHttpBroker({ path: '/token' });
+  rotate();
+  rotation = setInterval(rotate, ROTATE_MS);
+  ctl = await startTestController(cp, { minRefreshDelayMs: 300 });
+  await ctl.createClusterCredential('registry', {
+    provider: {
+      http: {
+        url: broker.url,
+        allowInsecure: true,
+        registry: registry.host,
+        response: { username: '$.data.username', password: '$.data.password', expiresAt: '$.data.expires_at' },
+      },
+    },
+    target: { secretName: 'registry-pull', namespaces: { selector: { matchLabels: { pull: 'yes' } } }, serviceAccounts: [] },
+  });
+});
+
+after(async () => {
+  if (rotation) clearInterval(rotation);
+  await ctl?.stop();
+  await Promise.all([cp?.stop(), registry?.stop(), broker?.stop()]);
+});
+
+describe('a real registry: the written Secret authenticates pulls through rotations', () => {
+  test('skopeo inspect with each namespace’s Secret succeeds; a wrong password is refused', async () => {
+    await ctl.waitForStatus('registry', (s) => readyOf(s)?.status === 'True' && s.targets?.synced === 2);
+    for (const ns of ['reg-a', 'reg-b']) {
+      const { path } = await authfileOf(ns);
+      const res = await inspectWithAuthfile(path, `${registry.host}/${REPO}:${TAG}`);
+      assert.equal(res.code, 0, res.stderr);
+      assert.match(res.stdout, /"Digest": "sha256:/);
+    }
+    const wrong = join(dir, 'wrong.json');
+    writeFileSync(wrong, JSON.stringify({ auths: { [registry.host]: { auth: Buffer.from('robot-0:nope').toString('base64') } } }));
+    const refused = await inspectWithAuthfile(wrong, `${registry.host}/${REPO}:${TAG}`);
+    assert.notEqual(refused.code, 0);
+    assert.match(refused.stderr, /unauthorized|authentication required/i);
+  });
+
+  test('through three rotations: the Secret follows the broker, pulls keep working, the old password stops working while the Secret holds the new one', async () => {
+    const seenUsers = new Set<string>();
+    for (let round = 0; round < 3; round++) {
+      const before = await authfileOf('reg-a');
+      // Wait until the controller has written the next robot's password.
+      const next = await eventually(`a rotation after ${before.user}`, async () => {
+        const now = await authfileOf('reg-a');
+        return now.user !== before.user ? now : undefined;
+      }, ROTATE_MS * 3);
+      seenUsers.add(next.user);
+      const ok = await inspectWithAuthfile(next.path, `${registry.host}/${REPO}:${TAG}`);
+      assert.equal(ok.code, 0, `round ${round}: the new Secret authenticates: ${ok.stderr}`);
+      // The previous user is retired when its overlap ends; by then the Secret already holds the new one.
+      const old = robots.find((r) => r.user === before.user)!;
+      const retire = (old.retireAt ?? Date.now()) + 300 - Date.now();
+      if (retire > 0) await new Promise((r) => setTimeout(r, retire));
+      const stale = await inspectWithAuthfile(before.path, `${registry.host}/${REPO}:${TAG}`);
+      assert.notEqual(stale.code, 0, `round ${round}: ${before.user}'s password no longer works`);
+      const current = await authfileOf('reg-a');
+      const still = await inspectWithAuthfile(current.path, `${registry.host}/${REPO}:${TAG}`);
+      assert.equal(still.code, 0, `round ${round}: the Secret at that moment authenticates (${current.user}): ${still.stderr}`);
+      console.log(`# round ${round}: ${before.user} -> ${next.user}; old password refused, Secret (${current.user}) pulls`);
+    }
+    assert.equal(seenUsers.size, 3);
+    // Both namespaces follow.
+    const b = await authfileOf('reg-b');
+    assert.equal((await inspectWithAuthfile(b.path, `${registry.host}/${REPO}:${TAG}`)).code, 0);
+  });
+
+  test('no robot password in the controller logs', () => {
+    const logs = ctl.logLines.join('');
+    for (const p of passwords) assert.ok(!logs.includes(p), 'a registry password appeared in the logs');
+  });
+});
