@@ -8,6 +8,7 @@ import { runGet } from './commands/get.js';
 import { runController } from './commands/controller.js';
 import { EXIT_INVALID, processOutput, type GlobalOptions } from './commands/common.js';
 import { DEFAULT_CONTROLLER_NAMESPACE } from './kube/sources.js';
+import { parseDuration } from './config/common.js';
 
 function collect(value: string, previous: string[] | undefined): string[] {
   return [...(previous ?? []), value];
@@ -17,6 +18,16 @@ function positiveInt(value: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 1) throw new CommanderError(EXIT_INVALID, 'regcred.invalidArgument', `must be a positive integer: ${value}`);
   return n;
+}
+
+function durationMs(value: string): number {
+  try {
+    const ms = parseDuration(value);
+    if (ms < 100) throw new Error('too short');
+    return ms;
+  } catch {
+    throw new CommanderError(EXIT_INVALID, 'regcred.invalidArgument', `must be a duration of at least 100ms such as "30s" or "2m": ${value}`);
+  }
 }
 
 function globalOptions(cmd: Command): GlobalOptions {
@@ -91,6 +102,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .option('--health-probe-bind-address <addr>', 'where /healthz and /readyz are served ("0" disables)', ':8081')
     .option('--leader-elect', 'elect a leader with a Lease, so several replicas can run', false)
     .option('--leader-election-id <name>', 'the Lease name', 'regcred-controller')
+    .option('--min-refresh-delay <duration>', 'never refresh a credential sooner than this after its last mint (no hot loop on short-lived or expired credentials); lower it only for credentials that live less than a few minutes', durationMs, 30_000)
     .option('--watch-namespace <namespace>', 'namespaced mode: only RegistryCredentials in this namespace, nothing cluster-wide (repeatable; for Role-only RBAC)', collect)
     .option('--chainguard-compat', 'also fill dockerconfigjson Secrets annotated pull-secret-updater.chainguard.dev/identity=<UID> (as chainguard-dev/pull-secret-updater did)', false)
     .option('--chainguard-issuer <url>', 'the Chainguard issuer for --chainguard-compat', 'https://issuer.enforce.dev')
@@ -107,6 +119,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
         chainguardIssuer: string;
         chainguardServiceAccount?: string;
         watchNamespace?: string[];
+        minRefreshDelay: number;
       },
       cmd: Command,
     ) => {

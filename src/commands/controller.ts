@@ -28,6 +28,8 @@ export interface ControllerCommandOptions extends GlobalOptions {
   chainguardServiceAccount?: string;
   /** Namespaced mode: only RegistryCredentials in these namespaces. */
   watchNamespace?: string[];
+  /** --min-refresh-delay in ms (default 30 s). */
+  minRefreshDelay?: number;
 }
 
 /** The service account this process runs as, from its in-cluster token; undefined outside a Pod. */
@@ -88,7 +90,7 @@ export async function runController(opts: ControllerCommandOptions, output: Outp
     output.err('error: --chainguard-compat watches Secrets cluster-wide and cannot be combined with --watch-namespace');
     return EXIT_INVALID;
   }
-  const controller = new Controller({ kubeConfig, namespace: opts.namespace, allowCrossNamespaceRefs: opts.allowCrossNamespaceRefs, log, metrics, events, watchNamespaces });
+  const controller = new Controller({ kubeConfig, namespace: opts.namespace, allowCrossNamespaceRefs: opts.allowCrossNamespaceRefs, log, metrics, events, watchNamespaces, ...(opts.minRefreshDelay !== undefined ? { minRefreshDelayMs: opts.minRefreshDelay } : {}) });
   const compat = opts.chainguardCompat ? chainguardCompat(kubeConfig, opts, log, events) : undefined;
   const elector = opts.leaderElect
     ? new LeaderElector({ kubeConfig, namespace: opts.namespace, name: opts.leaderElectionId, identity, log })

@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { freePort } from './controlplane.js';
+import { startHttpBroker, type HttpBroker } from './doubles/http-broker.js';
 
 export interface Registry {
   /** 127.0.0.1:<port>: the auths key and the image reference host. */
@@ -184,4 +185,63 @@ function tarWithOneFile(name: string, content: Buffer): Buffer {
   put(`${sum.toString(8).padStart(6, '0')}\0 `, 148, 8);
   const body = Buffer.concat([content, Buffer.alloc((512 - (content.length % 512)) % 512)]);
   return Buffer.concat([header, body, Buffer.alloc(1024)]);
+}
+
+export interface RotatingCredentials {
+  /** The broker the `http` provider asks: {"data": {"username", "password", "expires_at"}}. */
+  broker: HttpBroker;
+  /** Every robot user so far; the last is current, the one before it valid until `retireAt`. */
+  robots: Array<{ user: string; password: string; issuedAt: number; retireAt?: number }>;
+  /** Rotates now (also runs every `rotateMs`). */
+  rotate(): void;
+  stop(): Promise<void>;
+}
+
+/**
+ * A token broker that rotates the registry's credential on a schedule: every `rotateMs` a new robot
+ * user with a fresh password is added to the registry's htpasswd and becomes the broker's answer,
+ * with the expiry it really has (the next rotation plus the overlap); the previous robot stays
+ * valid `overlapMs` longer (the provider's own overlap window), then is removed, so its password
+ * stops working. `keepUsers` (e.g. a pusher) are always kept.
+ */
+export async function startRotatingCredentials(
+  registry: Registry,
+  opts: { rotateMs: number; overlapMs: number; keepUsers?: Record<string, string> },
+): Promise<RotatingCredentials> {
+  const broker = await startHttpBroker({ path: '/token' });
+  const robots: RotatingCredentials['robots'] = [];
+  const timers = new Set<NodeJS.Timeout>();
+  const apply = () => {
+    const users: Record<string, string> = { ...opts.keepUsers };
+    for (const r of robots) if (r.retireAt === undefined || r.retireAt > Date.now()) users[r.user] = r.password;
+    registry.setUsers(users);
+  };
+  const rotate = () => {
+    const now = Date.now();
+    const previous = robots.at(-1);
+    if (previous) previous.retireAt = now + opts.overlapMs;
+    const next = { user: `robot-${robots.length}`, password: `pw-${randomBytes(16).toString('base64url')}`, issuedAt: now };
+    robots.push(next);
+    apply();
+    broker.setCredential(next.user, next.password, new Date(now + opts.rotateMs + opts.overlapMs));
+    if (previous) {
+      const t = setTimeout(() => {
+        timers.delete(t);
+        apply();
+      }, opts.overlapMs + 50);
+      timers.add(t);
+    }
+  };
+  rotate();
+  const interval = setInterval(rotate, opts.rotateMs);
+  return {
+    broker,
+    robots,
+    rotate,
+    async stop() {
+      clearInterval(interval);
+      for (const t of timers) clearTimeout(t);
+      await broker.stop();
+    },
+  };
 }

@@ -14,8 +14,7 @@ import { start, type ControlPlane } from '../harness/controlplane.js';
 import { installCrds } from '../harness/crds.js';
 import { secretOrUndefined } from '../harness/kube.js';
 import { readyOf, startTestController, type TestController } from '../harness/test-controller.js';
-import { startHttpBroker, type HttpBroker } from '../harness/doubles/http-broker.js';
-import { inspectWithAuthfile, pushTestImage, startRegistry, type Registry } from '../harness/registry.js';
+import { inspectWithAuthfile, pushTestImage, startRegistry, startRotatingCredentials, type Registry, type RotatingCredentials } from '../harness/registry.js';
 
 /** A new robot user every ROTATE_MS; the previous one stays valid OVERLAP_MS longer (the broker's overlap window). */
 const ROTATE_MS = 4000;
@@ -28,34 +27,9 @@ const TAG = 'v1';
 let cp: ControlPlane;
 let core: CoreV1Api;
 let registry: Registry;
-let broker: HttpBroker;
+let creds: RotatingCredentials;
 let ctl: TestController;
-let rotation: NodeJS.Timeout | undefined;
-const passwords: string[] = [];
 const dir = mkdtempSync(join(tmpdir(), 'regcred-authfiles-'));
-
-/** The registry's users: the pusher, the current robot and (within the overlap) the previous one. */
-const robots: Array<{ user: string; password: string; issuedAt: number; retireAt?: number }> = [];
-
-function applyUsers(): void {
-  const users: Record<string, string> = { [PUSHER]: PUSHER_PASSWORD };
-  for (const r of robots) if (r.retireAt === undefined || r.retireAt > Date.now()) users[r.user] = r.password;
-  registry.setUsers(users);
-}
-
-function rotate(): void {
-  const now = Date.now();
-  const previous = robots.at(-1);
-  if (previous) previous.retireAt = now + OVERLAP_MS;
-  const next = { user: `robot-${robots.length}`, password: `pw-${randomBytes(16).toString('base64url')}`, issuedAt: now };
-  robots.push(next);
-  passwords.push(next.password);
-  applyUsers();
-  // Valid until the next rotation plus the overlap: the expiry the broker states.
-  broker.setCredential(next.user, next.password, new Date(now + ROTATE_MS + OVERLAP_MS));
-  // Drop the previous user when its overlap ends.
-  if (previous) setTimeout(applyUsers, OVERLAP_MS + 50).unref();
-}
 
 let authfiles = 0;
 async function authfileOf(namespace: string): Promise<{ path: string; user: string }> {
@@ -87,14 +61,12 @@ before(async () => {
   }
   registry = await startRegistry({ [PUSHER]: PUSHER_PASSWORD });
   await pushTestImage(registry, REPO, TAG, PUSHER, PUSHER_PASSWORD);
-  broker = await startHttpBroker({ path: '/token' });
-  rotate();
-  rotation = setInterval(rotate, ROTATE_MS);
+  creds = await startRotatingCredentials(registry, { rotateMs: ROTATE_MS, overlapMs: OVERLAP_MS, keepUsers: { [PUSHER]: PUSHER_PASSWORD } });
   ctl = await startTestController(cp, { minRefreshDelayMs: 300 });
   await ctl.createClusterCredential('registry', {
     provider: {
       http: {
-        url: broker.url,
+        url: creds.broker.url,
         allowInsecure: true,
         registry: registry.host,
         response: { username: '$.data.username', password: '$.data.password', expiresAt: '$.data.expires_at' },
@@ -105,9 +77,9 @@ before(async () => {
 });
 
 after(async () => {
-  if (rotation) clearInterval(rotation);
   await ctl?.stop();
-  await Promise.all([cp?.stop(), registry?.stop(), broker?.stop()]);
+  await creds?.stop();
+  await Promise.all([cp?.stop(), registry?.stop()]);
 });
 
 describe('a real registry: the written Secret authenticates pulls through rotations', () => {
@@ -139,7 +111,7 @@ describe('a real registry: the written Secret authenticates pulls through rotati
       const ok = await inspectWithAuthfile(next.path, `${registry.host}/${REPO}:${TAG}`);
       assert.equal(ok.code, 0, `round ${round}: the new Secret authenticates: ${ok.stderr}`);
       // The previous user is retired when its overlap ends; by then the Secret already holds the new one.
-      const old = robots.find((r) => r.user === before.user)!;
+      const old = creds.robots.find((r) => r.user === before.user)!;
       const retire = (old.retireAt ?? Date.now()) + 300 - Date.now();
       if (retire > 0) await new Promise((r) => setTimeout(r, retire));
       const stale = await inspectWithAuthfile(before.path, `${registry.host}/${REPO}:${TAG}`);
@@ -157,6 +129,6 @@ describe('a real registry: the written Secret authenticates pulls through rotati
 
   test('no robot password in the controller logs', () => {
     const logs = ctl.logLines.join('');
-    for (const p of passwords) assert.ok(!logs.includes(p), 'a registry password appeared in the logs');
+    for (const p of creds.robots.map((r) => r.password)) assert.ok(!logs.includes(p), 'a registry password appeared in the logs');
   });
 });
