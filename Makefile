@@ -35,7 +35,7 @@ test-unit: build
 test-integration: deps build
 	node --test --test-concurrency=1 --test-reporter=$(TEST_REPORTER) dist/test/integration/
 
-## Starts a local control plane, syncs examples/static.yaml into a few namespaces, shows the result, stops.
+## The whole loop in about half a minute: control plane, registry, rotating broker, controller, skopeo pulls.
 demo: deps build
 	node dist/test/harness/demo.js
 
