@@ -140,7 +140,9 @@ async function main(): Promise<void> {
       // --help and --version exit 0; usage errors are invalid input.
       code = err.exitCode === 0 ? 0 : EXIT_INVALID;
     } else {
-      processOutput.err(`error: ${err instanceof Error ? err.message : String(err)}`);
+      // One line, scrubbed (processOutput scrubs), whatever the error holds.
+      const message = (err instanceof Error ? err.message : String(err)).split('\n')[0]!.slice(0, 500);
+      processOutput.err(`error: ${message}`);
       code = 1;
     }
   }

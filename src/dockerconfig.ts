@@ -10,17 +10,31 @@ export interface DockerConfigJson {
   auths: Record<string, { username: string; password: string; auth: string }>;
 }
 
+/** No lone surrogates (String.prototype.isWellFormed, which TypeScript's ES2023 lib does not declare). */
+function wellFormed(text: string): boolean {
+  return !/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/.test(text);
+}
+
 export function buildDockerConfigJson(credentials: readonly Credential[]): string {
-  const auths: DockerConfigJson['auths'] = {};
-  // Sorted, so the same credentials always give the same bytes (and the same content hash).
-  for (const c of [...credentials].sort((a, b) => a.registry.localeCompare(b.registry))) {
+  const entries: Array<[string, DockerConfigJson['auths'][string]]> = [];
+  // Sorted by UTF-16 code units (not localeCompare, which depends on the locale and equates
+  // canonically equivalent strings), so the same credentials always give the same bytes.
+  for (const c of [...credentials].sort((a, b) => (a.registry < b.registry ? -1 : a.registry > b.registry ? 1 : 0))) {
+    // The kubelet reads `auth` and splits it at the first ":": a username holding one, or text that
+    // is not well-formed Unicode (a lone surrogate becomes U+FFFD in UTF-8), would make `auth`
+    // disagree with the username/password fields. Refuse rather than write a config that lies.
+    if (c.username.includes(':')) throw new RegcredError('ProviderError', `the credential for ${c.registry} has a username containing ":", which a docker config cannot carry`);
+    if (!wellFormed(c.username) || !wellFormed(c.password) || !wellFormed(c.registry)) {
+      throw new RegcredError('ProviderError', `the credential for ${wellFormed(c.registry) ? c.registry : 'a registry'} is not well-formed Unicode text`);
+    }
     const auth = Buffer.from(`${c.username}:${c.password}`).toString('base64');
     // base64(user:pass) contains base64(pass) only for some username lengths: register it whole.
     registerSecret(c.password);
     registerSecret(auth);
-    auths[c.registry] = { username: c.username, password: c.password, auth };
+    entries.push([c.registry, { username: c.username, password: c.password, auth }]);
   }
-  return JSON.stringify({ auths });
+  // fromEntries defines own properties, so even a registry named "__proto__" is kept.
+  return JSON.stringify({ auths: Object.fromEntries(entries) });
 }
 
 /** Parses a `.dockerconfigjson` into credentials; `where` names the source in error messages. */

@@ -32,8 +32,13 @@ class ScrubbingStream extends Writable {
     super();
   }
   override _write(chunk: Buffer, _enc: BufferEncoding, done: (err?: Error | null) => void): void {
-    const line = scrub(chunk.toString('utf8'));
-    this.out.write(this.format === 'text' ? renderText(line) : line);
+    // Never fail the stream: an error here would end logging for the rest of the process.
+    try {
+      const line = scrub(chunk.toString('utf8'));
+      this.out.write(this.format === 'text' ? renderText(line) : line);
+    } catch {
+      this.out.write('{"level":50,"msg":"a log line could not be written"}\n');
+    }
     done();
   }
 }

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { stringify } from 'yaml';
 import { labelSelector } from './common.js';
-import { API_GROUP, clusterOnlyMessage, credentialSpec, type CredentialKind } from './schema.js';
+import { API_GROUP, MAX_EXTRA_KEYS, QUALIFIED_KEY, clusterOnlyMessage, credentialSpec, type CredentialKind } from './schema.js';
 import { knownProviderKeys, providerRegistry } from '../providers/registry.js';
 
 // The CustomResourceDefinitions of ../../shared/spec/API.md §1, generated from the zod schema in
@@ -345,6 +345,12 @@ function exactlyOneOfFew(keys: string[], none: string, many: string, joiner: str
   };
 }
 
+/** Keys must be qualified names (schema.ts QUALIFIED_KEY), checked where the API server sees them. */
+const QUALIFIED_KEY_RULE: CelRule = {
+  rule: `self.all(k, size(k) <= 317 && k.matches(${celString(QUALIFIED_KEY.source)}))`,
+  message: 'keys must be [prefix/]name: the name at most 63 alphanumerics with "-", "_" and "." inside, the prefix a DNS subdomain',
+};
+
 const RESERVED_KEYS_RULE: CelRule = {
   rule: "self.all(k, k != 'app.kubernetes.io/managed-by' && !k.startsWith('regcred.dev/'))",
   message: 'keys app.kubernetes.io/managed-by and regcred.dev/* are reserved for regcred',
@@ -447,6 +453,11 @@ function specSchema(kind: CredentialKind): Schema {
   target['description'] = 'The Secret to write, and where.';
   addRule(nodeAt(spec, 'target.labels'), RESERVED_KEYS_RULE);
   addRule(nodeAt(spec, 'target.annotations'), RESERVED_KEYS_RULE);
+  addRule(nodeAt(spec, 'target.labels'), QUALIFIED_KEY_RULE);
+  addRule(nodeAt(spec, 'target.annotations'), QUALIFIED_KEY_RULE);
+  // Bounds that keep the rules' estimated CEL cost within the API server's budget (and schema.ts says the same).
+  nodeAt(spec, 'target.labels')['maxProperties'] = MAX_EXTRA_KEYS;
+  nodeAt(spec, 'target.annotations')['maxProperties'] = MAX_EXTRA_KEYS;
   nodeAt(spec, 'target.labels')['description'] = 'Extra labels on the written Secret.';
   nodeAt(spec, 'target.annotations')['description'] = 'Extra annotations on the written Secret.';
   nodeAt(spec, 'target.serviceAccounts')['description'] =

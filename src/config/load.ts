@@ -14,7 +14,8 @@ export interface ConfigError {
 
 export function formatConfigError(e: ConfigError): string {
   const where = [e.file, e.document > 0 ? `document ${e.document}` : undefined, e.object].filter(Boolean).join(': ');
-  return `${where}: ${e.path ? `${e.path}: ` : ''}${e.message}`;
+  // One line, always: names and keys from the file may hold line breaks; show them escaped.
+  return `${where}: ${e.path ? `${e.path}: ` : ''}${e.message}`.replace(/[\r\n\u2028\u2029]/g, (c) => JSON.stringify(c).slice(1, -1));
 }
 
 export interface LoadedCredential {
@@ -63,7 +64,15 @@ export function parseConfigText(text: string, file: string): LoadResult {
       });
       continue;
     }
-    const value: unknown = doc.toJS();
+    let value: unknown;
+    try {
+      // Unresolved aliases and alias bombs surface here, not as syntax errors.
+      value = doc.toJS({ maxAliasCount: 100 });
+    } catch (err) {
+      const first = (err instanceof Error ? err.message : String(err)).split('\n')[0]!;
+      result.errors.push({ file, document: index, path: '', message: `YAML error: ${first}` });
+      continue;
+    }
     if (value === null || value === undefined) continue; // an empty document ("---" at the end)
     if (typeof value !== 'object' || Array.isArray(value)) {
       result.errors.push({ file, document: index, path: '', message: 'must be a mapping with apiVersion, kind, metadata and spec' });

@@ -69,16 +69,25 @@ const labelValue = z
   .string()
   .max(63, 'must be at most 63 characters')
   .regex(/^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$/, 'must be a label value: alphanumerics, "-", "_" and ".", starting and ending with an alphanumeric');
-const labelMap = z.record(z.string(), labelValue).superRefine((m, ctx) => {
+/**
+ * A label or annotation key (a Kubernetes qualified name): an optional DNS-subdomain prefix and
+ * "/", then a name of at most 63 alphanumerics with -_. inside. The CRD checks the same with CEL
+ * (QUALIFIED_KEY_RULE in crd.ts), so a bad key fails at admission, not at the Secret write.
+ */
+export const QUALIFIED_KEY = /^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
+/** At most this many extra labels, and as many annotations, on a written Secret. */
+export const MAX_EXTRA_KEYS = 64;
+function checkKeys(m: Record<string, unknown>, ctx: z.core.$RefinementCtx<Record<string, unknown>>): void {
+  if (Object.keys(m).length > MAX_EXTRA_KEYS) ctx.addIssue({ code: 'custom', path: [], message: `at most ${MAX_EXTRA_KEYS} keys` });
   for (const key of Object.keys(m)) {
     if (RESERVED_KEY.test(key)) ctx.addIssue({ code: 'custom', path: [key], message: 'is reserved for regcred' });
+    else if (!QUALIFIED_KEY.test(key) || key.length > 317 || (key.includes('/') && key.indexOf('/') > 253)) {
+      ctx.addIssue({ code: 'custom', path: [key], message: 'is not a valid key: [prefix/]name, the name at most 63 alphanumerics with "-", "_" and "." inside' });
+    }
   }
-});
-const stringMap = z.record(z.string(), z.string()).superRefine((m, ctx) => {
-  for (const key of Object.keys(m)) {
-    if (RESERVED_KEY.test(key)) ctx.addIssue({ code: 'custom', path: [key], message: 'is reserved for regcred' });
-  }
-});
+}
+const labelMap = z.record(z.string(), labelValue).superRefine(checkKeys);
+const stringMap = z.record(z.string(), z.string()).superRefine(checkKeys);
 
 export const targetSpec = z.strictObject({
   secretName: dns1123Subdomain,

@@ -478,7 +478,7 @@ export class Controller {
             plan.clamped === 'expired'
               ? `the provider returned a credential that already expired (${credential.expiresAt?.toISOString()})`
               : `the credential expires at ${credential.expiresAt?.toISOString()}, sooner than its renewal window allows`;
-          this.log.warn({ credential: key, expiresAt: credential.expiresAt?.toISOString(), retryAt: new Date(plan.at).toISOString() }, `${why}; retrying at the minimum delay`);
+          this.log.warn({ credential: key, expiresAt: credential.expiresAt?.toISOString(), retryAt: new Date(plan.at).toISOString() }, plan.clamped === 'expired' ? `${why}; retrying at the minimum delay` : `${why}; refreshing just before it expires`);
           this.opts.events?.record(eventTarget, 'Warning', 'ShortLivedCredential', `${why}; next refresh at ${new Date(plan.at).toISOString()}`);
         }
       } catch (err) {

@@ -21,6 +21,9 @@ export interface MintedCredential {
   expiresAt: Date | undefined;
 }
 
+/** The API server's limit on a Secret's data, less room for metadata. */
+const MAX_SECRET_BYTES = 1024 * 1024 - 16 * 1024;
+
 export async function mintCredential(
   obj: CredentialObject,
   deps: ProviderDeps,
@@ -32,7 +35,12 @@ export async function mintCredential(
   const provider = def.create(obj.spec.provider.config, deps);
   const credentials = await provider.fetch(signal);
   if (credentials.length === 0) throw new RegcredError('ProviderError', `provider ${def.key} returned no credentials`, true);
-  return { credentials, dockerConfigJson: buildDockerConfigJson(credentials), expiresAt: earliestExpiry(credentials) };
+  const dockerConfigJson = buildDockerConfigJson(credentials);
+  // A Secret holds at most 1 MiB; say so here, by name, instead of failing every namespace's write.
+  if (Buffer.byteLength(dockerConfigJson) > MAX_SECRET_BYTES) {
+    throw new RegcredError('InvalidSource', `provider ${def.key} returned a credential of ${Buffer.byteLength(dockerConfigJson)} bytes, more than a Secret can hold (1 MiB)`);
+  }
+  return { credentials, dockerConfigJson, expiresAt: earliestExpiry(credentials) };
 }
 
 export function ownerOf(obj: CredentialObject): OwnerRef {

@@ -1,8 +1,9 @@
 // When to refresh a credential, from its real expiry (the way cert-manager renews certificates):
 // at `expiresAt - renewBefore`, where renewBefore defaults to a third of the lifetime; with a little
 // jitter so many credentials minted together do not all renew in the same second; never sooner than
-// a minimum delay, so a provider that hands out an already-expired or nearly-expired credential
-// (moto's ECR tokens expire in 2015) causes a slow retry, not a hot loop.
+// a minimum delay, so a provider that hands out an already-expired credential (moto's ECR tokens
+// expire in 2015) causes a slow retry, not a hot loop; but a live credential is always refreshed
+// before it expires, even when that is sooner than the minimum delay (one second at the least).
 
 export interface RefreshPlanInput {
   now: number;
@@ -42,6 +43,17 @@ export function planRefresh(input: RefreshPlanInput): RefreshPlan {
   const renewBefore = input.renewBeforeMs ?? lifetime / 3;
   // Jitter only makes the renewal earlier, never later than the window asks.
   const at = input.expiresAt - renewBefore - renewBefore * jitter * random();
-  if (at < earliest) return { at: earliest, clamped: 'too-short' };
+  if (at < earliest) {
+    // The minimum delay must not carry a live credential past its expiry (a token minted late in its
+    // life, or one that lives less than the delay): then refresh shortly before the expiry instead;
+    // a one-second floor still rules out a hot loop.
+    const beforeExpiry = input.expiresAt - Math.min(EXPIRY_MARGIN_MS, (input.expiresAt - input.now) / 4);
+    return { at: Math.max(input.now + FLOOR_MS, Math.min(earliest, beforeExpiry)), clamped: 'too-short' };
+  }
   return { at };
 }
+
+/** How long before expiry a clamped refresh happens at most. */
+const EXPIRY_MARGIN_MS = 5000;
+/** No refresh of a live credential sooner than this, whatever its lifetime. */
+const FLOOR_MS = 1000;

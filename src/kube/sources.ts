@@ -6,6 +6,10 @@ import { statusCode, toRegcredError, withApiRetry, type RetryOptions } from './c
 
 export const DEFAULT_CONTROLLER_NAMESPACE = 'regcred-system';
 
+const STRICT_UTF8 = new TextDecoder('utf-8', { fatal: true });
+/** Larger source values are refused (a pull Secret holds 1 MiB in all). */
+const MAX_SOURCE_VALUE_BYTES = 512 * 1024;
+
 export interface SourceScope {
   /** Namespace used when a reference names none. */
   defaultNamespace: string;
@@ -51,7 +55,32 @@ export function createSourceReader(core: CoreV1Api, scope: SourceScope, retry: R
         throw toRegcredError(err, `cannot read source Secret ${namespace}/${ref.name}`);
       }
       const data: Record<string, string> = {};
-      for (const [k, v] of Object.entries(secret.data ?? {})) data[k] = Buffer.from(v, 'base64').toString('utf8');
+      for (const [k, v] of Object.entries(secret.data ?? {})) {
+        const bytes = Buffer.from(v, 'base64');
+        if (bytes.length > MAX_SOURCE_VALUE_BYTES) {
+          // No registry credential is this large, and a pull Secret could not hold it: an input error
+          // naming the key, raised only when a provider reads it.
+          Object.defineProperty(data, k, {
+            enumerable: true,
+            get() {
+              throw new RegcredError('InvalidSource', `source Secret ${namespace}/${ref.name}: key "${k}" holds ${bytes.length} bytes, more than a registry credential can be (512 KiB)`);
+            },
+          });
+          continue;
+        }
+        try {
+          data[k] = STRICT_UTF8.decode(bytes);
+        } catch {
+          // Binary junk: reading the key is an input error naming it, never a credential made of
+          // replacement characters. Other keys of the Secret stay usable.
+          Object.defineProperty(data, k, {
+            enumerable: true,
+            get() {
+              throw new RegcredError('InvalidSource', `source Secret ${namespace}/${ref.name}: key "${k}" is not valid UTF-8 text`);
+            },
+          });
+        }
+      }
       return { namespace, name: ref.name, type: secret.type ?? 'Opaque', data };
     },
   };

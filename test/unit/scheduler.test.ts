@@ -61,10 +61,16 @@ describe('planRefresh: expiring credentials', () => {
     assert.deepEqual(moto, { at: NOW + 30_000, clamped: 'expired' });
   });
 
-  test('a renewal window that falls before now + minDelay is clamped "too-short"', () => {
-    // 30s lifetime, minted now: renew at now + 20s, but minDelay is 60s.
+  test('a renewal window that falls before now + minDelay is clamped "too-short", but never past the expiry', () => {
+    // 30s lifetime, minted now: renew at now + 20s, but minDelay is 60s: refresh 5s before the expiry.
     const plan = planRefresh(input({ expiresAt: NOW + 30_000, minDelayMs: 60_000, random: () => 0 }));
-    assert.deepEqual(plan, { at: NOW + 60_000, clamped: 'too-short' });
+    assert.deepEqual(plan, { at: NOW + 25_000, clamped: 'too-short' });
+    // 45s lifetime minted 25s late (20s left), minDelay 30s: the soak's case; refresh before the expiry.
+    const late = planRefresh(input({ issuedAt: NOW, expiresAt: NOW + 20_000, minDelayMs: 30_000, random: () => 0 }));
+    assert.equal(late.at, NOW + 15_000);
+    // 2s left: a quarter of it before the expiry, not sooner than 1s.
+    assert.equal(planRefresh(input({ expiresAt: NOW + 2000, minDelayMs: 30_000, random: () => 0 })).at, NOW + 1500);
+    assert.equal(planRefresh(input({ expiresAt: NOW + 1000, minDelayMs: 30_000, random: () => 0 })).at, NOW + 1000);
     // renewBefore longer than the remaining lifetime: the window is in the past.
     const past = planRefresh(input({ issuedAt: NOW - HOUR, expiresAt: NOW + HOUR, renewBeforeMs: 2 * HOUR, random: () => 0 }));
     assert.deepEqual(past, { at: NOW + 10_000, clamped: 'too-short' });
@@ -122,7 +128,8 @@ describe('planRefresh: invariants over random inputs', () => {
       const plan = planRefresh(inp);
       const ctx = JSON.stringify({ ...inp, r, plan });
       assert.ok(Number.isFinite(plan.at), ctx);
-      assert.ok(plan.at >= now + minDelayMs, `earlier than now + minDelay: ${ctx}`);
+      if (plan.clamped !== 'too-short') assert.ok(plan.at >= now + minDelayMs, `earlier than now + minDelay: ${ctx}`);
+      else assert.ok(plan.at >= now + Math.min(minDelayMs, 1000), `earlier than the one-second floor: ${ctx}`);
       if (expiresAt === undefined) {
         assert.equal(plan.clamped, undefined, ctx);
         const j = jitter ?? 0.1;
@@ -136,7 +143,8 @@ describe('planRefresh: invariants over random inputs', () => {
           assert.ok(plan.at <= expiresAt, ctx);
         } else {
           assert.equal(plan.clamped, 'too-short', ctx);
-          assert.equal(plan.at, now + minDelayMs, ctx);
+          assert.equal(plan.at, Math.max(now + 1000, Math.min(now + minDelayMs, expiresAt - Math.min(5000, (expiresAt - now) / 4))), ctx);
+          assert.ok(plan.at < expiresAt || expiresAt - now <= 1000, `a live credential refreshed before it expires: ${ctx}`);
           assert.ok(expiresAt - renewBefore - renewBefore * (jitter ?? 0.1) * r < now + minDelayMs, ctx);
         }
       }
