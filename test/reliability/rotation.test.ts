@@ -141,7 +141,12 @@ describe('zero gap: rotation every 5 s across 100 namespaces, a reader polling e
       }
     }
     const rotations = creds.robots.length - 1;
-    console.log(`# zero gap: ${polls} polls, ${reads} Secret reads, ${pulls} real pulls, ${rotations} rotations, ${usersSeen.size} credentials seen, ${violations.length} violations`);
+    const brokerCalls = creds.broker.requests.length;
+    console.log(
+      `# zero gap: ${polls} polls, ${reads} Secret reads, ${pulls} real pulls, ${rotations} rotations, ${usersSeen.size} credentials seen, ${violations.length} violations; ${brokerCalls} broker calls for 100 namespaces (${(brokerCalls / Math.max(1, rotations)).toFixed(1)} per rotation)`,
+    );
+    // One provider call per refresh of the credential, never one per namespace.
+    assert.ok(brokerCalls <= 4 * (rotations + 1) + 10, `${brokerCalls} broker calls for ${rotations} rotations`);
     assert.deepEqual(violations.slice(0, 10), [], `${violations.length} violations`);
     assert.ok(rotations >= Math.floor(PHASE_MS / ROTATE_MS) - 1, 'the broker rotated all along');
     assert.ok(usersSeen.size >= rotations - 1, `the Secrets followed every rotation (${usersSeen.size} of ${rotations + 1})`);
