@@ -4,8 +4,7 @@ import { duration, parseDuration, registryHost, secretRef } from '../config/comm
 import { RegcredError, errorMessage } from '../errors.js';
 import { registerSecret } from '../redact.js';
 import { httpUrl } from './ecr.js';
-// Shared HTTP helpers (timeout, no redirects, error classification) live with the jit provider.
-import { httpError, parseJsonObject, timedFetch } from './jit.js';
+import { callJsonApi } from './http-util.js';
 import { defineProvider, type Credential, type ProviderDeps } from './types.js';
 
 // `crusoe`: Crusoe Container Registry (CCR). One token per refresh, minted with the Crusoe API:
@@ -209,16 +208,8 @@ export function createCrusoeProvider(config: CrusoeConfig, deps: ProviderDeps) {
     const q = canonicalQuery(query);
     const url = `${base}${CRUSOE_API_VERSION}${path}${q ? `?${q}` : ''}`;
     const what = `crusoe ${method} ${CRUSOE_API_VERSION}${path}`;
-    const headers: Record<string, string> = {
-      accept: 'application/json',
-      ...signRequest({ method, path: new URL(url).pathname, query: q, timestamp: rfc3339Seconds(deps.now()), ...keys }),
-    };
-    if (body !== undefined) headers['content-type'] = 'application/json';
-    const { res, text } = await timedFetch(deps, url, { method, headers, ...(body !== undefined ? { body: JSON.stringify(body) } : {}) }, signal, what);
-    const parsed = parseJsonObject(text);
-    if (!res.ok) throw httpError(res.status, parsed, text, what);
-    if (parsed === undefined && text.trim() !== '') throw new RegcredError('ProviderError', `${what}: the response is not a JSON object (HTTP ${res.status})`, true);
-    return parsed;
+    const headers = signRequest({ method, path: new URL(url).pathname, query: q, timestamp: rfc3339Seconds(deps.now()), ...keys });
+    return callJsonApi(deps, url, { method, headers, body }, signal, what, true);
   }
 
   /** Deletes this credential's expired and superseded tokens; never fails the mint. */

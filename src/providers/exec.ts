@@ -1,8 +1,9 @@
 import { spawn } from 'node:child_process';
 import { z } from 'zod';
-import { dns1123Label, dns1123Subdomain, duration, parseDuration, secretRef } from '../config/common.js';
+import { duration, parseDuration, secretRef } from '../config/common.js';
 import { RegcredError } from '../errors.js';
 import { registerSecret, scrub } from '../redact.js';
+import { secretKeyRef } from './http.js';
 import { defineProvider, type Credential, type ProviderDeps } from './types.js';
 
 // `exec`: runs a kubelet image credential provider plugin, any program that speaks
@@ -45,16 +46,6 @@ const DEFAULT_TOKEN_SECONDS = 600;
 const CACHE_KEY_TYPES = new Set(['Image', 'Registry', 'Global']);
 /** Why `exec` is refused in a RegistryCredential (the schema, the CRD rule and the provider say the same). */
 export const CLUSTER_ONLY_REASON = "it runs a command inside regcred with the controller's privileges";
-
-const secretKeyRef = z.strictObject({
-  namespace: dns1123Label.optional(),
-  name: dns1123Subdomain,
-  key: z
-    .string()
-    .min(1)
-    .max(253)
-    .regex(/^[-._a-zA-Z0-9]+$/, 'must be a Secret key: letters, digits, "-", "_" and "."'),
-});
 
 const envVar = z
   .strictObject({

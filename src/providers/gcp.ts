@@ -4,6 +4,7 @@ import { dns1123Label, dns1123Subdomain, secretRef } from '../config/common.js';
 import { RegcredError } from '../errors.js';
 import { registerSecret } from '../redact.js';
 import { httpUrl } from './ecr.js';
+import { secretKey } from './http.js';
 import { defineProvider, type Credential, type ProviderDeps } from './types.js';
 
 // `gcp`: Google Container Registry (gcr.io, <x>.gcr.io) and Artifact Registry (<location>-docker.pkg.dev).
@@ -83,12 +84,7 @@ export const gcpAuth = z
         namespace: dns1123Label.optional(),
         name: dns1123Subdomain,
         /** The Secret's key holding the JSON; default "key.json". */
-        key: z
-          .string()
-          .min(1)
-          .max(253)
-          .regex(/^[-._a-zA-Z0-9]+$/, 'must be a Secret key: letters, digits, "-", "_" and "."')
-          .optional(),
+        key: secretKey.optional(),
       })
       .optional(),
     /** The GCE / GKE metadata server (GKE Workload Identity); its address from GCE_METADATA_HOST, else metadata.google.internal. */

@@ -43,7 +43,8 @@ const headerValue = z
   .max(8192)
   .regex(/^[^\r\n\x00]*$/, 'must be one line');
 
-const secretKey = z
+/** A Secret's key: letters, digits, "-", "_" and ".". */
+export const secretKey = z
   .string()
   .min(1)
   .max(253)

@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { CoreV1Api, CustomObjectsApi, type V1Secret } from '@kubernetes/client-node';
 import { start, type ControlPlane } from '../harness/controlplane.js';
 import { runCli, writeConfig, type CliResult } from '../harness/cli.js';
-import { type Auths, authsOf } from '../harness/provider-tests.js';
+import { type Auths, assertCrdRefuses, assertNothingSecret as assertNothingSecretIn, authsOf, degradedOf, patchClusterProvider } from '../harness/provider-tests.js';
 import { secretOrUndefined } from '../harness/kube.js';
 import { installCrds } from '../harness/crds.js';
 import { readyOf, startTestController, type TestController } from '../harness/test-controller.js';
@@ -87,11 +87,7 @@ function entries(password = PASSWORD): Auths {
 }
 
 function assertNothingSecret(text: string, where: string, extra: string[] = []): void {
-  assert.ok(text.length > 0, `${where}: nothing captured`);
-  for (const value of [PASSWORD, PLUGIN_KEY, ...extra]) {
-    assert.ok(!text.includes(value), `a secret value appeared in ${where}`);
-    assert.ok(!text.includes(Buffer.from(value).toString('base64')), `a secret value appeared base64-encoded in ${where}`);
-  }
+  assertNothingSecretIn(text, [PASSWORD, PLUGIN_KEY, ...extra], where);
 }
 
 const tokens: string[] = [];
@@ -232,22 +228,7 @@ describe('the controller with the exec provider (test plugin + real API server)'
   });
 
   test('the CRD’s rules refuse glob registries, relative commands, duplicate env names and long timeouts', async () => {
-    const refused = async (name: string, exec: unknown, message: RegExp) => {
-      await assert.rejects(
-        custom().createClusterCustomObject({
-          group: 'regcred.dev',
-          version: 'v1alpha1',
-          plural: 'clusterregistrycredentials',
-          body: { apiVersion: 'regcred.dev/v1alpha1', kind: 'ClusterRegistryCredential', metadata: { name }, spec: { provider: { exec }, target: { secretName: 'x', namespaces: { all: true } } } },
-        }),
-        (err: unknown) => {
-          const e = err as { code?: number; body?: unknown };
-          assert.equal(e.code, 422, String(err));
-          assert.match(typeof e.body === 'string' ? e.body : JSON.stringify(e.body), message);
-          return true;
-        },
-      );
-    };
+    const refused = (name: string, exec: Record<string, unknown>, message: RegExp) => assertCrdRefuses(custom(), name, { exec }, message);
     await refused('exec-cel-1', { command: '/p', registries: ['*.dkr.ecr.*.amazonaws.com'] }, /registries\[0\]/);
     await refused('exec-cel-2', { command: './p', registries: [ECR] }, /command/);
     await refused('exec-cel-3', { command: '/p', registries: [ECR], env: [{ name: 'A', value: '1' }, { name: 'A', value: '2' }] }, /env variable names must be distinct/);
@@ -273,18 +254,11 @@ describe('the controller with the exec provider (test plugin + real API server)'
     }
     assert.equal(await secretOrUndefined(core, 'ctl-exec-no', 'plugin-pull'), undefined);
 
-    const patch = (exec: Record<string, unknown>) =>
-      custom().patchClusterCustomObject({
-        group: 'regcred.dev',
-        version: 'v1alpha1',
-        plural: 'clusterregistrycredentials',
-        name: 'ctl-exec',
-        body: [{ op: 'replace', path: '/spec/provider/exec', value: exec }],
-      });
+    const patch = (exec: Record<string, unknown>) => patchClusterProvider(custom(), 'ctl-exec', 'exec', exec);
     const errorsBefore = await ctl.refreshes('ctl-exec', 'error');
     await patch(execSpec({ PLUGIN_MODE: 'echo-secret' }));
-    const degraded = await ctl.waitForStatus('ctl-exec', (s) => s.conditions?.some((c) => c.type === 'Degraded' && c.status === 'True') ?? false);
-    const d = degraded.conditions!.find((c) => c.type === 'Degraded')!;
+    const degraded = await ctl.waitForStatus('ctl-exec', (s) => degradedOf(s)?.status === 'True');
+    const d = degradedOf(degraded)!;
     assert.equal(d.reason, 'ProviderError');
     assert.match(d.message, /^exec \S+: exited with status 1; stderr: debug: using key \[REDACTED\] \/ credential-plugin: login failed with key \[REDACTED\]; the previous credential is still in place$/);
     const t0 = Date.now();
@@ -297,7 +271,7 @@ describe('the controller with the exec provider (test plugin + real API server)'
     }
 
     await patch(good);
-    await ctl.waitForStatus('ctl-exec', (s) => readyOf(s)?.status === 'True' && !(s.conditions?.some((c) => c.type === 'Degraded' && c.status === 'True') ?? false), 15_000);
+    await ctl.waitForStatus('ctl-exec', (s) => readyOf(s)?.status === 'True' && degradedOf(s)?.status !== 'True', 15_000);
     assertNothingSecret(ctl.logLines.join(''), 'the controller logs', tokens);
     assert.ok(ctl.logLines.some((l) => l.includes('[REDACTED]')), 'the echoed secret reached the logs only redacted');
   });

@@ -10,7 +10,7 @@ import { randomBytes } from 'node:crypto';
 import { CoreV1Api, CustomObjectsApi, type V1Secret } from '@kubernetes/client-node';
 import { start, type ControlPlane } from '../harness/controlplane.js';
 import { runCli, writeConfig, type CliResult } from '../harness/cli.js';
-import { type Auths, authsOf } from '../harness/provider-tests.js';
+import { type Auths, assertCrdRefuses, assertNothingSecret as assertNothingSecretIn, authsOf, degradedOf, forceRefresh } from '../harness/provider-tests.js';
 import { secretOrUndefined } from '../harness/kube.js';
 import { installCrds } from '../harness/crds.js';
 import { readyOf, startTestController, type TestController } from '../harness/test-controller.js';
@@ -82,11 +82,7 @@ function secretValues(): string[] {
 }
 
 function assertNothingSecret(text: string, where: string): void {
-  assert.ok(text.length > 0, `${where}: nothing captured`);
-  for (const value of secretValues()) {
-    assert.ok(!text.includes(value), `a secret value appeared in ${where}`);
-    assert.ok(!text.includes(Buffer.from(value).toString('base64')), `a secret value appeared base64-encoded in ${where}`);
-  }
+  assertNothingSecretIn(text, secretValues(), where);
 }
 
 before(async () => {
@@ -264,22 +260,7 @@ describe('the controller with the http provider (plain-http broker + real API se
   test('the CRD’s CEL rules refuse what zod refuses (https, body without POST, username sources, duplicate headers, timeout)', async () => {
     const custom = cp.kubeConfig.makeApiClient(CustomObjectsApi);
     const base = { url: 'https://broker.example.com/token', registry: REGISTRY, username: 'u', response: { password: '$.token' } };
-    const refused = async (name: string, http: unknown, message: RegExp) => {
-      await assert.rejects(
-        custom.createClusterCustomObject({
-          group: 'regcred.dev',
-          version: 'v1alpha1',
-          plural: 'clusterregistrycredentials',
-          body: { apiVersion: 'regcred.dev/v1alpha1', kind: 'ClusterRegistryCredential', metadata: { name }, spec: { provider: { http }, target: { secretName: 'x', namespaces: { all: true } } } },
-        }),
-        (err: unknown) => {
-          const e = err as { code?: number; body?: unknown };
-          assert.equal(e.code, 422, String(err));
-          assert.match(typeof e.body === 'string' ? e.body : JSON.stringify(e.body), message);
-          return true;
-        },
-      );
-    };
+    const refused = (name: string, http: Record<string, unknown>, message: RegExp) => assertCrdRefuses(custom, name, { http }, message);
     await refused('http-cel-1', { ...base, url: 'http://broker.example.com/token' }, /url must be an https:\/\/ URL/);
     await refused('http-cel-2', { ...base, url: 'https://robot:pw@broker.example.com/token' }, /url must not contain a user or password/);
     await refused('http-cel-3', { ...base, body: '{}' }, /method must be POST when body or bodyFrom is set/);
@@ -320,15 +301,9 @@ describe('the controller with the http provider (plain-http broker + real API se
     // The broker goes down: force a refresh with a spec change.
     plain.fail(503);
     const errorsBefore = await ctl.refreshes('ctl-http', 'error');
-    await cp.kubeConfig.makeApiClient(CustomObjectsApi).patchClusterCustomObject({
-      group: 'regcred.dev',
-      version: 'v1alpha1',
-      plural: 'clusterregistrycredentials',
-      name: 'ctl-http',
-      body: [{ op: 'add', path: '/spec/refresh', value: { interval: '2h' } }],
-    });
-    const degraded = await ctl.waitForStatus('ctl-http', (s) => s.conditions?.some((c) => c.type === 'Degraded' && c.status === 'True') ?? false);
-    const d = degraded.conditions!.find((c) => c.type === 'Degraded')!;
+    await forceRefresh(cp.kubeConfig.makeApiClient(CustomObjectsApi), 'ctl-http');
+    const degraded = await ctl.waitForStatus('ctl-http', (s) => degradedOf(s)?.status === 'True');
+    const d = degradedOf(degraded)!;
     assert.equal(d.reason, 'ProviderError');
     assert.match(d.message, /^http GET http:\/\/127\.0\.0\.1:\d+\/token: HTTP 503: server_error: the broker is failing on purpose \(HTTP 503\); the previous credential is still in place$/);
     const t0 = Date.now();
@@ -343,7 +318,7 @@ describe('the controller with the http provider (plain-http broker + real API se
     // The broker is back with a new credential: the next retry picks it up.
     plain.fail(null);
     plain.setCredential('robot$ctl', `brk_${randomBytes(24).toString('base64url')}`, new Date(Date.now() + 3600_000));
-    await ctl.waitForStatus('ctl-http', (s) => readyOf(s)?.status === 'True' && !(s.conditions?.some((c) => c.type === 'Degraded' && c.status === 'True') ?? false), 15_000);
+    await ctl.waitForStatus('ctl-http', (s) => readyOf(s)?.status === 'True' && degradedOf(s)?.status !== 'True', 15_000);
     for (const ns of ['ctl-http-1', 'ctl-http-2']) {
       assert.deepEqual(authsOf(await secretOrUndefined(core, ns, 'broker-pull')), entry('robot$ctl', plain.credential.password));
     }

@@ -18,11 +18,12 @@ import {
   type GetEntraToken,
 } from '../../src/providers/acr.js';
 import { providerRegistry } from '../../src/providers/registry.js';
-import type { ProviderDeps, SourceReader, SourceSecret } from '../../src/providers/types.js';
+import type { ProviderDeps, SourceReader } from '../../src/providers/types.js';
 import { RegcredError } from '../../src/errors.js';
 import { REDACTED, resetRegisteredSecrets, scrub } from '../../src/redact.js';
 import { createLogger, silentLogger } from '../../src/log.js';
 import { buildCrds } from '../../src/config/crd.js';
+import { fakeSources, unsignedJwt } from '../harness/provider-tests.js';
 
 afterEach(() => resetRegisteredSecrets());
 
@@ -33,21 +34,11 @@ const REGISTRY = 'myregistry.azurecr.io';
 const NOW = new Date('2030-01-01T00:00:00Z');
 const EXP = Math.floor(NOW.getTime() / 1000) + 3 * 3600;
 
-function jwt(payload: Record<string, unknown>): string {
-  const b64 = (o: unknown) => Buffer.from(JSON.stringify(o)).toString('base64url');
-  return `${b64({ alg: 'RS256', typ: 'JWT' })}.${b64(payload)}.c2lnbmF0dXJl`;
-}
+const jwt = (claims: Record<string, unknown>) => unsignedJwt(claims, 'RS256', 'c2lnbmF0dXJl');
 const AAD_TOKEN = jwt({ aud: 'https://management.azure.com', tid: TENANT, appid: CLIENT, exp: EXP });
 const REFRESH = jwt({ iss: 'Azure Container Registry', aud: REGISTRY, exp: EXP, tenant: TENANT });
 
-function sourcesOf(data: Record<string, string> | undefined): SourceReader {
-  return {
-    async read(ref): Promise<SourceSecret> {
-      if (!data) throw new RegcredError('SourceNotFound', `source Secret regcred-system/${ref.name} not found`);
-      return { namespace: ref.namespace ?? 'regcred-system', name: ref.name, type: 'Opaque', data: { ...data } };
-    },
-  };
-}
+const sourcesOf = (data: Record<string, string> | undefined): SourceReader => fakeSources(() => data);
 
 interface FetchCall {
   url: string;

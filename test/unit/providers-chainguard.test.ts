@@ -5,7 +5,6 @@
 // test/integration/providers-chainguard.test.ts.
 import { afterEach, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Writable } from 'node:stream';
 import {
   CHAINGUARD_USERNAME,
   chainguardConfig,
@@ -18,7 +17,7 @@ import { providerRegistry } from '../../src/providers/registry.js';
 import type { ProviderDeps } from '../../src/providers/types.js';
 import { RegcredError } from '../../src/errors.js';
 import { REDACTED, resetRegisteredSecrets, scrub } from '../../src/redact.js';
-import { createLogger, silentLogger } from '../../src/log.js';
+import { answeringAll, capturingLogger, fakeDeps, recordingTokenRequest, unsignedJwt, type SentRequest, type TokenCall } from '../harness/provider-tests.js';
 import { buildCrds } from '../../src/config/crd.js';
 import { buildDockerConfigJson } from '../../src/dockerconfig.js';
 
@@ -29,34 +28,15 @@ const NOW = new Date('2030-01-01T00:00:00Z');
 const EXP = Math.floor(NOW.getTime() / 1000) + 3600;
 const SA_TOKEN = 'eyJhbGciOiJSUzI1NiJ9.sa-token-payload.sa-token-signature';
 
-function jwt(payload: Record<string, unknown>): string {
-  const b64 = (o: unknown) => Buffer.from(JSON.stringify(o)).toString('base64url');
-  return `${b64({ alg: 'ES256', typ: 'JWT' })}.${b64(payload)}.c2lnbmF0dXJlLWJ5dGVz`;
-}
+const jwt = (claims: Record<string, unknown>) => unsignedJwt(claims, 'ES256');
 const CG_TOKEN = jwt({ iss: 'https://issuer.enforce.dev', sub: IDENTITY, aud: ['cgr.dev'], exp: EXP });
 
-interface Call {
-  url: string;
-  method: string;
-  headers: Record<string, string>;
-  body: unknown;
+function answering(calls: SentRequest[], status = 200, body: string = JSON.stringify({ token: CG_TOKEN })): typeof globalThis.fetch {
+  return answeringAll(calls, status, body);
 }
 
-function answering(calls: Call[], status = 200, body: string = JSON.stringify({ token: CG_TOKEN })): typeof globalThis.fetch {
-  return (async (url: string | URL | Request, init?: RequestInit) => {
-    calls.push({ url: String(url), method: init?.method ?? 'GET', headers: Object.fromEntries(new Headers(init?.headers).entries()), body: init?.body });
-    return new Response(body, { status, headers: { 'content-type': 'application/json' } });
-  }) as typeof globalThis.fetch;
-}
-
-interface Minted {
-  ref: { namespace?: string | undefined; name: string };
-  audiences: string[];
-  seconds: number;
-}
-
-function deps(calls: Call[], minted: Minted[], over: Partial<ProviderDeps> = {}): ProviderDeps {
-  return {
+function deps(calls: SentRequest[], minted: TokenCall[], over: Partial<ProviderDeps> = {}): ProviderDeps {
+  return fakeDeps({
     sources: {
       read: async () => {
         throw new Error('chainguard reads no source Secret');
@@ -64,13 +44,9 @@ function deps(calls: Call[], minted: Minted[], over: Partial<ProviderDeps> = {})
     },
     now: () => NOW,
     fetch: answering(calls),
-    log: silentLogger(),
-    tokenRequest: async (ref, audiences, seconds) => {
-      minted.push({ ref, audiences, seconds });
-      return SA_TOKEN;
-    },
+    tokenRequest: recordingTokenRequest(minted, SA_TOKEN),
     ...over,
-  };
+  });
 }
 
 function parse(input: unknown): ChainguardConfig {
@@ -115,8 +91,8 @@ describe('chainguard config', () => {
 
 describe('chainguard exchange', () => {
   test('defaults: a token for SA "regcred" with the issuer as audience, POST /sts/exchange?aud=cgr.dev&identity=..., user _token, expiry = exp', async () => {
-    const calls: Call[] = [];
-    const minted: Minted[] = [];
+    const calls: SentRequest[] = [];
+    const minted: TokenCall[] = [];
     const creds = await createChainguardProvider(parse({ identity: IDENTITY }), deps(calls, minted)).fetch();
     assert.deepEqual(minted, [{ ref: { name: 'regcred' }, audiences: ['https://issuer.enforce.dev'], seconds: 600 }]);
     assert.equal(calls.length, 1);
@@ -133,8 +109,8 @@ describe('chainguard exchange', () => {
   });
 
   test('issuer, audience, registry and serviceAccount as configured (a trailing slash on the issuer is dropped)', async () => {
-    const calls: Call[] = [];
-    const minted: Minted[] = [];
+    const calls: SentRequest[] = [];
+    const minted: TokenCall[] = [];
     const config = parse({
       identity: IDENTITY,
       issuer: 'http://127.0.0.1:4321/',
@@ -151,8 +127,8 @@ describe('chainguard exchange', () => {
   });
 
   test('exchangeChainguardToken (for --chainguard-compat): the same exchange from plain options', async () => {
-    const calls: Call[] = [];
-    const minted: Minted[] = [];
+    const calls: SentRequest[] = [];
+    const minted: TokenCall[] = [];
     const cred = await exchangeChainguardToken(
       { identity: IDENTITY, issuer: 'https://issuer.enforce.dev', audience: 'https://issuer.enforce.dev', serviceAccount: { namespace: 'regcred-system', name: 'regcred' } },
       deps(calls, minted),
@@ -162,7 +138,7 @@ describe('chainguard exchange', () => {
   });
 
   test('exchangeChainguardToken refuses an issuer that is not a URL (InvalidSpec), before minting', async () => {
-    const minted: Minted[] = [];
+    const minted: TokenCall[] = [];
     const err = await exchangeChainguardToken({ identity: IDENTITY, issuer: 'http://[bad' }, deps([], minted)).catch((e: unknown) => e as RegcredError);
     assert.ok(err instanceof RegcredError);
     assert.equal(err.code, 'InvalidSpec');
@@ -182,7 +158,7 @@ describe('chainguard exchange', () => {
 
   test('a token without exp: now + 1 h and a warning', async () => {
     const lines: string[] = [];
-    const log = createLogger({ level: 'warn', format: 'json', destination: new Writable({ write: (c, _e, done) => (lines.push(String(c)), done()) }) });
+    const log = capturingLogger(lines, 'warn');
     const opaque = 'opaque-registry-token-0123456789';
     const creds = await createChainguardProvider(
       parse({ identity: IDENTITY }),
@@ -247,7 +223,7 @@ describe('chainguard errors', () => {
   });
 
   test('without Kubernetes access (no tokenRequest): InvalidSource, no call', async () => {
-    const calls: Call[] = [];
+    const calls: SentRequest[] = [];
     const err = await createChainguardProvider(parse({ identity: IDENTITY }), deps(calls, [], { tokenRequest: undefined }))
       .fetch()
       .catch((e: unknown) => e as RegcredError);
@@ -257,7 +233,7 @@ describe('chainguard errors', () => {
   });
 
   test('a refused TokenRequest (cross-namespace service account) propagates unchanged, no call', async () => {
-    const calls: Call[] = [];
+    const calls: SentRequest[] = [];
     const refused = new RegcredError('CrossNamespaceRef', 'service account other/sa is not allowed for a token');
     const err = await createChainguardProvider(
       parse({ identity: IDENTITY, serviceAccount: { namespace: 'other', name: 'sa' } }),

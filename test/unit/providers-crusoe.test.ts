@@ -6,7 +6,6 @@
 import { after, afterEach, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { Writable } from 'node:stream';
 import {
   canonicalQuery,
   createCrusoeProvider,
@@ -19,10 +18,10 @@ import {
 } from '../../src/providers/crusoe.js';
 import { aliasFor } from '../../src/providers/crusoe.js';
 import { providerRegistry } from '../../src/providers/registry.js';
-import type { ProviderDeps, SourceSecret } from '../../src/providers/types.js';
-import { RegcredError } from '../../src/errors.js';
+import type { ProviderDeps } from '../../src/providers/types.js';
 import { resetRegisteredSecrets, scrub } from '../../src/redact.js';
-import { createLogger, silentLogger } from '../../src/log.js';
+import { silentLogger } from '../../src/log.js';
+import { answersInTurn, capturingLogger, fakeDeps, fakeSources, rejectsWith, type SentRequest } from '../harness/provider-tests.js';
 import { CRUSOE_KEYS_PATH, CRUSOE_TOKENS_PATH, startCrusoeDouble, type CrusoeDouble } from '../harness/doubles/crusoe.js';
 
 afterEach(() => resetRegisteredSecrets());
@@ -33,65 +32,14 @@ const KEYS = { CRUSOE_ACCESS_KEY: ACCESS_KEY, CRUSOE_SECRET_KEY: SECRET_KEY };
 const BASE = { secretRef: { name: 'crusoe-api' }, registry: 'registry.us-east1.crusoecloud.com', username: 'puller@example.com' };
 
 function deps(data: Record<string, string> | undefined, fetchImpl: typeof globalThis.fetch, now: () => Date = () => new Date(), logLines?: string[]): ProviderDeps {
-  return {
-    sources: {
-      async read(ref): Promise<SourceSecret> {
-        if (!data) throw new RegcredError('SourceNotFound', `source Secret regcred-system/${ref.name} not found`);
-        return { namespace: ref.namespace ?? 'regcred-system', name: ref.name, type: 'Opaque', data: { ...data } };
-      },
-    },
-    now,
-    fetch: fetchImpl,
-    log: logLines
-      ? createLogger({
-          level: 'debug',
-          format: 'json',
-          destination: new Writable({
-            write(chunk, _e, done) {
-              logLines.push(chunk.toString());
-              done();
-            },
-          }),
-        })
-      : silentLogger(),
-  };
+  return fakeDeps({ sources: fakeSources(() => data), now, fetch: fetchImpl, log: logLines ? capturingLogger(logLines) : silentLogger() });
 }
+
+/** What no error message may hold: the secret key, a token. */
+const NO_SECRETS = [SECRET_KEY, /ccr-/];
 
 function provider(config: unknown, d: ProviderDeps) {
   return createCrusoeProvider(crusoeConfig.parse(config) as CrusoeConfig, d);
-}
-
-interface Seen {
-  url: string;
-  method: string | undefined;
-  headers: Record<string, string>;
-  body: string | undefined;
-}
-
-function fakeFetch(answers: Array<{ status: number; body?: unknown }>, seen: Seen[]): typeof globalThis.fetch {
-  return (async (input: string | URL | Request, init?: RequestInit) => {
-    seen.push({
-      url: String(input),
-      method: init?.method,
-      headers: Object.fromEntries(Object.entries((init?.headers ?? {}) as Record<string, string>).map(([k, v]) => [k.toLowerCase(), v])),
-      body: typeof init?.body === 'string' ? init.body : undefined,
-    });
-    const a = answers.shift();
-    if (!a) throw new Error(`unexpected call ${init?.method} ${String(input)}`);
-    return new Response(a.body === undefined ? null : typeof a.body === 'string' ? a.body : JSON.stringify(a.body), { status: a.status });
-  }) as typeof globalThis.fetch;
-}
-
-function rejectsWith(code: string, retryable: boolean, message: RegExp) {
-  return (err: unknown) => {
-    assert.ok(err instanceof RegcredError, String(err));
-    assert.equal(err.code, code, err.message);
-    assert.equal(err.retryable, retryable, err.message);
-    assert.match(err.message, message);
-    assert.ok(!err.message.includes(SECRET_KEY), 'no secret key in the message');
-    assert.doesNotMatch(err.message, /ccr-/, 'no token in the message');
-    return true;
-  };
 }
 
 describe('crusoe config schema', () => {
@@ -168,8 +116,8 @@ describe('crusoe request signing', () => {
 describe('crusoe token request', () => {
   test('POSTs expires_at = now + tokenLifetime and the alias, signed; then lists and deletes expired regcred tokens', async () => {
     const now = new Date('2026-11-23T13:00:00.250Z');
-    const seen: Seen[] = [];
-    const fetchImpl = fakeFetch(
+    const seen: SentRequest[] = [];
+    const fetchImpl = answersInTurn(
       [
         { status: 200, body: { token: 'ccr-minted-token' } },
         {
@@ -217,9 +165,9 @@ describe('crusoe token request', () => {
 
   test('with an explicit alias, superseded valid tokens go too (the newest two stay); an expires_at in the answer wins', async () => {
     const now = new Date('2026-11-23T13:00:00Z');
-    const seen: Seen[] = [];
+    const seen: SentRequest[] = [];
     const alias = 'regcred-prod';
-    const fetchImpl = fakeFetch(
+    const fetchImpl = answersInTurn(
       [
         { status: 200, body: { token: 'ccr-t', expires_at: '2026-11-23T23:00:00Z' } },
         {
@@ -265,7 +213,7 @@ describe('crusoe token request', () => {
 
   test('a failed list or delete is logged, and the new token is still returned', async () => {
     const lines: string[] = [];
-    const fetchImpl = fakeFetch(
+    const fetchImpl = answersInTurn(
       [
         { status: 200, body: { token: 'ccr-still-good' } },
         { status: 403, body: { code: 'permission_denied', message: 'not allowed to list keys' } },
@@ -282,9 +230,9 @@ describe('crusoe token request', () => {
 
   test('one failed delete does not stop the next', async () => {
     const lines: string[] = [];
-    const seen: Seen[] = [];
+    const seen: SentRequest[] = [];
     const gone = { alias: 'regcred', usage: 'registry', created_at: '2026-01-01T00:00:00Z', expires_at: '2026-01-01T12:00:00Z' };
-    const fetchImpl = fakeFetch(
+    const fetchImpl = answersInTurn(
       [
         { status: 200, body: { token: 'ccr-t2' } },
         { status: 200, body: { items: [{ ...gone, key_id: 'x1' }, { ...gone, key_id: 'x2' }] } },
@@ -302,23 +250,23 @@ describe('crusoe token request', () => {
   });
 
   test('source Secret problems: InvalidSource naming the keys, no network call', async () => {
-    const none = fakeFetch([], []);
+    const none = answersInTurn([], []);
     await assert.rejects(
       provider(BASE, deps({ CRUSOE_ACCESS_KEY: ACCESS_KEY }, none)).fetch(),
-      rejectsWith('InvalidSource', false, /^Secret regcred-system\/crusoe-api lacks key\(s\) "CRUSOE_SECRET_KEY" \(expected CRUSOE_ACCESS_KEY and CRUSOE_SECRET_KEY/),
+      rejectsWith('InvalidSource', false, /^Secret regcred-system\/crusoe-api lacks key\(s\) "CRUSOE_SECRET_KEY" \(expected CRUSOE_ACCESS_KEY and CRUSOE_SECRET_KEY/, NO_SECRETS),
     );
     await assert.rejects(
       provider(BASE, deps({ CRUSOE_ACCESS_KEY: ACCESS_KEY, CRUSOE_SECRET_KEY: 'not base64url!' }, none)).fetch(),
-      rejectsWith('InvalidSource', false, /key "CRUSOE_SECRET_KEY" is not base64url/),
+      rejectsWith('InvalidSource', false, /key "CRUSOE_SECRET_KEY" is not base64url/, NO_SECRETS),
     );
   });
 
   test('an answer without a token is a retryable provider error; a network failure too', async () => {
-    await assert.rejects(provider(BASE, deps(KEYS, fakeFetch([{ status: 200, body: {} }], []))).fetch(), rejectsWith('ProviderError', true, /^crusoe POST \/v1alpha5\/ccr\/tokens: the response has no token$/));
+    await assert.rejects(provider(BASE, deps(KEYS, answersInTurn([{ status: 200, body: {} }], []))).fetch(), rejectsWith('ProviderError', true, /^crusoe POST \/v1alpha5\/ccr\/tokens: the response has no token$/, NO_SECRETS));
     const reset = (async () => {
       throw Object.assign(new TypeError('fetch failed'), { cause: Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' }) });
     }) as typeof globalThis.fetch;
-    await assert.rejects(provider(BASE, deps(KEYS, reset)).fetch(), rejectsWith('ProviderError', true, /^crusoe POST \/v1alpha5\/ccr\/tokens: fetch failed: read ECONNRESET$/));
+    await assert.rejects(provider(BASE, deps(KEYS, reset)).fetch(), rejectsWith('ProviderError', true, /^crusoe POST \/v1alpha5\/ccr\/tokens: fetch failed: read ECONNRESET$/, NO_SECRETS));
   });
 });
 
@@ -373,7 +321,7 @@ describe('crusoe against the verifying double', () => {
     const wrong = randomBytes(32).toString('base64url');
     await assert.rejects(
       provider({ ...BASE, baseUrl: double.baseUrl }, deps({ CRUSOE_ACCESS_KEY: ACCESS_KEY, CRUSOE_SECRET_KEY: wrong }, globalThis.fetch)).fetch(),
-      rejectsWith('ProviderError', false, /^crusoe POST \/v1alpha5\/ccr\/tokens: HTTP 401 \(bad credentials\): bad_credentials: the request signature does not match$/),
+      rejectsWith('ProviderError', false, /^crusoe POST \/v1alpha5\/ccr\/tokens: HTTP 401 \(bad credentials\): bad_credentials: the request signature does not match$/, NO_SECRETS),
     );
     assert.equal(double.requests.at(-1)!.signatureValid, false);
   });
@@ -381,7 +329,7 @@ describe('crusoe against the verifying double', () => {
   test('a stale timestamp (a clock 10 minutes behind): 401, permanent', async () => {
     await assert.rejects(
       provider({ ...BASE, baseUrl: double.baseUrl }, deps(KEYS, globalThis.fetch, () => new Date(Date.now() - 10 * 60_000))).fetch(),
-      rejectsWith('ProviderError', false, /HTTP 401 \(bad credentials\): bad_credentials: the request timestamp is too old/),
+      rejectsWith('ProviderError', false, /HTTP 401 \(bad credentials\): bad_credentials: the request timestamp is too old/, NO_SECRETS),
     );
   });
 
@@ -402,7 +350,7 @@ describe('crusoe against the verifying double', () => {
     try {
       await assert.rejects(
         provider({ ...BASE, baseUrl: double.baseUrl }, deps(KEYS, globalThis.fetch)).fetch(),
-        rejectsWith('ProviderError', true, /^crusoe POST \/v1alpha5\/ccr\/tokens: HTTP 503: service_unavailable: /),
+        rejectsWith('ProviderError', true, /^crusoe POST \/v1alpha5\/ccr\/tokens: HTTP 503: service_unavailable: /, NO_SECRETS),
       );
     } finally {
       double.failWith = undefined;

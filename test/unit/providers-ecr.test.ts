@@ -5,10 +5,11 @@ import { afterEach, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { classify, createEcrProvider, ecrConfig, type AwsCredentials, type EcrConfig, type GetAuthorizationToken, type StsCalls } from '../../src/providers/ecr.js';
 import { providerRegistry } from '../../src/providers/registry.js';
-import type { SourceReader, SourceSecret } from '../../src/providers/types.js';
+import type { SourceReader } from '../../src/providers/types.js';
 import { RegcredError } from '../../src/errors.js';
 import { resetRegisteredSecrets, scrub } from '../../src/redact.js';
 import { silentLogger } from '../../src/log.js';
+import { fakeSources } from '../harness/provider-tests.js';
 
 afterEach(() => resetRegisteredSecrets());
 
@@ -22,14 +23,7 @@ function token(password = PASSWORD): string {
   return Buffer.from(`AWS:${password}`).toString('base64');
 }
 
-function sourcesOf(data: Record<string, string> | undefined): SourceReader {
-  return {
-    async read(ref): Promise<SourceSecret> {
-      if (!data) throw new RegcredError('SourceNotFound', `source Secret regcred-system/${ref.name} not found`);
-      return { namespace: ref.namespace ?? 'regcred-system', name: ref.name, type: 'Opaque', data: { ...data } };
-    },
-  };
-}
+const sourcesOf = (data: Record<string, string> | undefined): SourceReader => fakeSources(() => data);
 
 type Call = Parameters<GetAuthorizationToken>[0];
 

@@ -14,10 +14,10 @@ import { credentialObject } from '../../src/config/schema.js';
 import { buildCrds } from '../../src/config/crd.js';
 import { CLUSTER_ONLY_REASON, bestMatch, createExecProvider, execConfig, parseGoDuration, registryMatches, stderrExcerpt, type ExecConfig } from '../../src/providers/exec.js';
 import { providerRegistry } from '../../src/providers/registry.js';
-import type { ProviderDeps, SourceSecret } from '../../src/providers/types.js';
+import type { ProviderDeps } from '../../src/providers/types.js';
 import { RegcredError } from '../../src/errors.js';
 import { REDACTED, registerSecret, resetRegisteredSecrets, scrub } from '../../src/redact.js';
-import { silentLogger } from '../../src/log.js';
+import { fakeDeps, fakeSources, recordingTokenRequest, rejectsWith, type TokenCall } from '../harness/provider-tests.js';
 
 /** The plugin in the source tree (tsc does not copy .mjs files into dist/). */
 const PLUGIN = fileURLToPath(new URL('../../../test/harness/doubles/credential-plugin.mjs', import.meta.url));
@@ -29,33 +29,14 @@ let recordCount = 0;
 
 afterEach(() => resetRegisteredSecrets());
 
-interface TokenCall {
-  ref: { namespace?: string | undefined; name: string };
-  audiences: string[];
-  seconds: number;
-}
-
 function deps(secrets: Record<string, Record<string, string>> = {}, extra: Partial<ProviderDeps> & { tokenCalls?: TokenCall[] } = {}): ProviderDeps {
   const tokenCalls = extra.tokenCalls ?? [];
-  return {
-    sources: {
-      async read(ref): Promise<SourceSecret> {
-        const data = secrets[ref.name];
-        if (!data) throw new RegcredError('SourceNotFound', `source Secret regcred-system/${ref.name} not found`);
-        return { namespace: ref.namespace ?? 'regcred-system', name: ref.name, type: 'Opaque', data: { ...data } };
-      },
-    },
+  return fakeDeps({
+    sources: fakeSources(secrets),
     now: () => NOW,
-    fetch: (async () => {
-      throw new Error('no network call expected');
-    }) as typeof globalThis.fetch,
-    log: silentLogger(),
-    async tokenRequest(ref, audiences, seconds) {
-      tokenCalls.push({ ref, audiences, seconds });
-      return 'eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ0ZXN0In0.c2lnbmF0dXJlLXNlY3JldA';
-    },
+    tokenRequest: recordingTokenRequest(tokenCalls, 'eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ0ZXN0In0.c2lnbmF0dXJlLXNlY3JldA'),
     ...extra,
-  };
+  });
 }
 
 /** A config running the plugin with `env` (name → literal value) on top of `extra`. */
@@ -82,16 +63,6 @@ function records(path: string): Array<Record<string, any>> {
     .split('\n')
     .filter((l) => l !== '')
     .map((l) => JSON.parse(l) as Record<string, any>);
-}
-
-function rejectsWith(code: string, retryable: boolean, message: RegExp) {
-  return (err: unknown) => {
-    assert.ok(err instanceof RegcredError, String(err));
-    assert.equal(err.code, code, err.message);
-    assert.equal(err.retryable, retryable, err.message);
-    assert.match(err.message, message);
-    return true;
-  };
 }
 
 describe('exec config schema', () => {

@@ -10,10 +10,10 @@ import type { AddressInfo } from 'node:net';
 import { generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
 import { classify, createGcpProvider, defaultTokenAudience, gcpConfig, type GcpConfig } from '../../src/providers/gcp.js';
 import { providerRegistry } from '../../src/providers/registry.js';
-import type { ProviderDeps, SourceReader, SourceSecret } from '../../src/providers/types.js';
+import type { ProviderDeps } from '../../src/providers/types.js';
 import { RegcredError } from '../../src/errors.js';
 import { resetRegisteredSecrets, scrub } from '../../src/redact.js';
-import { silentLogger } from '../../src/log.js';
+import { fakeDeps, fakeSources, noFetch, rejectsWith } from '../harness/provider-tests.js';
 import { startGcpDoubles, verifyJwt, type GcpDoubles } from '../harness/doubles/gcp.js';
 
 afterEach(() => resetRegisteredSecrets());
@@ -49,16 +49,6 @@ function keyJson(overrides: Record<string, unknown> = {}, pem = PRIVATE_PEM): st
   });
 }
 
-function sourcesOf(data: Record<string, string> | undefined, reads: Array<{ namespace?: string | undefined; name: string }> = []): SourceReader {
-  return {
-    async read(ref): Promise<SourceSecret> {
-      reads.push(ref);
-      if (!data) throw new RegcredError('SourceNotFound', `source Secret regcred-system/${ref.name} not found`);
-      return { namespace: ref.namespace ?? 'regcred-system', name: ref.name, type: 'Opaque', data: { ...data } };
-    },
-  };
-}
-
 /** A service-account token as the API server's TokenRequest would mint it, signed with issuerPair. */
 function mintSubjectToken(ref: { namespace?: string | undefined; name: string }, audiences: string[], seconds: number): string {
   const iat = Math.floor(Date.now() / 1000);
@@ -77,27 +67,25 @@ interface TokenCall {
 
 function deps(data?: Record<string, string>, extra: Partial<ProviderDeps> & { tokenCalls?: TokenCall[] } = {}): ProviderDeps {
   const tokenCalls = extra.tokenCalls ?? [];
-  return {
-    sources: sourcesOf(data),
+  return fakeDeps({
+    sources: fakeSources(() => data),
     now: () => NOW,
     fetch: globalThis.fetch,
-    log: silentLogger(),
     async tokenRequest(ref, audiences, seconds) {
       const token = mintSubjectToken(ref, audiences, seconds);
       tokenCalls.push({ ref, audiences, seconds, token });
       return token;
     },
     ...extra,
-  };
+  });
 }
 
 function provider(config: unknown, d: ProviderDeps) {
   return createGcpProvider(gcpConfig.parse(config) as GcpConfig, d);
 }
 
-const noFetch = (async () => {
-  throw new Error('no network call expected');
-}) as typeof globalThis.fetch;
+/** What no error message may hold: a private key, an access token, a JWT. */
+const NO_SECRETS = [/PRIVATE KEY|ya29\.|eyJ/];
 
 before(async () => {
   doubles = await startGcpDoubles({
@@ -114,17 +102,6 @@ before(async () => {
 after(async () => {
   await doubles?.stop();
 });
-
-function rejectsWith(code: string, retryable: boolean, message: RegExp) {
-  return (err: unknown) => {
-    assert.ok(err instanceof RegcredError, String(err));
-    assert.equal(err.code, code, err.message);
-    assert.equal(err.retryable, retryable, err.message);
-    assert.match(err.message, message);
-    assert.doesNotMatch(err.message, /PRIVATE KEY|ya29\.|eyJ/, 'no secret in the message');
-    return true;
-  };
-}
 
 describe('gcp config schema', () => {
   test('is registered under "gcp"', () => {
@@ -200,7 +177,7 @@ describe('gcp auth.secretRef: service-account key', () => {
     const reads: Array<{ namespace?: string | undefined; name: string }> = [];
     // The double checks iat against its own clock: the real one here.
     const now = new Date();
-    const d = { ...deps({ 'key.json': keyJson() }, { now: () => now }), sources: sourcesOf({ 'key.json': keyJson() }, reads) };
+    const d = { ...deps({ 'key.json': keyJson() }, { now: () => now }), sources: fakeSources(() => ({ 'key.json': keyJson() }), reads) };
     const before = doubles.assertions.length;
     const creds = await provider({ registries: ['gcr.io', 'europe-docker.pkg.dev', 'gcr.io'], auth: { secretRef: { name: 'gcp-key' } } }, d).fetch();
     assert.deepEqual(reads, [{ name: 'gcp-key' }]);
@@ -262,7 +239,7 @@ describe('gcp auth.secretRef: service-account key', () => {
     const wrong = wrongPair.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
     await assert.rejects(
       provider({ registries: ['gcr.io'], auth: { secretRef: { name: 'k' } } }, deps({ 'key.json': keyJson({}, wrong) }, { now: () => new Date() })).fetch(),
-      rejectsWith('ProviderError', false, /^gcp token request \(http:\/\/127\.0\.0\.1:\d+\): HTTP 400 invalid_grant: Invalid JWT Signature\.$/),
+      rejectsWith('ProviderError', false, /^gcp token request \(http:\/\/127\.0\.0\.1:\d+\): HTTP 400 invalid_grant: Invalid JWT Signature\.$/, NO_SECRETS),
     );
   });
 
@@ -277,7 +254,7 @@ describe('gcp auth.secretRef: service-account key', () => {
       doubles.failNext('token', status, body);
       await assert.rejects(
         provider({ registries: ['gcr.io'], auth: { secretRef: { name: 'k' } } }, deps({ 'key.json': keyJson() })).fetch(),
-        rejectsWith('ProviderError', retryable, pattern),
+        rejectsWith('ProviderError', retryable, pattern, NO_SECRETS),
       );
     });
   }
@@ -289,7 +266,7 @@ describe('gcp auth.secretRef: service-account key', () => {
     await new Promise((r) => srv.close(r)); // nothing listens there now
     await assert.rejects(
       provider({ registries: ['gcr.io'], auth: { secretRef: { name: 'k' } } }, deps({ 'key.json': keyJson({ token_uri: `http://127.0.0.1:${port}/token` }) })).fetch(),
-      rejectsWith('ProviderError', true, new RegExp(`^gcp token request \\(http://127\\.0\\.0\\.1:${port}\\): ECONNREFUSED`)),
+      rejectsWith('ProviderError', true, new RegExp(`^gcp token request \\(http://127\\.0\\.0\\.1:${port}\\): ECONNREFUSED`), NO_SECRETS),
     );
   });
 
@@ -357,12 +334,12 @@ describe('gcp auth.metadataServer', () => {
     doubles.failNext('metadata', 403, { error: 'denied' });
     await assert.rejects(
       provider({ registries: ['gcr.io'], auth: { metadataServer: {} } }, deps()).fetch(),
-      rejectsWith('ProviderError', false, /^gcp metadata server token request: HTTP 403/),
+      rejectsWith('ProviderError', false, /^gcp metadata server token request: HTTP 403/, NO_SECRETS),
     );
     doubles.failNext('metadata', 503, 'unavailable', 10); // gcp-metadata retries 5xx itself
     await assert.rejects(
       provider({ registries: ['gcr.io'], auth: { metadataServer: {} } }, deps()).fetch(),
-      rejectsWith('ProviderError', true, /^gcp metadata server token request: HTTP 503/),
+      rejectsWith('ProviderError', true, /^gcp metadata server token request: HTTP 503/, NO_SECRETS),
     );
     doubles.failNext('metadata', 200, {}, 0);
   });
@@ -410,27 +387,27 @@ describe('gcp auth.workloadIdentityFederation', () => {
   test('a subject the pool does not accept: STS 403 access_denied → permanent', async () => {
     await assert.rejects(
       provider(wif({ serviceAccount: { name: 'someone-else' } }), deps()).fetch(),
-      rejectsWith('ProviderError', false, /^gcp STS token exchange: HTTP 403 access_denied/),
+      rejectsWith('ProviderError', false, /^gcp STS token exchange: HTTP 403 access_denied/, NO_SECRETS),
     );
   });
 
   test('a token audience the provider does not accept: STS 400 invalid_grant → permanent', async () => {
     await assert.rejects(
       provider(wif({ tokenAudience: 'wrong' }), deps()).fetch(),
-      rejectsWith('ProviderError', false, /^gcp STS token exchange: HTTP 400 invalid_grant: The audience in ID Token/),
+      rejectsWith('ProviderError', false, /^gcp STS token exchange: HTTP 400 invalid_grant: The audience in ID Token/, NO_SECRETS),
     );
   });
 
   test('impersonating an account the principal may not: 403 PERMISSION_DENIED → permanent, naming generateAccessToken', async () => {
     await assert.rejects(
       provider(wif({ serviceAccountImpersonation: { email: OTHER_EMAIL } }), deps()).fetch(),
-      rejectsWith('ProviderError', false, new RegExp(`^gcp generateAccessToken for ${OTHER_EMAIL.replace(/\./g, '\\.')}: HTTP 403 PERMISSION_DENIED`)),
+      rejectsWith('ProviderError', false, new RegExp(`^gcp generateAccessToken for ${OTHER_EMAIL.replace(/\./g, '\\.')}: HTTP 403 PERMISSION_DENIED`), NO_SECRETS),
     );
   });
 
   test('STS 503 (after the library’s own retries): retryable', async () => {
     doubles.failNext('sts', 503, { error: 'temporarily_unavailable' }, 10);
-    await assert.rejects(provider(wif(), deps()).fetch(), rejectsWith('ProviderError', true, /^gcp STS token exchange: HTTP 503/));
+    await assert.rejects(provider(wif(), deps()).fetch(), rejectsWith('ProviderError', true, /^gcp STS token exchange: HTTP 503/, NO_SECRETS));
     doubles.failNext('sts', 200, {}, 0);
   });
 
@@ -439,13 +416,13 @@ describe('gcp auth.workloadIdentityFederation', () => {
     await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
     const port = (srv.address() as AddressInfo).port;
     await new Promise((r) => srv.close(r));
-    await assert.rejects(provider(wif({ stsEndpoint: `http://127.0.0.1:${port}` }), deps()).fetch(), rejectsWith('ProviderError', true, /^gcp STS token exchange: ECONNREFUSED/));
+    await assert.rejects(provider(wif({ stsEndpoint: `http://127.0.0.1:${port}` }), deps()).fetch(), rejectsWith('ProviderError', true, /^gcp STS token exchange: ECONNREFUSED/, NO_SECRETS));
   });
 
   test('no Kubernetes access to mint tokens: InvalidSource', async () => {
     const d = deps();
     delete d.tokenRequest;
-    await assert.rejects(provider(wif(), d).fetch(), rejectsWith('InvalidSource', false, /gcp auth\.workloadIdentityFederation needs service-account tokens/));
+    await assert.rejects(provider(wif(), d).fetch(), rejectsWith('InvalidSource', false, /gcp auth\.workloadIdentityFederation needs service-account tokens/, NO_SECRETS));
   });
 });
 

@@ -7,10 +7,10 @@ import { afterEach, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHttpProvider, evaluateJsonPath, httpConfig, parseJsonPath, MAX_RESPONSE_BYTES, type HttpConfig } from '../../src/providers/http.js';
 import { providerRegistry } from '../../src/providers/registry.js';
-import type { ProviderDeps, SourceSecret } from '../../src/providers/types.js';
+import type { ProviderDeps } from '../../src/providers/types.js';
 import { RegcredError } from '../../src/errors.js';
 import { REDACTED, resetRegisteredSecrets, scrub } from '../../src/redact.js';
-import { silentLogger } from '../../src/log.js';
+import { fakeDeps, fakeSources, recordingFetch, rejectsWith, type SentRequest } from '../harness/provider-tests.js';
 
 afterEach(() => resetRegisteredSecrets());
 
@@ -18,58 +18,24 @@ const NOW = new Date('2026-11-23T12:00:00Z');
 const URL_ = 'https://broker.example.com/v1/registry-token';
 const SA_TOKEN = 'eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJzeXN0ZW06c2VydmljZWFjY291bnQ6cmVnY3JlZC1zeXN0ZW06YnJva2VyIn0.c2lnbmF0dXJl';
 
-interface Sent {
-  url: string;
-  method: string;
-  headers: Record<string, string>;
-  body: string | undefined;
-  redirect: string | undefined;
-}
-
-function fakeFetch(answer: (req: Sent, init: RequestInit) => Response | Promise<Response>, sent: Sent[] = []): typeof globalThis.fetch {
-  return (async (input: string | URL | Request, init: RequestInit = {}) => {
-    const headers = Object.fromEntries(new Headers(init.headers).entries());
-    const req: Sent = { url: String(input), method: init.method ?? 'GET', headers, body: typeof init.body === 'string' ? init.body : undefined, redirect: init.redirect };
-    sent.push(req);
-    return answer(req, init);
-  }) as typeof globalThis.fetch;
-}
-
 function json(body: unknown, status = 200, headers: Record<string, string> = {}): Response {
   return new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json', ...headers } });
 }
 
 function deps(fetch: typeof globalThis.fetch, secrets: Record<string, Record<string, string>> = {}, extra: Partial<ProviderDeps> = {}): ProviderDeps {
-  return {
-    sources: {
-      async read(ref): Promise<SourceSecret> {
-        const data = secrets[ref.name];
-        if (!data) throw new RegcredError('SourceNotFound', `source Secret regcred-system/${ref.name} not found`);
-        return { namespace: ref.namespace ?? 'regcred-system', name: ref.name, type: 'Opaque', data: { ...data } };
-      },
-    },
+  return fakeDeps({
+    sources: fakeSources(secrets),
     now: () => NOW,
     fetch,
-    log: silentLogger(),
     async tokenRequest() {
       return SA_TOKEN;
     },
     ...extra,
-  };
+  });
 }
 
 function config(extra: Record<string, unknown> = {}): HttpConfig {
   return httpConfig.parse({ url: URL_, registry: 'harbor.example.com', username: 'robot$puller', response: { password: '$.secret' }, ...extra });
-}
-
-function rejectsWith(code: string, retryable: boolean, message: RegExp) {
-  return (err: unknown) => {
-    assert.ok(err instanceof RegcredError, String(err));
-    assert.equal(err.code, code, err.message);
-    assert.equal(err.retryable, retryable, err.message);
-    assert.match(err.message, message);
-    return true;
-  };
 }
 
 describe('http config schema', () => {
@@ -153,8 +119,8 @@ describe('JSON paths (the hand-written subset)', () => {
 
 describe('http provider: the request', () => {
   test('GET with literal and Secret headers (prefix, trimmed), Accept, no redirects, no body', async () => {
-    const sent: Sent[] = [];
-    const fetch = fakeFetch(() => json({ secret: 'robot-secret-1' }), sent);
+    const sent: SentRequest[] = [];
+    const fetch = recordingFetch(() => json({ secret: 'robot-secret-1' }), sent);
     const cfg = config({
       url: `${URL_}?robot=puller`,
       headers: [
@@ -177,8 +143,8 @@ describe('http provider: the request', () => {
   });
 
   test('POST with a literal JSON body (application/json) or a body from a Secret with its own Content-Type', async () => {
-    const sent: Sent[] = [];
-    const fetch = fakeFetch(() => json({ secret: 's1234' }), sent);
+    const sent: SentRequest[] = [];
+    const fetch = recordingFetch(() => json({ secret: 's1234' }), sent);
     await createHttpProvider(config({ method: 'POST', body: '{"robot":"puller"}' }), deps(fetch)).fetch();
     assert.equal(sent[0]!.method, 'POST');
     assert.equal(sent[0]!.body, '{"robot":"puller"}');
@@ -193,9 +159,9 @@ describe('http provider: the request', () => {
   });
 
   test('serviceAccountToken: a token minted for the audience, as Authorization: Bearer (or another header)', async () => {
-    const sent: Sent[] = [];
+    const sent: SentRequest[] = [];
     const calls: unknown[] = [];
-    const fetch = fakeFetch(() => json({ secret: 's1234' }), sent);
+    const fetch = recordingFetch(() => json({ secret: 's1234' }), sent);
     const d = deps(fetch, {}, {
       async tokenRequest(ref, audiences, seconds) {
         calls.push({ ref, audiences, seconds });
@@ -215,7 +181,7 @@ describe('http provider: the request', () => {
   });
 
   test('Secret problems: a missing key or a multi-line header value is InvalidSource, naming the key only', async () => {
-    const fetch = fakeFetch(() => json({ secret: 's1234' }));
+    const fetch = recordingFetch(() => json({ secret: 's1234' }));
     const cfg = config({ headers: [{ name: 'X-Api-Key', valueFrom: { secretKeyRef: { name: 'broker', key: 'api-key' } } }] });
     await assert.rejects(createHttpProvider(cfg, deps(fetch, { broker: { other: 'x' } })).fetch(), rejectsWith('InvalidSource', false, /^Secret regcred-system\/broker lacks key "api-key" \(for header X-Api-Key\)$/));
     await assert.rejects(createHttpProvider(cfg, deps(fetch, { broker: { 'api-key': 'line1\nline2-secret' } })).fetch(), (err: unknown) => {
@@ -229,7 +195,7 @@ describe('http provider: the request', () => {
 
 describe('http provider: the answer', () => {
   const run = (body: unknown, response: Record<string, string>, extra: Record<string, unknown> = {}) =>
-    createHttpProvider(config({ response: { password: '$.secret', ...response }, ...extra }), deps(fakeFetch(() => json(body)))).fetch();
+    createHttpProvider(config({ response: { password: '$.secret', ...response }, ...extra }), deps(recordingFetch(() => json(body)))).fetch();
 
   test('username from a path or a literal; expiresAt as RFC 3339, epoch seconds (number or text); expiresIn', async () => {
     const [a] = await run({ name: 'robot$ci', secret: 'p1234', expires_at: '2026-11-23T18:00:00Z' }, { expiresAt: '$.expires_at' }, { username: undefined, response: { username: '$.name', password: '$.secret', expiresAt: '$.expires_at' } });
@@ -262,7 +228,7 @@ describe('http provider: the answer', () => {
   });
 
   test('a body that is not JSON is a clear permanent error (content type and size, not the content)', async () => {
-    const fetch = fakeFetch(() => new Response('<html>login page secret-ish</html>', { status: 200, headers: { 'content-type': 'text/html' } }));
+    const fetch = recordingFetch(() => new Response('<html>login page secret-ish</html>', { status: 200, headers: { 'content-type': 'text/html' } }));
     await assert.rejects(createHttpProvider(config(), deps(fetch)).fetch(), (err: unknown) => {
       assert.ok(err instanceof RegcredError && !err.retryable);
       assert.match(err.message, /the response is not JSON \(HTTP 200, text\/html, 34 bytes\)$/);
@@ -273,7 +239,7 @@ describe('http provider: the answer', () => {
 
   test('more than 1 MiB: refused from Content-Length before reading, or while streaming without reading the rest', async () => {
     let read = false;
-    const declared = fakeFetch(
+    const declared = recordingFetch(
       () =>
         new Response(
           new ReadableStream({
@@ -290,7 +256,7 @@ describe('http provider: the answer', () => {
     let pulled = 0;
     let cancelled = false;
     const chunk = new Uint8Array(64 * 1024).fill(0x20);
-    const endless = fakeFetch(
+    const endless = recordingFetch(
       () =>
         new Response(
           new ReadableStream({
@@ -313,11 +279,11 @@ describe('http provider: the answer', () => {
 
 describe('http provider: errors', () => {
   const failWith = (status: number, body: string, contentType = 'application/json') =>
-    createHttpProvider(config(), deps(fakeFetch(() => new Response(body, { status, headers: { 'content-type': contentType } })))).fetch();
+    createHttpProvider(config(), deps(recordingFetch(() => new Response(body, { status, headers: { 'content-type': contentType } })))).fetch();
 
   test('401 and 403: permanent, with the broker’s error text; a secret it echoes is scrubbed', async () => {
     const cfg = config({ headers: [{ name: 'X-Api-Key', valueFrom: { secretKeyRef: { name: 'broker', key: 'api-key' } } }] });
-    const fetch = fakeFetch(() => json({ error: 'unauthorized', message: 'unknown api key ak-wrong-0001' }, 401));
+    const fetch = recordingFetch(() => json({ error: 'unauthorized', message: 'unknown api key ak-wrong-0001' }, 401));
     await assert.rejects(createHttpProvider(cfg, deps(fetch, { broker: { 'api-key': 'ak-wrong-0001' } })).fetch(), (err: unknown) => {
       assert.ok(err instanceof RegcredError && !err.retryable);
       assert.equal(err.message, `http GET https://broker.example.com/v1/registry-token: HTTP 401: unauthorized: unknown api key ${REDACTED}`);
@@ -335,23 +301,23 @@ describe('http provider: errors', () => {
   });
 
   test('a redirect is not followed: permanent, naming where it pointed', async () => {
-    const fetch = fakeFetch(() => new Response(null, { status: 302, headers: { location: 'https://login.example.com/sso?x=1' } }));
+    const fetch = recordingFetch(() => new Response(null, { status: 302, headers: { location: 'https://login.example.com/sso?x=1' } }));
     await assert.rejects(createHttpProvider(config(), deps(fetch)).fetch(), rejectsWith('ProviderError', false, /HTTP 302, redirected to https:\/\/login\.example\.com; redirects are not followed/));
   });
 
   test('network errors are retryable; TLS trust errors are not', async () => {
-    const refused = fakeFetch(() => {
+    const refused = recordingFetch(() => {
       throw Object.assign(new TypeError('fetch failed'), { cause: Object.assign(new Error('connect ECONNREFUSED 10.0.0.1:443'), { code: 'ECONNREFUSED' }) });
     });
     await assert.rejects(createHttpProvider(config(), deps(refused)).fetch(), rejectsWith('ProviderError', true, /: ECONNREFUSED \(fetch failed: connect ECONNREFUSED 10\.0\.0\.1:443\)$/));
-    const tls = fakeFetch(() => {
+    const tls = recordingFetch(() => {
       throw Object.assign(new TypeError('fetch failed'), { cause: Object.assign(new Error('self-signed certificate'), { code: 'DEPTH_ZERO_SELF_SIGNED_CERT' }) });
     });
     await assert.rejects(createHttpProvider(config(), deps(tls)).fetch(), rejectsWith('ProviderError', false, /TLS: DEPTH_ZERO_SELF_SIGNED_CERT/));
   });
 
   test('a broker that does not answer in time: retryable "timed out after"', async () => {
-    const hang = fakeFetch(
+    const hang = recordingFetch(
       (_req, init) =>
         new Promise<Response>((_resolve, reject) => {
           init.signal?.addEventListener('abort', () => reject(init.signal?.reason), { once: true });
@@ -364,6 +330,6 @@ describe('http provider: errors', () => {
 
   test('an http:// URL is refused at run time too, unless allowInsecure', async () => {
     const cfg = { ...config(), url: 'http://broker.example.com/t' } as HttpConfig;
-    await assert.rejects(createHttpProvider(cfg, deps(fakeFetch(() => json({})))).fetch(), rejectsWith('InvalidSpec', false, /must be https/));
+    await assert.rejects(createHttpProvider(cfg, deps(recordingFetch(() => json({})))).fetch(), rejectsWith('InvalidSpec', false, /must be https/));
   });
 });

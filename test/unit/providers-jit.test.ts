@@ -5,12 +5,12 @@
 import { after, afterEach, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { createJitProvider, jitConfig, registryHostOf, timedFetch, type JitConfig } from '../../src/providers/jit.js';
+import { createJitProvider, jitConfig, registryHostOf, type JitConfig } from '../../src/providers/jit.js';
+import { timedFetch } from '../../src/providers/http-util.js';
 import { providerRegistry } from '../../src/providers/registry.js';
-import type { ProviderDeps, SourceSecret } from '../../src/providers/types.js';
-import { RegcredError } from '../../src/errors.js';
+import type { ProviderDeps } from '../../src/providers/types.js';
 import { resetRegisteredSecrets, scrub } from '../../src/redact.js';
-import { silentLogger } from '../../src/log.js';
+import { answersInTurn, fakeDeps, fakeSources, rejectsWith, type SentRequest } from '../harness/provider-tests.js';
 import { startJitDouble, type JitDouble } from '../harness/doubles/jit.js';
 
 afterEach(() => resetRegisteredSecrets());
@@ -20,60 +20,16 @@ const CLIENT_ID = 'c0ffee00-1111-2222-3333-444455556666';
 const SECRET = `jit-secret-${randomBytes(16).toString('hex')}`;
 
 function deps(data: Record<string, string> | undefined, fetchImpl: typeof globalThis.fetch, now = NOW): ProviderDeps {
-  return {
-    sources: {
-      async read(ref): Promise<SourceSecret> {
-        if (!data) throw new RegcredError('SourceNotFound', `source Secret regcred-system/${ref.name} not found`);
-        return { namespace: ref.namespace ?? 'regcred-system', name: ref.name, type: 'Opaque', data: { ...data } };
-      },
-    },
-    now: () => now,
-    fetch: fetchImpl,
-    log: silentLogger(),
-  };
+  return fakeDeps({ sources: fakeSources(() => data), now: () => now, fetch: fetchImpl });
 }
 
 function provider(config: unknown, d: ProviderDeps) {
   return createJitProvider(jitConfig.parse(config) as JitConfig, d);
 }
 
-interface Seen {
-  url: string;
-  method: string | undefined;
-  redirect?: string | undefined;
-  headers: Record<string, string>;
-  body: string | undefined;
-}
-
-/** A fake fetch answering each call from `answers` in turn, recording what it was sent. */
-function fakeFetch(answers: Array<{ status: number; body: unknown }>, seen: Seen[]): typeof globalThis.fetch {
-  return (async (input: string | URL | Request, init?: RequestInit) => {
-    seen.push({
-      url: String(input),
-      method: init?.method,
-      redirect: init?.redirect,
-      headers: Object.fromEntries(Object.entries((init?.headers ?? {}) as Record<string, string>).map(([k, v]) => [k.toLowerCase(), v])),
-      body: typeof init?.body === 'string' ? init.body : undefined,
-    });
-    const a = answers.shift();
-    if (!a) throw new Error('unexpected call');
-    return new Response(typeof a.body === 'string' ? a.body : JSON.stringify(a.body), { status: a.status, headers: { 'content-type': 'application/json' } });
-  }) as typeof globalThis.fetch;
-}
-
 const KEYS = { client_id: CLIENT_ID, secret: SECRET };
-
-function rejectsWith(code: string, retryable: boolean, message: RegExp) {
-  return (err: unknown) => {
-    assert.ok(err instanceof RegcredError, String(err));
-    assert.equal(err.code, code, err.message);
-    assert.equal(err.retryable, retryable, err.message);
-    assert.match(err.message, message);
-    assert.ok(!err.message.includes(SECRET), 'no secret in the message');
-    assert.doesNotMatch(err.message, /jitat-|jitpw-/, 'no token in the message');
-    return true;
-  };
-}
+/** What no error message may hold: the client secret, a token or password. */
+const NO_SECRETS = [SECRET, /jitat-|jitpw-/];
 
 describe('jit config schema', () => {
   test('is registered under "jit"', () => {
@@ -116,8 +72,8 @@ describe('jit config schema', () => {
 
 describe('jit requests and credential', () => {
   test('logs in with the client id and secret, then authenticates to the registry with the access token', async () => {
-    const seen: Seen[] = [];
-    const fetchImpl = fakeFetch(
+    const seen: SentRequest[] = [];
+    const fetchImpl = answersInTurn(
       [
         { status: 200, body: { accessToken: 'jitat-abc123' } },
         { status: 200, body: { username: 'org-user', password: 'jitpw-xyz789', registry_url: 'registry.jit.io/org-42/controls' } },
@@ -142,8 +98,8 @@ describe('jit requests and credential', () => {
   });
 
   test('default base URL is https://api.jit.io; `registry` overrides the key; assumedLifetime sets the expiry', async () => {
-    const seen: Seen[] = [];
-    const fetchImpl = fakeFetch(
+    const seen: SentRequest[] = [];
+    const fetchImpl = answersInTurn(
       [
         { status: 200, body: { accessToken: 'jitat-1' } },
         { status: 200, body: { username: 'u', password: 'p4ssword', registry_url: 'https://registry.jit.io:443/x/y' } },
@@ -163,27 +119,27 @@ describe('jit requests and credential', () => {
   });
 
   test('an answer without password or registry_url is a (retryable) provider error', async () => {
-    const fetchImpl = fakeFetch(
+    const fetchImpl = answersInTurn(
       [
         { status: 200, body: { accessToken: 'jitat-1' } },
         { status: 200, body: { username: 'u' } },
       ],
       [],
     );
-    await assert.rejects(provider({ secretRef: { name: 'jit-api' } }, deps(KEYS, fetchImpl)).fetch(), rejectsWith('ProviderError', true, /^jit registry authenticate: the response lacks password, registry_url$/));
-    const noToken = fakeFetch([{ status: 200, body: { token: 'x' } }], []);
-    await assert.rejects(provider({ secretRef: { name: 'jit-api' } }, deps(KEYS, noToken)).fetch(), rejectsWith('ProviderError', true, /^jit login: the response has no accessToken$/));
+    await assert.rejects(provider({ secretRef: { name: 'jit-api' } }, deps(KEYS, fetchImpl)).fetch(), rejectsWith('ProviderError', true, /^jit registry authenticate: the response lacks password, registry_url$/, NO_SECRETS));
+    const noToken = answersInTurn([{ status: 200, body: { token: 'x' } }], []);
+    await assert.rejects(provider({ secretRef: { name: 'jit-api' } }, deps(KEYS, noToken)).fetch(), rejectsWith('ProviderError', true, /^jit login: the response has no accessToken$/, NO_SECRETS));
   });
 
   test('a source Secret without the keys: InvalidSource naming them, no network call', async () => {
-    const noFetch = fakeFetch([], []);
+    const noFetch = answersInTurn([], []);
     await assert.rejects(
       provider({ secretRef: { name: 'jit-api' } }, deps({ client_id: CLIENT_ID }, noFetch)).fetch(),
-      rejectsWith('InvalidSource', false, /^Secret regcred-system\/jit-api lacks key\(s\) "secret" \(expected client_id and secret/),
+      rejectsWith('InvalidSource', false, /^Secret regcred-system\/jit-api lacks key\(s\) "secret" \(expected client_id and secret/, NO_SECRETS),
     );
     await assert.rejects(
       provider({ secretRef: { name: 'jit-api' } }, deps({}, noFetch)).fetch(),
-      rejectsWith('InvalidSource', false, /lacks key\(s\) "client_id", "secret"/),
+      rejectsWith('InvalidSource', false, /lacks key\(s\) "client_id", "secret"/, NO_SECRETS),
     );
   });
 
@@ -191,7 +147,7 @@ describe('jit requests and credential', () => {
     const refused = (async () => {
       throw Object.assign(new TypeError('fetch failed'), { cause: Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:1'), { code: 'ECONNREFUSED' }) });
     }) as typeof globalThis.fetch;
-    await assert.rejects(provider({ secretRef: { name: 'jit-api' } }, deps(KEYS, refused)).fetch(), rejectsWith('ProviderError', true, /^jit login: fetch failed: connect ECONNREFUSED 127\.0\.0\.1:1$/));
+    await assert.rejects(provider({ secretRef: { name: 'jit-api' } }, deps(KEYS, refused)).fetch(), rejectsWith('ProviderError', true, /^jit login: fetch failed: connect ECONNREFUSED 127\.0\.0\.1:1$/, NO_SECRETS));
   });
 });
 
@@ -199,12 +155,12 @@ describe('jit HTTP limits', () => {
   test('a silent API times out (retryable), naming the call', async () => {
     const hanging = ((_u: string, init?: RequestInit) =>
       new Promise((_r, reject) => init?.signal?.addEventListener('abort', () => reject(init.signal?.reason)))) as typeof globalThis.fetch;
-    await assert.rejects(timedFetch(deps(KEYS, hanging), 'http://127.0.0.1:1/x', {}, undefined, 'jit login', 50), rejectsWith('ProviderError', true, /^jit login: timed out after 0\.05 s$/));
+    await assert.rejects(timedFetch(deps(KEYS, hanging), 'http://127.0.0.1:1/x', {}, undefined, 'jit login', 50), rejectsWith('ProviderError', true, /^jit login: timed out after 0\.05 s$/, NO_SECRETS));
   });
 
   test('a redirect is an error, not followed: the login body would go elsewhere', async () => {
     const redirect = (async () => new Response(null, { status: 307, headers: { location: 'https://elsewhere.example/login' } })) as typeof globalThis.fetch;
-    await assert.rejects(provider({ secretRef: { name: 'jit-api' } }, deps(KEYS, redirect)).fetch(), rejectsWith('ProviderError', false, /^jit login: HTTP 307$/));
+    await assert.rejects(provider({ secretRef: { name: 'jit-api' } }, deps(KEYS, redirect)).fetch(), rejectsWith('ProviderError', false, /^jit login: HTTP 307$/, NO_SECRETS));
   });
 });
 
@@ -233,7 +189,7 @@ describe('jit against the verifying double', () => {
   test('wrong client credentials: permanent error naming the call, the status and the API text', async () => {
     await assert.rejects(
       provider({ secretRef: { name: 'jit-api' }, baseUrl: double.baseUrl }, deps({ client_id: CLIENT_ID, secret: 'not-the-secret' }, globalThis.fetch)).fetch(),
-      rejectsWith('ProviderError', false, /^jit login: HTTP 401 \(bad credentials\): Invalid client credentials$/),
+      rejectsWith('ProviderError', false, /^jit login: HTTP 401 \(bad credentials\): Invalid client credentials$/, NO_SECRETS),
     );
     assert.equal(double.requests.at(-1)!.status, 401);
   });
@@ -249,7 +205,7 @@ describe('jit against the verifying double', () => {
     try {
       await assert.rejects(
         provider({ secretRef: { name: 'jit-api' }, baseUrl: double.baseUrl }, deps(KEYS, globalThis.fetch)).fetch(),
-        rejectsWith('ProviderError', true, /^jit login: HTTP 503: Service Unavailable$/),
+        rejectsWith('ProviderError', true, /^jit login: HTTP 503: Service Unavailable$/, NO_SECRETS),
       );
     } finally {
       double.failWith = undefined;

@@ -5,13 +5,12 @@
 // test/integration/providers-quay.test.ts.
 import { afterEach, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Writable } from 'node:stream';
 import { createQuayProvider, quayConfig, type QuayConfig } from '../../src/providers/quay.js';
 import { providerRegistry } from '../../src/providers/registry.js';
 import type { ProviderDeps } from '../../src/providers/types.js';
 import { RegcredError } from '../../src/errors.js';
 import { REDACTED, resetRegisteredSecrets, scrub } from '../../src/redact.js';
-import { createLogger, silentLogger } from '../../src/log.js';
+import { answeringAll, capturingLogger, fakeDeps, recordingTokenRequest, unsignedJwt, type SentRequest, type TokenCall } from '../harness/provider-tests.js';
 import { buildCrds } from '../../src/config/crd.js';
 import { buildDockerConfigJson } from '../../src/dockerconfig.js';
 
@@ -22,33 +21,15 @@ const NOW = new Date('2030-01-01T00:00:00Z');
 const EXP = Math.floor(NOW.getTime() / 1000) + 3600;
 const SA_TOKEN = 'eyJhbGciOiJSUzI1NiJ9.quay-sa-token-payload.sa-token-signature';
 
-function jwt(payload: Record<string, unknown>): string {
-  const b64 = (o: unknown) => Buffer.from(JSON.stringify(o)).toString('base64url');
-  return `${b64({ alg: 'RS256', typ: 'JWT' })}.${b64(payload)}.c2lnbmF0dXJlLWJ5dGVz`;
-}
+const jwt = (claims: Record<string, unknown>) => unsignedJwt(claims);
 const ROBOT_TOKEN = jwt({ iss: 'quay', sub: ROBOT, aud: 'quay.io', exp: EXP });
 
-interface Call {
-  url: string;
-  method: string;
-  headers: Record<string, string>;
+function answering(calls: SentRequest[], status = 200, body: string = JSON.stringify({ token: ROBOT_TOKEN })): typeof globalThis.fetch {
+  return answeringAll(calls, status, body);
 }
 
-function answering(calls: Call[], status = 200, body: string = JSON.stringify({ token: ROBOT_TOKEN })): typeof globalThis.fetch {
-  return (async (url: string | URL | Request, init?: RequestInit) => {
-    calls.push({ url: String(url), method: init?.method ?? 'GET', headers: Object.fromEntries(new Headers(init?.headers).entries()) });
-    return new Response(body, { status, headers: { 'content-type': 'application/json' } });
-  }) as typeof globalThis.fetch;
-}
-
-interface Minted {
-  ref: { namespace?: string | undefined; name: string };
-  audiences: string[];
-  seconds: number;
-}
-
-function deps(calls: Call[], minted: Minted[], over: Partial<ProviderDeps> = {}): ProviderDeps {
-  return {
+function deps(calls: SentRequest[], minted: TokenCall[], over: Partial<ProviderDeps> = {}): ProviderDeps {
+  return fakeDeps({
     sources: {
       read: async () => {
         throw new Error('quay reads no source Secret');
@@ -56,13 +37,9 @@ function deps(calls: Call[], minted: Minted[], over: Partial<ProviderDeps> = {})
     },
     now: () => NOW,
     fetch: answering(calls),
-    log: silentLogger(),
-    tokenRequest: async (ref, audiences, seconds) => {
-      minted.push({ ref, audiences, seconds });
-      return SA_TOKEN;
-    },
+    tokenRequest: recordingTokenRequest(minted, SA_TOKEN),
     ...over,
-  };
+  });
 }
 
 function parse(input: unknown): QuayConfig {
@@ -105,8 +82,8 @@ describe('quay config', () => {
 
 describe('quay robot federation', () => {
   test('defaults: a token for SA "regcred" with audience quay.io; GET https://quay.io/oauth2/federation/robot/token, Basic robot:token; user = the robot', async () => {
-    const calls: Call[] = [];
-    const minted: Minted[] = [];
+    const calls: SentRequest[] = [];
+    const minted: TokenCall[] = [];
     const creds = await createQuayProvider(parse({ robot: ROBOT }), deps(calls, minted)).fetch();
     assert.deepEqual(minted, [{ ref: { name: 'regcred' }, audiences: ['quay.io'], seconds: 600 }]);
     assert.equal(calls.length, 1);
@@ -123,8 +100,8 @@ describe('quay robot federation', () => {
   });
 
   test('a self-hosted Quay: baseUrl (its host is registry and audience), or registry and audience as set', async () => {
-    const calls: Call[] = [];
-    const minted: Minted[] = [];
+    const calls: SentRequest[] = [];
+    const minted: TokenCall[] = [];
     const a = await createQuayProvider(parse({ robot: ROBOT, baseUrl: 'http://127.0.0.1:8080/', serviceAccount: { namespace: 'team', name: 'q' } }), deps(calls, minted)).fetch();
     assert.equal(calls[0]?.url, 'http://127.0.0.1:8080/oauth2/federation/robot/token');
     assert.deepEqual(minted[0], { ref: { namespace: 'team', name: 'q' }, audiences: ['127.0.0.1:8080'], seconds: 600 });
@@ -137,7 +114,7 @@ describe('quay robot federation', () => {
 
   test('a token that is not a JWT with exp: now + 1 h, with a warning', async () => {
     const lines: string[] = [];
-    const log = createLogger({ level: 'warn', format: 'json', destination: new Writable({ write: (c, _e, done) => (lines.push(String(c)), done()) }) });
+    const log = capturingLogger(lines, 'warn');
     const opaque = 'opaque-quay-robot-token-987654321';
     const creds = await createQuayProvider(parse({ robot: ROBOT }), deps([], [], { log, fetch: answering([], 200, JSON.stringify({ token: opaque })) })).fetch();
     assert.equal(creds[0]?.expiresAt?.getTime(), NOW.getTime() + 3600_000);
@@ -179,7 +156,7 @@ describe('quay errors', () => {
   });
 
   test('no Kubernetes access: InvalidSource', async () => {
-    const calls: Call[] = [];
+    const calls: SentRequest[] = [];
     const err = await createQuayProvider(parse({ robot: ROBOT }), deps(calls, [], { tokenRequest: undefined }))
       .fetch()
       .catch((e: unknown) => e as RegcredError);

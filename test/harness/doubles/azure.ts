@@ -16,11 +16,11 @@
 import { execFileSync } from 'node:child_process';
 import { createPublicKey, randomBytes, randomUUID, verify, type JsonWebKey } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer, request as httpsRequest } from 'node:https';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { listenLoopback } from './http-util.js';
 
 export interface TestTls {
   dir: string;
@@ -330,28 +330,18 @@ export async function startAzureDoubles(opts: AzureDoublesOptions): Promise<Azur
     });
   });
 
-  const listen = (srv: Server | ReturnType<typeof createHttpsServer>) =>
-    new Promise<number>((resolve, reject) => {
-      srv.once('error', reject);
-      srv.listen(0, '127.0.0.1', () => resolve((srv.address() as AddressInfo).port));
-    });
-  const [httpsPort, imdsPort] = await Promise.all([listen(https), listen(imds)]);
-  base = `https://127.0.0.1:${httpsPort}`;
+  const [httpsServer, imdsServer] = await Promise.all([listenLoopback(https), listenLoopback(imds)]);
+  base = `https://127.0.0.1:${httpsServer.port}`;
   return {
     tls,
     authorityHost: base,
     acrEndpoint: base,
-    imdsHost: `http://127.0.0.1:${imdsPort}`,
+    imdsHost: `http://127.0.0.1:${imdsServer.port}`,
     requests,
     issued,
     refreshTokens,
     async stop() {
-      const close = (srv: Server | ReturnType<typeof createHttpsServer>) =>
-        new Promise<void>((resolve) => {
-          srv.closeAllConnections();
-          srv.close(() => resolve());
-        });
-      await Promise.all([close(https), close(imds)]);
+      await Promise.all([httpsServer.stop(), imdsServer.stop()]);
       rmSync(tls.dir, { recursive: true, force: true });
     },
   };

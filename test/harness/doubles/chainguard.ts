@@ -13,9 +13,9 @@
 //   have a subject the identity allows;
 // - the answer is {"token": "<JWT>"} whose `exp` is an hour away; errors are gRPC-gateway JSON
 //   {"code": <grpc code>, "message": "...", "details": []} with the matching HTTP status.
-import { createHmac, randomBytes } from 'node:crypto';
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { randomBytes } from 'node:crypto';
+import { createServer } from 'node:http';
+import { failureSwitch, listenLoopback, recordingAnswer, readBody, sendJson as send, signHs256, type TokenExchangeDouble } from './http-util.js';
 import { verifyServiceAccountToken, type Jwks } from './sa-token.js';
 
 export interface ChainguardDoubleOptions {
@@ -36,52 +36,27 @@ export interface ChainguardExchangeRecord {
   status: number;
 }
 
-export interface ChainguardDouble {
+export interface ChainguardDouble extends TokenExchangeDouble {
   /** http://127.0.0.1:<port>: the issuer URL. */
   url: string;
   /** Every exchange call, in order. */
   requests: ChainguardExchangeRecord[];
-  /** Every bearer token received (service-account tokens), for "never printed" checks. */
-  bearers: string[];
-  /** Every registry token handed out. */
-  issued: string[];
-  /** Answers the next `times` exchange calls with this status and body (for error tests). */
-  failNext(status: number, body: unknown, times?: number): void;
-  clearFailures(): void;
-  stop(): Promise<void>;
 }
 
 /** gRPC status codes the gateway maps to HTTP statuses. */
 const GRPC = { InvalidArgument: 3, NotFound: 5, PermissionDenied: 7, Unauthenticated: 16 } as const;
-
-function send(res: ServerResponse, status: number, body: unknown): void {
-  res.writeHead(status, { 'content-type': 'application/json' });
-  res.end(typeof body === 'string' ? body : JSON.stringify(body));
-}
-
-function readBody(req: IncomingMessage): Promise<string> {
-  return new Promise((resolve, reject) => {
-    let data = '';
-    req.setEncoding('utf8');
-    req.on('data', (c: string) => (data += c));
-    req.on('end', () => resolve(data));
-    req.on('error', reject);
-  });
-}
 
 export async function startChainguardDouble(opts: ChainguardDoubleOptions): Promise<ChainguardDouble> {
   const signingKey = randomBytes(32);
   const requests: ChainguardExchangeRecord[] = [];
   const bearers: string[] = [];
   const issued: string[] = [];
-  let failure: { status: number; body: unknown; times: number } | undefined;
+  const failures = failureSwitch();
   let url = '';
 
   const mint = (identity: string, aud: string): string => {
-    const b64 = (o: unknown) => Buffer.from(JSON.stringify(o)).toString('base64url');
     const now = Math.floor(Date.now() / 1000);
-    const input = `${b64({ alg: 'HS256', typ: 'JWT' })}.${b64({ iss: url, sub: identity, aud: [aud], iat: now, exp: now + 3600, jti: randomBytes(8).toString('hex') })}`;
-    return `${input}.${createHmac('sha256', signingKey).update(input).digest('base64url')}`;
+    return signHs256(signingKey, { iss: url, sub: identity, aud: [aud], iat: now, exp: now + 3600, jti: randomBytes(8).toString('hex') });
   };
 
   const server = createServer((req, res) => {
@@ -103,14 +78,8 @@ export async function startChainguardDouble(opts: ChainguardDoubleOptions): Prom
       }
       const record: ChainguardExchangeRecord = { identity, aud, status: 0 };
       requests.push(record);
-      const answer = (status: number, payload: unknown) => {
-        record.status = status;
-        send(res, status, payload);
-      };
-      if (failure && failure.times > 0) {
-        failure.times--;
-        return answer(failure.status, failure.body);
-      }
+      const answer = recordingAnswer(res, record);
+      if (failures.answerIfDue(answer)) return;
       const auth = req.headers.authorization ?? '';
       const m = /^Bearer (\S+)$/i.exec(auth);
       if (!m) return answer(401, { code: GRPC.Unauthenticated, message: 'missing bearer token', details: [] });
@@ -132,23 +101,7 @@ export async function startChainguardDouble(opts: ChainguardDoubleOptions): Prom
       answer(200, { token: minted });
     })().catch((err: unknown) => send(res, 500, { code: 13, message: String(err), details: [] }));
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  return {
-    url,
-    requests,
-    bearers,
-    issued,
-    failNext(status, body, times = 1) {
-      failure = { status, body, times };
-    },
-    clearFailures() {
-      failure = undefined;
-    },
-    stop: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  };
+  const { port, stop } = await listenLoopback(server);
+  url = `http://127.0.0.1:${port}`;
+  return { url, requests, bearers, issued, failNext: failures.failNext, clearFailures: failures.clearFailures, stop };
 }

@@ -12,7 +12,7 @@
 // The token request's JSON body is checked: expires_at must be an RFC 3339 time in the future.
 import { createHmac, randomBytes, randomUUID } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { listenLoopback, readBody } from './http-util.js';
 
 export const CRUSOE_TOKENS_PATH = '/v1alpha5/ccr/tokens';
 export const CRUSOE_KEYS_PATH = '/v1alpha5/users/limited-usage-api-key';
@@ -107,10 +107,7 @@ export async function startCrusoeDouble(expect: { accessKey: string; secretKey: 
   };
 
   const server: Server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      const body = Buffer.concat(chunks).toString('utf8');
+    void readBody(req).then((body) => {
       const url = req.url ?? '/';
       const q = url.indexOf('?');
       const path = q >= 0 ? url.slice(0, q) : url;
@@ -191,16 +188,8 @@ export async function startCrusoeDouble(expect: { accessKey: string; secretKey: 
       return fail(404, 'not_found', `no route for ${req.method} ${path}`);
     });
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
-  });
-  const { port } = server.address() as AddressInfo;
+  const { port, stop } = await listenLoopback(server);
   double.baseUrl = `http://127.0.0.1:${port}`;
-  double.stop = () =>
-    new Promise<void>((resolve) => {
-      server.closeAllConnections();
-      server.close(() => resolve());
-    });
+  double.stop = stop;
   return double;
 }

@@ -8,7 +8,7 @@
 // and records every request. Anything else: 400 with an AWS-style JSON error.
 import { createHash, createHmac, randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { listenLoopback } from './http-util.js';
 
 export const ECR_PUBLIC_TARGET = 'SpencerFrontendService.GetAuthorizationToken';
 
@@ -114,11 +114,7 @@ export async function startEcrPublicDouble(expect: { accessKeyId: string; secret
       );
     });
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
-  });
-  const { port } = server.address() as AddressInfo;
+  const { port, stop } = await listenLoopback(server);
   return {
     endpoint: `http://127.0.0.1:${port}`,
     password,
@@ -130,10 +126,6 @@ export async function startEcrPublicDouble(expect: { accessKeyId: string; secret
     set expect(v) {
       state.expect = v;
     },
-    stop: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
+    stop,
   };
 }

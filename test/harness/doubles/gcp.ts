@@ -25,7 +25,7 @@
 //   answers {accessToken, expireTime}; an email the caller may not impersonate is 403 PERMISSION_DENIED.
 import { createPublicKey, randomBytes, verify, type JsonWebKey, type KeyObject } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { listenLoopback, readBody } from './http-util.js';
 import { verifyJwt, type Jwks } from './sa-token.js';
 
 export interface GcpDoublesOptions {
@@ -73,16 +73,6 @@ function send(res: ServerResponse, status: number, body: unknown, headers: Recor
   const text = JSON.stringify(body);
   res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', ...headers });
   res.end(text);
-}
-
-function readBody(req: IncomingMessage): Promise<string> {
-  return new Promise((resolve, reject) => {
-    let data = '';
-    req.setEncoding('utf8');
-    req.on('data', (c: string) => (data += c));
-    req.on('end', () => resolve(data));
-    req.on('error', reject);
-  });
 }
 
 function oauthError(res: ServerResponse, status: number, error: string, description: string): void {
@@ -245,8 +235,7 @@ export async function startGcpDoubles(opts: GcpDoublesOptions = {}): Promise<Gcp
     };
     handle().catch((err: unknown) => send(res, 500, { error: 'server_error', error_description: String(err) }));
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as AddressInfo).port;
+  const { port, stop } = await listenLoopback(server);
   url = `http://127.0.0.1:${port}`;
   return Object.assign(d, {
     url,
@@ -255,10 +244,6 @@ export async function startGcpDoubles(opts: GcpDoublesOptions = {}): Promise<Gcp
     failNext(route: 'token' | 'metadata' | 'sts' | 'iam', status: number, body: unknown, times = 1) {
       failures.set(route, { status, body, times });
     },
-    stop: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
+    stop,
   });
 }

@@ -22,9 +22,9 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { listenLoopback } from './http-util.js';
 import { verifyServiceAccountToken, type Jwks } from './sa-token.js';
 
 export interface BrokerCredential {
@@ -236,8 +236,8 @@ export async function startHttpBroker(opts: HttpBrokerOptions = {}): Promise<Htt
   } else {
     server = createHttpServer(listener);
   }
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const origin = `${opts.tls ? 'https' : 'http'}://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const { port, stop } = await listenLoopback(server);
+  const origin = `${opts.tls ? 'https' : 'http'}://127.0.0.1:${port}`;
 
   return {
     url: `${origin}${path}`,
@@ -257,10 +257,6 @@ export async function startHttpBroker(opts: HttpBrokerOptions = {}): Promise<Htt
     fail(mode) {
       failure = mode;
     },
-    stop: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
+    stop,
   };
 }

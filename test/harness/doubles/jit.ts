@@ -8,7 +8,7 @@
 // the next requests fail with a given status (a 503 outage, say). Every request is recorded.
 import { randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { listenLoopback, readBody } from './http-util.js';
 
 export interface JitRequest {
   method: string;
@@ -51,10 +51,7 @@ export async function startJitDouble(opts: { clientId: string; secret: string; r
   };
 
   const server: Server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      const body = Buffer.concat(chunks).toString('utf8');
+    void readBody(req).then((body) => {
       const path = (req.url ?? '/').split('?')[0]!;
       const rec: JitRequest = {
         method: req.method ?? '',
@@ -101,16 +98,8 @@ export async function startJitDouble(opts: { clientId: string; secret: string; r
       return reply(404, { message: `no route for ${path}` });
     });
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
-  });
-  const { port } = server.address() as AddressInfo;
+  const { port, stop } = await listenLoopback(server);
   double.baseUrl = `http://127.0.0.1:${port}`;
-  double.stop = () =>
-    new Promise<void>((resolve) => {
-      server.closeAllConnections();
-      server.close(() => resolve());
-    });
+  double.stop = stop;
   return double;
 }

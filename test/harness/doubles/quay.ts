@@ -8,9 +8,9 @@
 //   (quay/quay util/security/federated_robot_auth.py): the token must verify against the issuer's
 //   keys (here the real API server's JWKS), come from a configured issuer, carry the configured
 //   audience, be unexpired, and have a configured subject.
-import { createHmac, randomBytes } from 'node:crypto';
-import { createServer, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { randomBytes } from 'node:crypto';
+import { createServer } from 'node:http';
+import { failureSwitch, listenLoopback, recordingAnswer, sendJson as send, signHs256, type TokenExchangeDouble } from './http-util.js';
 import { verifyServiceAccountToken, type Jwks } from './sa-token.js';
 
 export interface QuayRobotFederation {
@@ -35,7 +35,8 @@ export interface QuayRequestRecord {
   status: number;
 }
 
-export interface QuayDouble {
+/** `issued`: the robot tokens handed out. */
+export interface QuayDouble extends TokenExchangeDouble {
   /** http://127.0.0.1:<port>: the baseUrl. */
   url: string;
   /** 127.0.0.1:<port>: the registry host regcred derives from baseUrl. */
@@ -43,18 +44,6 @@ export interface QuayDouble {
   /** The federated robots (options.robots, mutable: tests add robots whose audience names this double's host). */
   robots: Record<string, QuayRobotFederation>;
   requests: QuayRequestRecord[];
-  /** Every federated (service-account) token received, for "never printed" checks. */
-  bearers: string[];
-  /** Every robot token handed out. */
-  issued: string[];
-  failNext(status: number, body: unknown, times?: number): void;
-  clearFailures(): void;
-  stop(): Promise<void>;
-}
-
-function send(res: ServerResponse, status: number, body: unknown): void {
-  res.writeHead(status, { 'content-type': 'application/json' });
-  res.end(typeof body === 'string' ? body : JSON.stringify(body));
 }
 
 export async function startQuayDouble(opts: QuayDoubleOptions): Promise<QuayDouble> {
@@ -63,15 +52,13 @@ export async function startQuayDouble(opts: QuayDoubleOptions): Promise<QuayDoub
   const bearers: string[] = [];
   const issued: string[] = [];
   const robots = { ...opts.robots };
-  let failure: { status: number; body: unknown; times: number } | undefined;
+  const failures = failureSwitch();
   let url = '';
 
   // Quay's temporary robot token: a JWT it signs itself, an hour long, for the robot.
   const mint = (robot: string): string => {
-    const b64 = (o: unknown) => Buffer.from(JSON.stringify(o)).toString('base64url');
     const now = Math.floor(Date.now() / 1000);
-    const input = `${b64({ alg: 'HS256', typ: 'JWT' })}.${b64({ iss: 'quay', sub: robot, aud: new URL(url).host, iat: now, nbf: now, exp: now + 3600 })}`;
-    return `${input}.${createHmac('sha256', signingKey).update(input).digest('base64url')}`;
+    return signHs256(signingKey, { iss: 'quay', sub: robot, aud: new URL(url).host, iat: now, nbf: now, exp: now + 3600 });
   };
 
   const server = createServer((req, res) => {
@@ -80,14 +67,8 @@ export async function startQuayDouble(opts: QuayDoubleOptions): Promise<QuayDoub
     if (req.method !== 'GET') return send(res, 405, { error: 'method not allowed' });
     const record: QuayRequestRecord = { robot: undefined, status: 0 };
     requests.push(record);
-    const answer = (status: number, payload: unknown) => {
-      record.status = status;
-      send(res, status, payload);
-    };
-    if (failure && failure.times > 0) {
-      failure.times--;
-      return answer(failure.status, failure.body);
-    }
+    const answer = recordingAnswer(res, record);
+    if (failures.answerIfDue(answer)) return;
     const m = /^Basic (\S+)$/i.exec(req.headers.authorization ?? '');
     if (!m) return answer(401, { error: 'missing auth' });
     const decoded = Buffer.from(m[1]!, 'base64').toString('utf8');
@@ -108,26 +89,8 @@ export async function startQuayDouble(opts: QuayDoubleOptions): Promise<QuayDoub
     issued.push(minted);
     answer(200, { token: minted });
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const host = `127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const { port, stop } = await listenLoopback(server);
+  const host = `127.0.0.1:${port}`;
   url = `http://${host}`;
-  return {
-    url,
-    host,
-    robots,
-    requests,
-    bearers,
-    issued,
-    failNext(status, body, times = 1) {
-      failure = { status, body, times };
-    },
-    clearFailures() {
-      failure = undefined;
-    },
-    stop: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  };
+  return { url, host, robots, requests, bearers, issued, failNext: failures.failNext, clearFailures: failures.clearFailures, stop };
 }
