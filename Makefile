@@ -5,7 +5,7 @@ SHELL := /usr/bin/env bash
 NODE_STAMP := node_modules/.package-lock.json
 TEST_REPORTER ?= spec
 
-.PHONY: build deps system-deps controlplane test test-unit test-integration demo bench bench-controller typecheck clean
+.PHONY: build deps system-deps controlplane test test-unit test-integration test-reliability demo bench bench-controller typecheck clean
 
 $(NODE_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund
@@ -34,6 +34,10 @@ test-unit: build
 
 test-integration: deps build
 	node --test --test-concurrency=1 --test-reporter=$(TEST_REPORTER) dist/test/integration/
+
+## Reliability suite (issue 7), not part of `make test`: control-plane restarts, watch stalls, rotation.
+test-reliability: deps build
+	node --test --test-concurrency=1 --test-reporter=$(TEST_REPORTER) dist/test/reliability/
 
 ## The whole loop in about half a minute: control plane, registry, rotating broker, controller, skopeo pulls.
 demo: deps build

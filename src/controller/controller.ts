@@ -57,7 +57,7 @@ export interface ControllerOptions {
   /** Backoff after a failed refresh or failed targets. */
   retryBaseMs?: number;
   retryMaxMs?: number;
-  informer?: { watchTimeoutSeconds?: [number, number]; stallGraceMs?: number };
+  informer?: { watchTimeoutSeconds?: [number, number]; stallGraceMs?: number; listTimeoutMs?: number };
   /** Liveness fails when a watch has been failing for longer than this. */
   livenessStallMs?: number;
   /**

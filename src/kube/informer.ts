@@ -49,6 +49,8 @@ export interface InformerOptions<T> {
   watch?: WatchFn;
   /** Applied to every object before it is cached: drop what is not needed (managedFields). */
   transform?: (obj: T) => T;
+  /** A list page that takes longer fails (then backoff and relist); default 60 s. */
+  listTimeoutMs?: number;
 }
 
 export type InformerEvent = 'add' | 'update' | 'delete';
@@ -153,7 +155,10 @@ export class Informer<T extends KubeObject> {
       } catch (err) {
         if (this.stopped) break;
         if (err instanceof StalledError) {
-          needList = true; // counted in stats.stalls where it was detected
+          // Counted in stats.stalls where it was detected. Unhealthy from now until a list
+          // succeeds (relist() clears it), so /healthz reports a stall the relist cannot fix.
+          this.unhealthySince ??= this.clock.now();
+          needList = true;
           continue;
         }
         if (err instanceof GoneError) {
@@ -172,6 +177,32 @@ export class Informer<T extends KubeObject> {
     }
   }
 
+  /**
+   * A list page that never answers (a connection a middlebox keeps open but no longer forwards)
+   * must not hang the informer: after `ms` it fails like any list error (backoff, relist, and
+   * unhealthy meanwhile). stop() ends the wait too.
+   */
+  private bounded<R>(call: Promise<R>, ms: number): Promise<R> {
+    return new Promise<R>((resolve, reject) => {
+      const signal = this.abortSignal();
+      const timer = this.clock.setTimer(() => reject(new Error(`list timed out after ${ms} ms`)), ms);
+      const onAbort = () => reject(new Error('informer stopped'));
+      signal.addEventListener('abort', onAbort, { once: true });
+      call.then(
+        (v) => {
+          timer.cancel();
+          signal.removeEventListener('abort', onAbort);
+          resolve(v);
+        },
+        (err: unknown) => {
+          timer.cancel();
+          signal.removeEventListener('abort', onAbort);
+          reject(err instanceof Error ? err : new Error(String(err)));
+        },
+      );
+    });
+  }
+
   private abortSignal(): AbortSignal {
     this.abort = new AbortController();
     return this.abort.signal;
@@ -183,7 +214,7 @@ export class Informer<T extends KubeObject> {
     let cont: string | undefined;
     let rv: string | undefined;
     do {
-      const page = await this.opts.list({ limit: this.opts.pageSize ?? 500, ...(cont ? { _continue: cont } : {}) });
+      const page = await this.bounded(this.opts.list({ limit: this.opts.pageSize ?? 500, ...(cont ? { _continue: cont } : {}) }), this.opts.listTimeoutMs ?? 60_000);
       for (const item of page.items) fresh.set(objectKey(item), this.prepare(item));
       rv = page.metadata?.resourceVersion;
       cont = page.metadata?._continue || undefined;

@@ -26,7 +26,12 @@ export interface ControlPlane {
   dir: string;
   stop(): Promise<void>;
   /** Stops and starts kube-apiserver alone (etcd keeps the data), waiting until it is ready again. */
-  restartApiServer(): Promise<void>;
+  restartApiServer(opts?: RestartOptions): Promise<void>;
+  /**
+   * Stops etcd (SIGTERM), waits `pauseMs`, starts it again on the same ports and data folder, then
+   * waits until etcd and kube-apiserver (which stays up, failing requests meanwhile) are ready again.
+   */
+  restartEtcd(opts?: RestartOptions): Promise<void>;
   /** Mints a service-account token with the TokenRequest API, creating the service account if needed. */
   tokenFor(namespace: string, serviceAccount: string, audiences?: string[], expirationSeconds?: number): Promise<string>;
   /** A kubeconfig for a restricted identity (a service account's token): bind it a Role to let it do things. */
@@ -38,6 +43,13 @@ export interface StartOptions {
   publicIssuerDiscovery?: boolean;
   /** Extra kube-apiserver flags. */
   apiServerFlags?: string[];
+}
+
+export interface RestartOptions {
+  /** How long the component stays down between its exit and its start (default 0). */
+  pauseMs?: number;
+  /** SIGKILL instead of SIGTERM: no graceful shutdown. */
+  kill?: boolean;
 }
 
 const HARNESS_DIR = fileURLToPath(new URL('../../../test/harness/', import.meta.url));
@@ -160,10 +172,10 @@ function launch(bin: string, args: string[], logPath: string): ChildProcess {
   return child;
 }
 
-async function terminate(child: ChildProcess | undefined, graceMs = 5000): Promise<void> {
+async function terminate(child: ChildProcess | undefined, graceMs = 5000, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
   if (!child || child.exitCode !== null || child.signalCode !== null) return;
   const exited = new Promise<void>((r) => child.once('exit', () => r()));
-  child.kill('SIGTERM');
+  child.kill(signal);
   const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
   await exited;
   clearTimeout(timer);
@@ -201,23 +213,27 @@ export async function start(opts: StartOptions = {}): Promise<ControlPlane> {
   const tls = { ca: readFileSync(caPath), cert: readFileSync(join(dir, 'admin.crt')), key: readFileSync(join(dir, 'admin.key')) };
 
   const etcdLog = join(dir, 'etcd.log');
-  const etcd = track(
-    launch(
-      join(bin, 'etcd'),
-      [
-        '--data-dir', join(dir, 'etcd'),
-        '--listen-client-urls', `http://127.0.0.1:${etcdClient}`,
-        '--advertise-client-urls', `http://127.0.0.1:${etcdClient}`,
-        '--listen-peer-urls', `http://127.0.0.1:${etcdPeer}`,
-        '--initial-advertise-peer-urls', `http://127.0.0.1:${etcdPeer}`,
-        '--initial-cluster', `default=http://127.0.0.1:${etcdPeer}`,
-        '--unsafe-no-fsync', // tests only: no durability needed
-        '--log-level', 'warn',
-      ],
-      etcdLog,
-    ),
-  );
-  await waitFor('etcd', 30_000, () => httpOk(`http://127.0.0.1:${etcdClient}/health`), etcd, etcdLog);
+  let etcd: ChildProcess | undefined;
+  const startEtcd = async () => {
+    etcd = track(
+      launch(
+        join(bin, 'etcd'),
+        [
+          '--data-dir', join(dir, 'etcd'),
+          '--listen-client-urls', `http://127.0.0.1:${etcdClient}`,
+          '--advertise-client-urls', `http://127.0.0.1:${etcdClient}`,
+          '--listen-peer-urls', `http://127.0.0.1:${etcdPeer}`,
+          '--initial-advertise-peer-urls', `http://127.0.0.1:${etcdPeer}`,
+          '--initial-cluster', `default=http://127.0.0.1:${etcdPeer}`,
+          '--unsafe-no-fsync', // tests only: no durability needed
+          '--log-level', 'warn',
+        ],
+        etcdLog,
+      ),
+    );
+    await waitFor('etcd', 30_000, () => httpOk(`http://127.0.0.1:${etcdClient}/health`), etcd, etcdLog);
+  };
+  await startEtcd();
 
   const apiLog = join(dir, 'kube-apiserver.log');
   const apiArgs = [
@@ -336,9 +352,16 @@ export async function start(opts: StartOptions = {}): Promise<ControlPlane> {
       writeFileSync(path, kubeconfigYaml(server, caPath, { token }));
       return path;
     },
-    async restartApiServer() {
-      await terminate(apiserver);
+    async restartApiServer(ropts: RestartOptions = {}) {
+      await terminate(apiserver, 5000, ropts.kill ? 'SIGKILL' : 'SIGTERM');
+      if (ropts.pauseMs) await sleep(ropts.pauseMs);
       await startApiServer();
+    },
+    async restartEtcd(ropts: RestartOptions = {}) {
+      await terminate(etcd, 5000, ropts.kill ? 'SIGKILL' : 'SIGTERM');
+      if (ropts.pauseMs) await sleep(ropts.pauseMs);
+      await startEtcd();
+      await waitFor('kube-apiserver (after the etcd restart)', 60_000, () => httpsOk(`${server}/readyz`, tls), apiserver, apiLog);
     },
     async stop() {
       if (stopped) return;

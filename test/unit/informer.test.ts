@@ -455,6 +455,36 @@ describe('Informer: stalls', () => {
     await t.informer.stop();
   });
 
+  test('a stall followed by a relist that hangs: unhealthy from the stall, the list times out, backoff, recovery', async () => {
+    const t = setup({ watchTimeoutSeconds: [5, 5], stallGraceMs: 1000, listTimeoutMs: 2000 });
+    t.list.serve('10', [obj('a', '1')]);
+    await t.informer.start();
+    await settle();
+    // The path freezes: the next list never answers.
+    let release!: () => void;
+    t.list.gate = new Promise((r) => (release = r));
+    await t.clock.advance(6000);
+    await settle();
+    assert.equal(t.informer.stats.stalls, 1);
+    assert.ok(t.informer.unhealthyForMs() >= 0 && t.informer.stats.lists === 2, 'relisting');
+    await t.clock.advance(1500);
+    assert.equal(t.informer.unhealthyForMs(), 1500, 'unhealthy since the stall, while the relist hangs');
+    await t.clock.advance(500);
+    await settle();
+    assert.equal(t.informer.stats.restarts, 1, 'the hanging list timed out and counts as a failure');
+    t.list.gate = undefined;
+    release();
+    t.list.serve('20', [obj('a', '2')]);
+    // The backoff (250 ms base, with jitter), then a relist that answers.
+    for (let i = 0; i < 10 && t.informer.unhealthyForMs() > 0; i++) {
+      await t.clock.advance(100);
+      await settle();
+    }
+    assert.equal(t.informer.unhealthyForMs(), 0, 'healthy again after a list succeeds');
+    assert.deepEqual(cacheOf(t.informer), { a: '2' });
+    await t.informer.stop();
+  });
+
   test('a bookmark counts as activity', async () => {
     const t = setup({ watchTimeoutSeconds: [5, 5], stallGraceMs: 1000 });
     t.list.serve('10', []);
