@@ -5,7 +5,7 @@ SHELL := /usr/bin/env bash
 NODE_STAMP := node_modules/.package-lock.json
 TEST_REPORTER ?= spec
 
-.PHONY: build deps system-deps controlplane test test-unit test-integration test-reliability demo bench bench-controller typecheck clean
+.PHONY: build deps system-deps controlplane test test-quick test-unit test-integration test-reliability demo bench bench-controller typecheck clean
 
 $(NODE_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund
@@ -25,8 +25,14 @@ build: $(NODE_STAMP)
 typecheck: $(NODE_STAMP)
 	npx tsc -p tsconfig.json --noEmit
 
-## Unit and integration tests, in one run of Node's test runner (its summary is the last lines).
+## Every test, in one run of Node's test runner (its summary is the last lines): unit, integration
+## (real control plane, registry, moto, doubles) and the reliability suite (zero gap, outage,
+## restarts, failover, watch stall, 15-minute soak). About 40 minutes; `make test-quick` skips the
+## reliability suite (about 8 minutes).
 test: deps build
+	node --test --test-concurrency=1 --test-reporter=$(TEST_REPORTER) dist/test/unit/ dist/test/integration/ dist/test/reliability/
+
+test-quick: deps build
 	node --test --test-concurrency=1 --test-reporter=$(TEST_REPORTER) dist/test/unit/ dist/test/integration/
 
 test-unit: build
