@@ -18,6 +18,7 @@ import { spawnController, type ControllerProcess } from '../harness/controller-p
 import { startTestController, readyOf, type CredentialStatus, type TestController } from '../harness/test-controller.js';
 import { credentialObject } from '../../src/config/schema.js';
 import { knownProviderKeys } from '../../src/providers/registry.js';
+import { eventually } from '../harness/eventually.js';
 
 const SEED = process.env['REGCRED_FUZZ_SEED'] ? Number(process.env['REGCRED_FUZZ_SEED']) : 7_2026;
 const FUZZ_COUNT = process.env['REGCRED_FUZZ_COUNT'] ? Number(process.env['REGCRED_FUZZ_COUNT']) : 100;
@@ -42,20 +43,6 @@ const junkValues: string[] = [];
 let inProcessLog: string[] = [];
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-async function eventually<T>(what: string, check: () => Promise<T | undefined | false>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await check();
-      if (v) return v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
-    await sleep(150);
-  }
-}
 
 interface RawObject {
   apiVersion?: string;

@@ -10,6 +10,7 @@ import { secretOrUndefined } from '../harness/kube.js';
 import { spawnController, type ControllerProcess } from '../harness/controller-process.js';
 import { apiServerJwks } from '../harness/doubles/sa-token.js';
 import { startChainguardDouble, type ChainguardDouble } from '../harness/doubles/chainguard.js';
+import { eventually as waitFor } from '../harness/eventually.js';
 
 const ANNOTATION = 'pull-secret-updater.chainguard.dev/identity';
 const SUBJECT = 'system:serviceaccount:regcred-system:regcred';
@@ -34,15 +35,9 @@ function auths(secret: V1Secret | undefined): Record<string, { username: string;
   return (JSON.parse(text) as { auths?: Record<string, { username: string; password: string; auth: string }> }).auths ?? {};
 }
 
-async function eventually<T>(what: string, check: () => Promise<T | undefined | false>, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await check().catch(() => undefined);
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}\n${ctl?.output.join('').slice(-3000)}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
+/** Waits, with the controller's output tail in the error. */
+const eventually = <T>(what: string, check: () => Promise<T | undefined | false>, timeoutMs = 20_000): Promise<T> =>
+  waitFor(what, check, timeoutMs, () => ctl?.output.join('') ?? '');
 
 before(async () => {
   cp = await start();

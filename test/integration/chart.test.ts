@@ -22,6 +22,7 @@ import { CHART_DIR, helm, renderChart, runLikeDeployment, stopProcess, valuesFil
 import { secretOrUndefined } from '../harness/kube.js';
 import { installCrds } from '../harness/crds.js';
 import { CONTROLLER_NODE_FLAGS } from '../../src/node-flags.js';
+import { eventually } from '../harness/eventually.js';
 
 let cp: ControlPlane;
 let core: CoreV1Api;
@@ -49,20 +50,6 @@ function find(objects: RenderedObject[], kind: string, name?: string): RenderedO
   return o;
 }
 
-async function eventually<T>(what: string, check: () => Promise<T | undefined | false>, timeoutMs = 20_000, context: () => string = () => ''): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await check();
-      if (v) return v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}\n${context().slice(-3000)}`);
-    await new Promise((r) => setTimeout(r, 150));
-  }
-}
 
 /** May this service account do this? (a SubjectAccessReview, asked as admin) */
 async function can(sa: string, verb: string, resource: string, namespace?: string, group = '', subresource?: string): Promise<boolean> {

@@ -32,6 +32,7 @@ import { startGcpDoubles, type GcpDoubles } from '../harness/doubles/gcp.js';
 import { startAzureDoubles, type AzureDoubles } from '../harness/doubles/azure.js';
 import { startChainguardDouble, type ChainguardDouble } from '../harness/doubles/chainguard.js';
 import { apiServerJwks } from '../harness/doubles/sa-token.js';
+import { eventually } from '../harness/eventually.js';
 
 process.env['AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED'] ??= 'true';
 
@@ -111,20 +112,6 @@ function assertEntry(auths: Auths, registry: string, username: string, passwordO
   assert.equal(e.auth, Buffer.from(`${e.username}:${e.password}`).toString('base64'), 'auth = base64(user:password), once');
 }
 
-async function eventually<T>(what: string, check: () => Promise<T | undefined | false>, timeoutMs = 20_000, context: () => string = () => ''): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await check();
-      if (v) return v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}\n${context().slice(-3000)}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 async function namespace(name: string): Promise<void> {
   await core.createNamespace({ body: { metadata: { name } } });

@@ -15,6 +15,7 @@ import { installCrds } from '../harness/crds.js';
 import { secretOrUndefined } from '../harness/kube.js';
 import { readyOf, startTestController, type TestController } from '../harness/test-controller.js';
 import { inspectWithAuthfile, pushTestImage, startRegistry, startRotatingCredentials, type Registry, type RotatingCredentials } from '../harness/registry.js';
+import { eventually } from '../harness/eventually.js';
 
 /** A new robot user every ROTATE_MS; the previous one stays valid OVERLAP_MS longer (the broker's overlap window). */
 const ROTATE_MS = 4000;
@@ -42,15 +43,6 @@ async function authfileOf(namespace: string): Promise<{ path: string; user: stri
   return { path, user };
 }
 
-async function eventually<T>(what: string, check: () => Promise<T | undefined | false>, timeoutMs = 15_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await check().catch(() => undefined);
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 before(async () => {
   cp = await start();
