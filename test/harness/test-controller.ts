@@ -1,13 +1,12 @@
 // The controller run in the test's own process, for provider end-to-end tests: it reaches the API
 // server and the provider (or its double) only over the network, like the deployed controller, but
 // the test can shorten its delays and read its metrics and logs.
-import { Writable } from 'node:stream';
 import type { ControlPlane } from './controlplane.js';
 import { Controller } from '../../src/controller/controller.js';
 import { createMetrics, type Metrics } from '../../src/metrics.js';
 import { EventRecorder } from '../../src/kube/events.js';
-import { createLogger } from '../../src/log.js';
 import { createClusterCredential, waitForClusterCredentialStatus } from './controller-process.js';
+import { capturingLogger } from './provider-tests.js';
 
 export interface CredentialStatus {
   conditions?: Array<{ type: string; status: string; reason: string; message: string }>;
@@ -34,16 +33,7 @@ export async function startTestController(
 ): Promise<TestController> {
   const metrics = createMetrics();
   const logLines: string[] = [];
-  const log = createLogger({
-    level: 'debug',
-    format: 'json',
-    destination: new Writable({
-      write(chunk, _enc, done) {
-        logLines.push(chunk.toString());
-        done();
-      },
-    }),
-  });
+  const log = capturingLogger(logLines);
   const controller = new Controller({
     kubeConfig: cp.kubeConfig,
     namespace: opts.namespace ?? 'regcred-system',

@@ -4,15 +4,14 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { Writable } from 'node:stream';
 import { CoreV1Api, CustomObjectsApi, EventsV1Api, RbacAuthorizationV1Api, type V1Secret } from '@kubernetes/client-node';
 import { start, type ControlPlane } from '../harness/controlplane.js';
 import { installCrds } from '../harness/crds.js';
 import { Controller } from '../../src/controller/controller.js';
 import { createMetrics, type Metrics } from '../../src/metrics.js';
 import { EventRecorder } from '../../src/kube/events.js';
-import { createLogger } from '../../src/log.js';
 import { secretOrUndefined } from '../harness/kube.js';
+import { capturingLogger } from '../harness/provider-tests.js';
 
 let cp: ControlPlane;
 let core: CoreV1Api;
@@ -100,16 +99,7 @@ async function metricValue(name: string, labels: Record<string, string>): Promis
 
 function newController(): Controller {
   metrics = createMetrics();
-  const log = createLogger({
-    level: 'debug',
-    format: 'json',
-    destination: new Writable({
-      write(chunk, _enc, done) {
-        logLines.push(chunk.toString());
-        done();
-      },
-    }),
-  });
+  const log = capturingLogger(logLines);
   return new Controller({
     kubeConfig: cp.kubeConfig,
     namespace: 'regcred-system',

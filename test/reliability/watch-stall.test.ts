@@ -14,7 +14,6 @@ import assert from 'node:assert/strict';
 import { request } from 'node:http';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import { CoreV1Api, KubeConfig, type V1Secret } from '@kubernetes/client-node';
 import { start, type ControlPlane } from '../harness/controlplane.js';
 import { installCrds } from '../harness/crds.js';
@@ -23,9 +22,9 @@ import { createClusterCredential, waitForClusterCredentialStatus } from '../harn
 import { Controller } from '../../src/controller/controller.js';
 import { startHttpServers, type HttpServers } from '../../src/controller/http.js';
 import { Informer } from '../../src/kube/informer.js';
-import { createLogger } from '../../src/log.js';
 import { createMetrics } from '../../src/metrics.js';
 import { EventRecorder } from '../../src/kube/events.js';
+import { capturingLogger } from '../harness/provider-tests.js';
 
 const WATCH_TIMEOUT_S = 5;
 const STALL_GRACE_MS = 2000;
@@ -68,16 +67,7 @@ before(async () => {
   const kubeConfig = new KubeConfig();
   kubeConfig.loadFromFile(proxiedPath);
 
-  const log = createLogger({
-    level: 'debug',
-    format: 'json',
-    destination: new Writable({
-      write(chunk, _enc, done) {
-        logLines.push(chunk.toString());
-        done();
-      },
-    }),
-  });
+  const log = capturingLogger(logLines);
   const metrics = createMetrics();
   controller = new Controller({
     kubeConfig,
