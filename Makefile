@@ -55,6 +55,7 @@ bench: deps build
 	@bash hack/install-deps.sh kubectl
 	node dist/bench/fanout.js
 	node dist/bench/controller.js
+	node dist/bench/report.js
 
 bench-controller: deps build
 	node dist/bench/controller.js

@@ -3,7 +3,11 @@
 //  2. idle cost: with 500 synced namespaces and nothing changing, the controller's API writes and
 //     requests over a window (default 5 minutes; BENCH_IDLE_SECONDS), counted from the API server's
 //     audit log by the controller's own identity;
-//  3. memory: the controller's RSS after syncing 5,000 namespaces with 3 credentials
+//  3. rotation (bench/rotation.ts): at 1,000 namespaces (BENCH_ROTATION_NAMESPACES), the
+//     controller's first sync, each rotation's fan-out time, Secret writes per rotation, and provider
+//     calls per refresh (one per credential and region, whatever the namespace count) over a window
+//     (default 120 s; BENCH_ROTATION_SECONDS);
+//  4. memory: the controller's RSS after syncing 5,000 namespaces with 3 credentials
 //     (BENCH_MEMORY_NAMESPACES).
 // The controller runs as its own process (`regcred controller`), as a service account bound to
 // cluster-admin, so the audit log tells its requests apart from everyone else's.
@@ -13,7 +17,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CoreV1Api, CustomObjectsApi, RbacAuthorizationV1Api, Watch } from '@kubernetes/client-node';
-import { start, type ControlPlane } from '../test/harness/controlplane.js';
+import { freePort, start, type ControlPlane } from '../test/harness/controlplane.js';
+import { startMoto, type Moto } from '../test/harness/moto.js';
+import { startRotationBench, type RotationBench, type RotationResult } from './rotation.js';
 import { installCrds } from '../test/harness/crds.js';
 import { CLI_PATH } from '../test/harness/cli.js';
 import { mapWithConcurrency } from '../src/util/pool.js';
@@ -22,8 +28,10 @@ import { CONTROLLER_NODE_FLAGS } from '../src/node-flags.js';
 const LATENCY_NAMESPACES = Number(process.env['BENCH_LATENCY_NAMESPACES'] ?? 200);
 const IDLE_NAMESPACES = Number(process.env['BENCH_IDLE_NAMESPACES'] ?? 500);
 const IDLE_SECONDS = Number(process.env['BENCH_IDLE_SECONDS'] ?? 300);
+const ROTATION_NAMESPACES = Number(process.env['BENCH_ROTATION_NAMESPACES'] ?? 1000);
+const ROTATION_SECONDS = Number(process.env['BENCH_ROTATION_SECONDS'] ?? 120);
 const MEMORY_NAMESPACES = Number(process.env['BENCH_MEMORY_NAMESPACES'] ?? 5000);
-const RESULTS_DIR = fileURLToPath(new URL('../../bench/results/', import.meta.url));
+const RESULTS_DIR = process.env['BENCH_RESULTS_DIR'] || fileURLToPath(new URL('../../bench/results/', import.meta.url));
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const log = (s: string) => console.log(`[bench] ${s}`);
 
@@ -69,7 +77,13 @@ async function main(): Promise<void> {
   log('starting the control plane (audit log on)');
   const cp: ControlPlane = await start({ apiServerFlags: ['--audit-policy-file', policy, '--audit-log-path', auditLog, '--audit-log-format', 'json'] });
   let controller: ChildProcess | undefined;
+  let moto: Moto | undefined;
+  let rotationBench: RotationBench | undefined;
   try {
+    moto = await startMoto();
+    rotationBench = await startRotationBench(moto);
+    const metricsPort = await freePort();
+    const metricsUrl = `http://127.0.0.1:${metricsPort}/metrics`;
     const core = cp.kubeConfig.makeApiClient(CoreV1Api);
     const custom = cp.kubeConfig.makeApiClient(CustomObjectsApi);
     await installCrds(cp.kubeConfig);
@@ -91,9 +105,13 @@ async function main(): Promise<void> {
     // The controller runs with the Node flags its container image uses (CONTROLLER_NODE_FLAGS overrides).
     const nodeFlags = (process.env['CONTROLLER_NODE_FLAGS'] ?? CONTROLLER_NODE_FLAGS.join(' ')).split(' ').filter(Boolean);
     log(`controller node flags: ${nodeFlags.join(' ') || '(none)'}`);
-    controller = spawn(process.execPath, [...nodeFlags, CLI_PATH, 'controller', '--kubeconfig', kubeconfig, '--metrics-bind-address', '0', '--health-probe-bind-address', '0', '--log-level', 'warn'], {
-      stdio: ['ignore', 'inherit', 'inherit'],
-    });
+    // --min-refresh-delay 5s: the rotation phase's credentials live 30 s (the default 30 s floor is
+    // for production, where credentials live hours); no other credential here expires.
+    controller = spawn(
+      process.execPath,
+      [...nodeFlags, CLI_PATH, 'controller', '--kubeconfig', kubeconfig, '--metrics-bind-address', `127.0.0.1:${metricsPort}`, '--health-probe-bind-address', '0', '--log-level', 'warn', '--min-refresh-delay', '5s'],
+      { stdio: ['ignore', 'inherit', 'inherit'], env: { ...process.env, ...rotationBench.controllerEnv } },
+    );
     const createCrc = (name: string, selector: Record<string, string>) =>
       custom.createClusterCustomObject({
         group: 'regcred.dev',
@@ -172,7 +190,41 @@ async function main(): Promise<void> {
     log(`idle: ${idleResult.writes} writes, ${idleResult.requests} requests (${idleResult.requestsPerMinute}/min) ${JSON.stringify(idleResult.byVerb)}`);
     if (idleWrites.length) log(`idle writes: ${idleWrites.slice(0, 5).map((e) => `${e.verb} ${e.requestURI}`).join('; ')}`);
 
-    // 3. Memory with MEMORY_NAMESPACES namespaces and three credentials.
+    // 3. Rotation at ROTATION_NAMESPACES namespaces.
+    let rotation: RotationResult | undefined;
+    if (ROTATION_SECONDS > 0) {
+      log(`rotation: growing to ${ROTATION_NAMESPACES} namespaces`);
+      await mapWithConcurrency(
+        Array.from({ length: Math.max(0, ROTATION_NAMESPACES - IDLE_NAMESPACES) }, (_, i) => `rot-${i}`),
+        16,
+        (name) => core.createNamespace({ body: { metadata: { name, labels: { bench: 'yes' } } } }),
+      );
+      for (const end = Date.now() + 300_000; Date.now() < end; ) {
+        const list = await core.listSecretForAllNamespaces({ labelSelector: 'regcred.dev/owner-name=latency' });
+        if (list.items.length >= ROTATION_NAMESPACES) break;
+        await sleep(500);
+      }
+      await sleep(5_000);
+      rotation = await rotationBench.run({
+        kc: cp.kubeConfig,
+        selector: { bench: 'yes' },
+        namespaces: ROTATION_NAMESPACES,
+        windowSeconds: ROTATION_SECONDS,
+        metricsUrl,
+        secretWrites: (name, since, until) => {
+          const own = auditEntries(auditLog, controllerUser, since, until).filter((e) => e.requestURI.includes(`/secrets/${name}`));
+          return { writes: own.filter((e) => e.verb === 'update' || e.verb === 'patch').length, deletes: own.filter((e) => e.verb === 'delete').length };
+        },
+        log,
+      });
+      log(
+        `rotation: first sync ${rotation.firstSyncSeconds} s; ${rotation.rotations} rotations, fan-out p50 ${rotation.rotationFanOutSeconds.p50} s, max ${rotation.rotationFanOutSeconds.max} s; ` +
+          `http: ${rotation.http.providerCalls} calls / ${rotation.http.refreshes} refreshes, ${rotation.http.writesPerRotation} writes per rotation, ${rotation.http.secretDeletes} deletes; ` +
+          `ecr: ${JSON.stringify(rotation.ecr.callsByRegion)} / ${rotation.ecr.refreshes} refreshes`,
+      );
+    }
+
+    // 4. Memory with MEMORY_NAMESPACES namespaces and three credentials.
     log(`memory: growing to ${MEMORY_NAMESPACES} namespaces with 3 credentials`);
     const t0 = Date.now();
     await mapWithConcurrency(
@@ -204,16 +256,22 @@ async function main(): Promise<void> {
     console.log('|---|---|---|---|');
     console.log(`| new-namespace latency (${latency.namespaces} namespaces one by one) | p50 ${latency.p50Ms} ms, p99 ${latency.p99Ms} ms | p99 < 1 s | ${latency.p99Ms < 1000 ? 'yes' : 'no'} |`);
     console.log(`| idle cost (${idleResult.namespaces} namespaces, ${idleResult.seconds} s) | ${idleResult.writes} writes, ${idleResult.requestsPerMinute} requests/min | 0 writes | ${idleResult.writes === 0 ? 'yes' : 'no'} |`);
+    if (rotation) {
+      console.log(`| rotation fan-out (${rotation.namespaces} namespaces, ${rotation.rotations} rotations) | p50 ${rotation.rotationFanOutSeconds.p50} s, max ${rotation.rotationFanOutSeconds.max} s | | |`);
+      console.log(`| provider calls per refresh (http; ecr, ${rotation.ecr.regions} regions) | ${rotation.http.callsPerRefresh}; ${rotation.ecr.callsPerRefresh} | 1; ${rotation.ecr.regions} | ${rotation.http.callsPerRefresh <= 1.05 && rotation.ecr.callsPerRefreshPerRegion <= 1.05 ? 'yes' : 'no'} |`);
+    }
     console.log(`| memory (${memory.namespaces} namespaces x 3 credentials) | RSS ${memory.rssMB} MB (peak ${memory.peakRssMB} MB) | < 150 MB | ${memory.rssMB < 150 ? 'yes' : 'no'} |`);
     mkdirSync(RESULTS_DIR, { recursive: true });
     const file = join(RESULTS_DIR, `controller-${new Date().toISOString().slice(0, 10)}.json`);
-    writeFileSync(file, JSON.stringify({ date: new Date().toISOString(), latency, idle: idleResult, memory }, null, 2) + '\n');
+    writeFileSync(file, JSON.stringify({ date: new Date().toISOString(), nodeFlags, latency, idle: idleResult, rotation, memory }, null, 2) + '\n');
     log(`results written to ${file}`);
   } finally {
     if (controller && controller.exitCode === null) {
       controller.kill('SIGTERM');
       await new Promise((r) => controller!.once('exit', r));
     }
+    await rotationBench?.stop();
+    await moto?.stop();
     await cp.stop();
     rmSync(work, { recursive: true, force: true });
   }

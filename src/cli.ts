@@ -107,6 +107,14 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .option('--chainguard-compat', 'also fill dockerconfigjson Secrets annotated pull-secret-updater.chainguard.dev/identity=<UID> (as chainguard-dev/pull-secret-updater did)', false)
     .option('--chainguard-issuer <url>', 'the Chainguard issuer for --chainguard-compat', 'https://issuer.enforce.dev')
     .option('--chainguard-service-account <[namespace/]name>', 'the service account whose token --chainguard-compat exchanges (default: the one regcred runs as, else "regcred")')
+    .option('--webhook-bind-address <addr>', 'serve the mutating admission webhook (HTTPS) here, e.g. ":9443"; "0" disables', '0')
+    .option('--webhook-cert-dir <dir>', 'serve tls.crt/tls.key from this directory (e.g. cert-manager\'s Secret, mounted), re-read on change; default: regcred makes and renews its own')
+    .option('--webhook-secret-name <name>', 'the Secret (in --namespace) where regcred keeps its own webhook CA and certificate', 'regcred-webhook-tls')
+    .option('--webhook-configuration-name <name>', 'the MutatingWebhookConfiguration that gets the CA bundle', 'regcred')
+    .option('--webhook-service-name <name>', 'the webhook Service, whose DNS names go into the certificate', 'regcred-webhook')
+    .option('--webhook-host <host>', 'a DNS name or IP for the certificate instead of the Service\'s (repeatable)', collect)
+    .option('--webhook-cert-validity <duration>', 'lifetime of the serving certificate regcred issues (renewed at 2/3)', durationMs, 365 * 24 * 3600_000)
+    .option('--webhook-ca-validity <duration>', 'lifetime of the CA regcred creates (renewed at 2/3, the old one trusted until it expires)', durationMs, 10 * 365 * 24 * 3600_000)
     .action(async (
       opts: {
         namespace: string;
@@ -120,6 +128,14 @@ export function buildProgram(setExit: (code: number) => void): Command {
         chainguardServiceAccount?: string;
         watchNamespace?: string[];
         minRefreshDelay: number;
+        webhookBindAddress: string;
+        webhookCertDir?: string;
+        webhookSecretName: string;
+        webhookConfigurationName: string;
+        webhookServiceName: string;
+        webhookHost?: string[];
+        webhookCertValidity: number;
+        webhookCaValidity: number;
       },
       cmd: Command,
     ) => {

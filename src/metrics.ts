@@ -24,6 +24,8 @@ export interface Metrics {
   targetSecrets: Gauge<CredentialLabel | 'state'>;
   /** regcred_secret_writes_total, operation create|update|delete */
   secretWrites: Counter<'operation'>;
+  /** regcred_webhook_admissions_total, result patched|unchanged|error */
+  webhookAdmissions: Counter<'result'>;
   /** Removes every series of one credential (when it is deleted). */
   forgetCredential(labels: CredentialLabels): void;
 }
@@ -80,6 +82,13 @@ export function createMetrics(): Metrics {
     registers,
   });
 
+  const webhookAdmissions = new Counter({
+    name: 'regcred_webhook_admissions_total',
+    help: 'Pods the admission webhook answered for, by result (patched: imagePullSecrets added; unchanged; error: admitted unchanged after an error).',
+    labelNames: ['result'] as const,
+    registers,
+  });
+
   function forgetCredential(labels: CredentialLabels): void {
     const l = { kind: labels.kind, namespace: labels.namespace, name: labels.name, provider: labels.provider };
     credentialExpiry.remove(l);
@@ -98,6 +107,7 @@ export function createMetrics(): Metrics {
     providerRequestDuration,
     targetSecrets,
     secretWrites,
+    webhookAdmissions,
     forgetCredential,
   };
 }

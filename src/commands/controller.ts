@@ -7,7 +7,9 @@ import { EventRecorder } from '../kube/events.js';
 import { LeaderElector } from '../kube/leader.js';
 import { createMetrics } from '../metrics.js';
 import { Controller } from '../controller/controller.js';
-import { startHttpServers, type HttpServers } from '../controller/http.js';
+import { parseBindAddress, startHttpServers, type HttpServers } from '../controller/http.js';
+import { FileCertificates, SelfManagedCertificates, type CertificateSource } from '../webhook/tls.js';
+import { startWebhookServer, type WebhookServer } from '../webhook/server.js';
 import { ChainguardCompat } from '../controller/chainguard-compat.js';
 import { exchangeChainguardToken, DEFAULT_CHAINGUARD_ISSUER, DEFAULT_SERVICE_ACCOUNT } from '../providers/chainguard.js';
 import { createTokenMinter } from '../kube/sources.js';
@@ -30,6 +32,64 @@ export interface ControllerCommandOptions extends GlobalOptions {
   watchNamespace?: string[];
   /** --min-refresh-delay in ms (default 30 s). */
   minRefreshDelay?: number;
+  /** The admission webhook's HTTPS address; "0" or undefined: no webhook. */
+  webhookBindAddress?: string;
+  /** tls.crt/tls.key provided (cert-manager); otherwise regcred manages its own certificate. */
+  webhookCertDir?: string;
+  webhookSecretName?: string;
+  webhookConfigurationName?: string;
+  webhookServiceName?: string;
+  /** Names and IPs in the serving certificate; default the Service's DNS names. */
+  webhookHost?: string[];
+  webhookCertValidity?: number;
+  webhookCaValidity?: number;
+}
+
+export const DEFAULT_WEBHOOK_SECRET = 'regcred-webhook-tls';
+export const DEFAULT_WEBHOOK_CONFIGURATION = 'regcred';
+export const DEFAULT_WEBHOOK_SERVICE = 'regcred-webhook';
+
+/** The webhook's certificate source and server, started next to the controller. */
+async function startWebhook(
+  opts: ControllerCommandOptions,
+  kubeConfig: KubeConfig,
+  controller: Controller,
+  log: Logger,
+  metrics: ReturnType<typeof createMetrics>,
+  shutdown: AbortSignal,
+): Promise<{ server: WebhookServer; certificates: CertificateSource } | undefined> {
+  const bind = parseBindAddress(opts.webhookBindAddress ?? '0');
+  if (!bind) return undefined;
+  const service = opts.webhookServiceName ?? DEFAULT_WEBHOOK_SERVICE;
+  const hosts = opts.webhookHost?.length ? opts.webhookHost : [`${service}.${opts.namespace}.svc`, `${service}.${opts.namespace}.svc.cluster.local`];
+  const certificates: CertificateSource = opts.webhookCertDir
+    ? new FileCertificates({ dir: opts.webhookCertDir, log })
+    : new SelfManagedCertificates({
+        kubeConfig,
+        namespace: opts.namespace,
+        secretName: opts.webhookSecretName ?? DEFAULT_WEBHOOK_SECRET,
+        configurationName: opts.webhookConfigurationName ?? DEFAULT_WEBHOOK_CONFIGURATION,
+        hosts,
+        certValidityMs: opts.webhookCertValidity ?? 365 * 24 * 3600_000,
+        caValidityMs: opts.webhookCaValidity ?? 10 * 365 * 24 * 3600_000,
+        log,
+      });
+  // Stopping ends a start still waiting for its first certificate (e.g. no RBAC yet).
+  shutdown.addEventListener('abort', () => void certificates.stop(), { once: true });
+  await certificates.start();
+  if (shutdown.aborted) return undefined;
+  const server = await startWebhookServer({
+    host: bind.host,
+    port: bind.port,
+    certificates,
+    log,
+    backend: {
+      candidatesFor: (namespace, signal) => controller.admissionCandidates(namespace, signal),
+      ensureSecret: (candidate, namespace, signal) => controller.admissionEnsureSecret(candidate, namespace, signal),
+    },
+    onAdmission: (result) => metrics.webhookAdmissions.inc({ result }),
+  });
+  return { server, certificates };
 }
 
 /** The service account this process runs as, from its in-cluster token; undefined outside a Pod. */
@@ -98,6 +158,8 @@ export async function runController(opts: ControllerCommandOptions, output: Outp
 
   let controllerStarted = false;
   let servers: HttpServers | undefined;
+  const webhookWanted = parseBindAddress(opts.webhookBindAddress ?? '0') !== undefined;
+  let webhook: { server: WebhookServer; certificates: CertificateSource } | undefined;
   try {
     servers = await startHttpServers({
       metricsBindAddress: opts.metricsBindAddress,
@@ -111,6 +173,8 @@ export async function runController(opts: ControllerCommandOptions, output: Outp
         return h;
       },
       readyz: () => {
+        // Every replica serves the webhook (the Service picks any): ready once it does, on warm caches.
+        if (webhookWanted && (!webhook || !controller.cachesSynced())) return { ok: false, reason: 'webhook not serving yet' };
         // A standby replica is ready: it serves probes and waits for the lease.
         if (elector && !elector.isLeader()) return { ok: true, reason: 'standby' };
         const r = controller.readyz();
@@ -125,11 +189,13 @@ export async function runController(opts: ControllerCommandOptions, output: Outp
   log.info({ identity, namespace: opts.namespace, watchNamespaces, metricsPort: servers.metricsPort, healthPort: servers.healthPort, leaderElect: opts.leaderElect }, 'regcred controller starting');
 
   let shuttingDown = false;
+  const shutdownAbort = new AbortController();
   let resolveShutdown!: () => void;
   const shutdownRequested = new Promise<void>((r) => (resolveShutdown = r));
   const onSignal = (signal: string) => {
     if (shuttingDown) return;
     shuttingDown = true;
+    shutdownAbort.abort();
     log.info({ signal }, 'shutting down');
     // A candidate stops waiting for the lease; a leader first stops its work, then releases (below).
     if (elector && !elector.isLeader()) elector.stop();
@@ -139,6 +205,20 @@ export async function runController(opts: ControllerCommandOptions, output: Outp
   process.once('SIGINT', () => onSignal('SIGINT'));
 
   let code = EXIT_OK;
+  // The webhook runs on every replica, leader or not, from the controller's caches.
+  const webhookStarted = webhookWanted
+    ? (async () => {
+        await controller.startCaches();
+        if (shuttingDown) return;
+        webhook = await startWebhook(opts, kubeConfig, controller, log, metrics, shutdownAbort.signal);
+      })()
+    : Promise.resolve();
+  let webhookFailed: unknown;
+  webhookStarted.catch((err: unknown) => {
+    webhookFailed = err;
+    log.error({ err: errorMessage(err) }, 'the admission webhook cannot start');
+    onSignal('webhook failure');
+  });
   try {
     if (elector) {
       const acquired = await Promise.race([elector.acquire(), shutdownRequested.then(() => false)]);
@@ -160,7 +240,12 @@ export async function runController(opts: ControllerCommandOptions, output: Outp
     log.error({ err: errorMessage(err) }, 'controller failed');
     code = EXIT_FAILED;
   } finally {
-    if (controllerStarted) await Promise.all([controller.stop(), compat?.stop()]);
+    if (webhookFailed) code = EXIT_FAILED;
+    // Stopping the controller also ends a webhook start still waiting for the caches.
+    if (controllerStarted || webhookWanted) await Promise.all([controller.stop(), compat?.stop()]);
+    await webhookStarted.catch(() => undefined);
+    await webhook?.server.close();
+    await webhook?.certificates.stop();
     // Released, not left to expire: the standby takes over at once instead of after the lease duration.
     if (elector?.isLeader()) await elector.release().catch(() => undefined);
     else elector?.stop();

@@ -14,9 +14,11 @@ import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import type { EventRecorder, EventTarget } from '../kube/events.js';
 import { Informer, MultiInformer, StaticCache, type KubeObject, type ObjectCache } from '../kube/informer.js';
-import { isManagedByRegcred, LABEL_MANAGED_BY, LABEL_OWNER_KIND, LABEL_OWNER_NAME, LABEL_OWNER_NAMESPACE, MANAGED_BY_VALUE, labelValue } from '../kube/labels.js';
+import { ANNOTATION_EXPIRES_AT, isManagedByRegcred, LABEL_MANAGED_BY, LABEL_OWNER_KIND, LABEL_OWNER_NAME, LABEL_OWNER_NAMESPACE, MANAGED_BY_VALUE, labelValue } from '../kube/labels.js';
 import { namespaceMatches } from '../kube/namespaces.js';
-import { deleteManagedSecret, isUpToDate } from '../kube/secrets.js';
+import { DOCKERCONFIGJSON_KEY, deleteManagedSecret, isUpToDate, writePullSecret, type DesiredPullSecret } from '../kube/secrets.js';
+import { ANNOTATION_INJECT, type PullSecretCandidate } from '../webhook/admission.js';
+import type { NamespaceCandidates } from '../webhook/server.js';
 import { detachPullSecret, hasPullSecret } from '../kube/serviceaccounts.js';
 import { kubeProviderDeps } from '../kube/sources.js';
 import { statusCode, toRegcredError, withApiRetry } from '../kube/client.js';
@@ -128,7 +130,17 @@ function slimMeta(m: Meta | undefined): Meta {
   };
 }
 function slimNamespace(ns: V1Namespace): V1Namespace {
-  return { metadata: slimMeta(ns.metadata), status: { phase: ns.status?.phase } };
+  const inject = ns.metadata?.annotations?.[ANNOTATION_INJECT];
+  return { metadata: { ...slimMeta(ns.metadata), ...(inject !== undefined ? { annotations: { [ANNOTATION_INJECT]: inject } } : {}) }, status: { phase: ns.status?.phase } };
+}
+
+/** Rejects when `signal` aborts first: the webhook answers within its budget whatever a call does. */
+function within<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(new Error('the webhook\'s time budget is spent'));
+  return Promise.race([
+    p,
+    new Promise<never>((_, reject) => signal.addEventListener('abort', () => reject(new Error('the webhook\'s time budget is spent')), { once: true })),
+  ]);
 }
 function slimServiceAccount(sa: V1ServiceAccount): V1ServiceAccount {
   return { metadata: slimMeta(sa.metadata), imagePullSecrets: sa.imagePullSecrets };
@@ -156,6 +168,7 @@ export class Controller {
   /** namespace -> (name -> service account). */
   private readonly serviceAccountsByNamespace = new Map<string, Map<string, V1ServiceAccount>>();
   private started = false;
+  private cachesStarted: Promise<void> | undefined;
 
   constructor(private readonly opts: ControllerOptions) {
     poolConnections(opts.kubeConfig);
@@ -236,15 +249,31 @@ export class Controller {
     this.wireHandlers();
   }
 
+  /**
+   * Starts the watches and waits until every cache is filled, without reconciling: what a standby
+   * replica does when it serves the admission webhook (which reads the caches).
+   */
+  startCaches(): Promise<void> {
+    this.cachesStarted ??= (async () => {
+      const inf = this.informers;
+      // Dependencies first, so the first reconcile of each credential sees complete caches.
+      await Promise.all([inf.namespaces.start(), inf.secrets.start(), inf.serviceAccounts.start()]);
+      await Promise.all([inf.crc.start(), inf.rc.start()]);
+    })();
+    return this.cachesStarted;
+  }
+
+  /** Whether every cache has been filled once (the webhook's readiness). */
+  cachesSynced(): boolean {
+    return Object.values(this.informers).every((i) => i.hasSynced());
+  }
+
   /** Starts the watches, waits until every cache is filled, then starts reconciling. */
   async start(): Promise<void> {
-    const inf = this.informers;
-    // Dependencies first, so the first reconcile of each credential sees complete caches.
-    await Promise.all([inf.namespaces.start(), inf.secrets.start(), inf.serviceAccounts.start()]);
-    await Promise.all([inf.crc.start(), inf.rc.start()]);
+    await this.startCaches();
     this.started = true;
     this.queue.start();
-    this.log.info({ credentials: this.specs.size, namespaces: inf.namespaces.list().length }, 'controller started');
+    this.log.info({ credentials: this.specs.size, namespaces: this.informers.namespaces.list().length }, 'controller started');
   }
 
   async stop(): Promise<void> {
@@ -385,6 +414,74 @@ export class Controller {
     const [kind, a, b] = key.split('/');
     if (kind === 'ClusterRegistryCredential') return this.informers.crc.get(a ?? '');
     return this.informers.rc.get(`${a}/${b}`);
+  }
+
+  // ---- admission webhook ----
+
+  /** The pull secrets of the credentials targeting `namespace`, for the webhook; from the caches. */
+  async admissionCandidates(namespace: string, signal: AbortSignal): Promise<NamespaceCandidates> {
+    let ns = this.informers.namespaces.get(namespace);
+    if (!ns && !this.opts.watchNamespaces) {
+      // A namespace created a moment before its first Pod may not have reached the cache: read it.
+      try {
+        ns = slimNamespace(await within(this.core.readNamespace({ name: namespace }), signal));
+      } catch (err) {
+        if (statusCode(err) === 404) return { candidates: [] };
+        throw err;
+      }
+    }
+    if (!ns || ns.status?.phase === 'Terminating') return { candidates: [] };
+    if (ns.metadata?.annotations?.[ANNOTATION_INJECT] === 'false') return { candidates: [], optedOut: true };
+    const labels = ns.metadata?.labels ?? {};
+    const candidates: PullSecretCandidate[] = [];
+    for (const [key, spec] of this.specs) {
+      if (!this.targets(spec, namespace, labels)) continue;
+      const registries = this.heldContent(key, spec)?.registries ?? [];
+      if (registries.length > 0) candidates.push({ key, secretName: spec.spec.target.secretName, registries });
+    }
+    return { candidates };
+  }
+
+  /**
+   * Writes the candidate's Secret into `namespace` if it is not there, for the webhook: from the
+   * credential minted in memory or, on a standby replica, from a Secret the leader wrote elsewhere.
+   * Never calls a provider. The credential is then queued, so the controller patches service accounts.
+   */
+  async admissionEnsureSecret(candidate: PullSecretCandidate, namespace: string, signal: AbortSignal): Promise<'exists' | 'created' | 'unavailable'> {
+    const spec = this.specs.get(candidate.key);
+    if (!spec) return 'unavailable';
+    const secretName = spec.spec.target.secretName;
+    if (this.secretsByOwner.get(this.labelKeyOf(spec))?.has(`${namespace}/${secretName}`)) return 'exists';
+    const held = this.heldContent(candidate.key, spec);
+    if (!held) return 'unavailable';
+    const desired: DesiredPullSecret = { ...desiredPullSecret(spec, { credentials: [], dockerConfigJson: held.dockerConfigJson, expiresAt: held.expiresAt }) };
+    const written = await within(
+      writePullSecret(this.core, namespace, desired, null, { retry: { attempts: 2 }, onWrite: (op) => this.opts.metrics?.secretWrites.inc({ operation: op }) }),
+      signal,
+    );
+    this.queue.add(candidate.key);
+    return written.outcome === 'created' ? 'created' : 'exists';
+  }
+
+  /** The content a credential's Secrets hold: the credential in memory, else any Secret it wrote. */
+  private heldContent(key: string, spec: CredentialObject): { registries: string[]; dockerConfigJson: string; expiresAt: Date | undefined } | undefined {
+    const minted = this.states.get(key)?.minted;
+    if (minted) return { registries: minted.credentials.map((c) => c.registry), dockerConfigJson: minted.dockerConfigJson, expiresAt: minted.expiresAt };
+    for (const secret of this.secretsByOwner.get(this.labelKeyOf(spec))?.values() ?? []) {
+      const raw = secret.data?.[DOCKERCONFIGJSON_KEY];
+      if (!raw || secret.metadata?.name !== spec.spec.target.secretName) continue;
+      try {
+        const dockerConfigJson = Buffer.from(raw, 'base64').toString('utf8');
+        const auths = (JSON.parse(dockerConfigJson) as { auths?: Record<string, unknown> }).auths ?? {};
+        const expiry = secret.metadata?.annotations?.[ANNOTATION_EXPIRES_AT];
+        const expiresAt = expiry ? new Date(expiry) : undefined;
+        if (expiresAt && expiresAt.getTime() <= this.clock.now()) continue; // never hand out an expired copy
+        return { registries: Object.keys(auths), dockerConfigJson, expiresAt };
+      } catch {
+        continue;
+      }
+    }
+    return undefined;
   }
 
   // ---- reconcile ----

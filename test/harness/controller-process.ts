@@ -3,6 +3,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
 import { CLI_PATH } from './cli.js';
+import { assertNoLeak, rememberSecretEnv, watchOutput } from './leak-guard.js';
 import type { CredentialStatus } from './test-controller.js';
 
 export interface ControllerProcess {
@@ -17,6 +18,7 @@ export function spawnController(
   kubeconfigPath: string,
   opts: { args?: string[]; env?: Record<string, string>; nodeFlags?: string[] } = {},
 ): ControllerProcess {
+  rememberSecretEnv(opts.env);
   const child = spawn(
     process.execPath,
     [
@@ -37,18 +39,25 @@ export function spawnController(
   child.stdout!.on('data', (d: Buffer) => output.push(d.toString()));
   child.stderr!.on('data', (d: Buffer) => output.push(d.toString()));
   const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+  const where = `the output of regcred controller (pid ${child.pid})`;
+  watchOutput(where, () => output.join(''));
+  const terminate = async (signal: NodeJS.Signals, timeoutMs: number): Promise<number | null> => {
+    if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;
+    child.kill(signal);
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    try {
+      return await exited;
+    } finally {
+      clearTimeout(timer);
+    }
+  };
   return {
     child,
     output,
     async stop(signal = 'SIGTERM', timeoutMs = 15_000) {
-      if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;
-      child.kill(signal);
-      const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-      try {
-        return await exited;
-      } finally {
-        clearTimeout(timer);
-      }
+      const code = await terminate(signal, timeoutMs);
+      assertNoLeak(output.join(''), where);
+      return code;
     },
   };
 }

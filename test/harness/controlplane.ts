@@ -4,6 +4,7 @@
 // them. Binaries come from build-controlplane.sh (built once from the Go module proxy, cached), or
 // from $REGCRED_TEST_BINARIES.
 
+import { AssertionError } from 'node:assert';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
 import { createWriteStream, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -14,6 +15,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CoreV1Api, KubeConfig, RbacAuthorizationV1Api } from '@kubernetes/client-node';
+import { rememberSecret, scanCapturedOutputs, scanClusterForLeaks } from './leak-guard.js';
 
 export interface ControlPlane {
   kubeconfigPath: string;
@@ -203,6 +205,27 @@ function track(child: ChildProcess): ChildProcess {
   return child;
 }
 
+/**
+ * The leak scan of the cluster (and of every watched output), run before the control plane stops:
+ * the leak found, if any. An API server that is down or failing only skips the cluster part.
+ */
+async function leakScan(kc: KubeConfig, server: string, tls: { ca: Buffer; cert: Buffer; key: Buffer }): Promise<Error | undefined> {
+  try {
+    if (await httpsOk(`${server}/readyz`, tls)) await scanClusterForLeaks(kc);
+    else scanCapturedOutputs();
+    return undefined;
+  } catch (err) {
+    if (err instanceof AssertionError) return err;
+    // Unreachable or failing mid-scan: the outputs can still be checked.
+    try {
+      scanCapturedOutputs();
+      return undefined;
+    } catch (outputLeak) {
+      return outputLeak as Error;
+    }
+  }
+}
+
 export async function start(opts: StartOptions = {}): Promise<ControlPlane> {
   const bin = controlPlaneBinaries();
   const dir = mkdtempSync(join(tmpdir(), 'regcred-cp-'));
@@ -334,6 +357,7 @@ export async function start(opts: StartOptions = {}): Promise<ControlPlane> {
     });
     const token = res.status?.token;
     if (!token) throw new Error('TokenRequest returned no token');
+    rememberSecret(token);
     return token;
   };
 
@@ -366,10 +390,13 @@ export async function start(opts: StartOptions = {}): Promise<ControlPlane> {
     async stop() {
       if (stopped) return;
       stopped = true;
+      const leak = await leakScan(kubeConfig, server, tls);
       await terminate(kcm);
       await terminate(apiserver);
       await terminate(etcd);
       if (!process.env['REGCRED_KEEP_CONTROLPLANE']) rmSync(dir, { recursive: true, force: true });
+      // After the shutdown, so a leak fails the `after` hook without leaving servers behind.
+      if (leak) throw leak;
     },
   };
 }

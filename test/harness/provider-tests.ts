@@ -8,6 +8,7 @@ import { RegcredError } from '../../src/errors.js';
 import { createLogger, silentLogger, type Logger } from '../../src/log.js';
 import type { ProviderDeps, SourceReader, SourceSecret } from '../../src/providers/types.js';
 import type { CredentialStatus, TestController } from './test-controller.js';
+import { watchOutput } from './leak-guard.js';
 
 export type Auths = Record<string, { username: string; password: string; auth: string }>;
 
@@ -95,6 +96,8 @@ export function fakeDeps(over: Partial<ProviderDeps> = {}): ProviderDeps {
 
 /** A JSON logger at `level` whose lines go to `lines`, for "logged, and no secret in the log" checks. */
 export function capturingLogger(lines: string[], level: 'debug' | 'info' | 'warn' = 'debug'): Logger {
+  // Rescanned for leaks when the control plane stops (a no-op in unit tests, which start none).
+  watchOutput('the logs of an in-process controller', () => lines.join(''));
   return createLogger({ level, format: 'json', destination: new Writable({ write: (c, _e, done) => (lines.push(String(c)), done()) }) });
 }
 

@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { freePort } from './controlplane.js';
 import { startHttpBroker, type HttpBroker } from './doubles/http-broker.js';
+import { rememberLogin } from './leak-guard.js';
 
 export interface Registry {
   /** 127.0.0.1:<port>: the auths key and the image reference host. */
@@ -48,6 +49,7 @@ export async function startRegistry(users: Record<string, string>): Promise<Regi
   let generation = 0;
   const writeUsers = (u: Record<string, string>) => {
     const names = Object.keys(u);
+    for (const n of names) rememberLogin(n, u[n]!);
     const hashes = bcrypt(names.map((n) => u[n]!));
     const tmp = `${htpasswd}.tmp`;
     writeFileSync(tmp, names.map((n, i) => `${n}:${hashes[i]}\n`).join(''));

@@ -7,6 +7,7 @@ import { createMetrics, type Metrics } from '../../src/metrics.js';
 import { EventRecorder } from '../../src/kube/events.js';
 import { createClusterCredential, waitForClusterCredentialStatus } from './controller-process.js';
 import { capturingLogger } from './provider-tests.js';
+import { assertNoLeak } from './leak-guard.js';
 
 export interface CredentialStatus {
   conditions?: Array<{ type: string; status: string; reason: string; message: string }>;
@@ -46,6 +47,7 @@ export async function startTestController(
     retryMaxMs: opts.retryMaxMs ?? 2000,
   });
   await controller.start();
+  const where = 'the in-process controller logs'; // watched for the final rescan by capturingLogger
   return {
     controller,
     metrics,
@@ -57,7 +59,10 @@ export async function startTestController(
     },
     waitForStatus: (name, done, timeoutMs = 20_000) => waitForClusterCredentialStatus(cp.kubeConfig, name, done, timeoutMs),
     createClusterCredential: (name, spec) => createClusterCredential(cp.kubeConfig, name, spec),
-    stop: () => controller.stop(),
+    async stop() {
+      await controller.stop();
+      assertNoLeak(logLines.join(''), where);
+    },
   };
 }
 

@@ -21,6 +21,7 @@ import { createServer as createHttpsServer, request as httpsRequest } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { listenLoopback } from './http-util.js';
+import { rememberSecret } from '../leak-guard.js';
 
 export interface TestTls {
   dir: string;
@@ -160,6 +161,7 @@ async function verifyServiceAccountJwt(
 }
 
 export async function startAzureDoubles(opts: AzureDoublesOptions): Promise<AzureDoubles> {
+  for (const sp of opts.principals) rememberSecret(sp.secret);
   const tls = makeTestTls();
   const requests: RecordedRequest[] = [];
   const issued = new Map<string, { tenant: string; clientId: string }>();
@@ -181,6 +183,7 @@ export async function startAzureDoubles(opts: AzureDoublesOptions): Promise<Azur
       uti: randomUUID(),
     });
     issued.set(token, { tenant, clientId });
+    rememberSecret(token);
     return token;
   };
 
@@ -290,6 +293,7 @@ export async function startAzureDoubles(opts: AzureDoublesOptions): Promise<Azur
       tenant: aad.tenant,
     });
     refreshTokens.set(refresh, { registry: service, exp });
+    rememberSecret(refresh);
     record('acr', req, form, 'issued');
     json(res, 200, { refresh_token: refresh });
   }

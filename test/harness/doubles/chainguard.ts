@@ -17,6 +17,7 @@ import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:http';
 import { failureSwitch, listenLoopback, recordingAnswer, readBody, sendJson as send, signHs256, type TokenExchangeDouble } from './http-util.js';
 import { verifyServiceAccountToken, type Jwks } from './sa-token.js';
+import { rememberSecret } from '../leak-guard.js';
 
 export interface ChainguardDoubleOptions {
   /** The cluster's service-account keys (apiServerJwks(cp)). */
@@ -85,6 +86,7 @@ export async function startChainguardDouble(opts: ChainguardDoubleOptions): Prom
       if (!m) return answer(401, { code: GRPC.Unauthenticated, message: 'missing bearer token', details: [] });
       const token = m[1]!;
       bearers.push(token);
+      rememberSecret(token);
       if (!aud) return answer(400, { code: GRPC.InvalidArgument, message: 'aud is required', details: [] });
       const checked = verifyServiceAccountToken(token, opts.jwks, { issuer: opts.kubeIssuer, audience: url });
       if ('error' in checked) return answer(401, { code: GRPC.Unauthenticated, message: `unable to verify bearer token: ${checked.error}`, details: [] });
@@ -98,6 +100,7 @@ export async function startChainguardDouble(opts: ChainguardDoubleOptions): Prom
       }
       const minted = mint(identity, aud);
       issued.push(minted);
+      rememberSecret(minted);
       answer(200, { token: minted });
     })().catch((err: unknown) => send(res, 500, { code: 13, message: String(err), details: [] }));
   });

@@ -13,6 +13,7 @@
 import { createHmac, randomBytes, randomUUID } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import { listenLoopback, readBody } from './http-util.js';
+import { rememberSecret } from '../leak-guard.js';
 
 export const CRUSOE_TOKENS_PATH = '/v1alpha5/ccr/tokens';
 export const CRUSOE_KEYS_PATH = '/v1alpha5/users/limited-usage-api-key';
@@ -83,6 +84,7 @@ function canonicalize(rawQuery: string): string {
 }
 
 export async function startCrusoeDouble(expect: { accessKey: string; secretKey: string }): Promise<CrusoeDouble> {
+  rememberSecret(expect.secretKey);
   const double = {
     baseUrl: '',
     requests: [] as CrusoeRequest[],
@@ -169,6 +171,7 @@ export async function startCrusoeDouble(expect: { accessKey: string; secretKey: 
         };
         double.tokens.push(token);
         double.minted.push(token);
+        rememberSecret(token.token);
         return reply(200, { token: token.token });
       }
 

@@ -9,6 +9,7 @@
 import { createHash, createHmac, randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { listenLoopback } from './http-util.js';
+import { rememberLogin, rememberSecret } from '../leak-guard.js';
 
 export const ECR_PUBLIC_TARGET = 'SpencerFrontendService.GetAuthorizationToken';
 
@@ -67,6 +68,9 @@ function signature(req: IncomingMessage, body: Buffer, signedHeaders: string, sc
 
 export async function startEcrPublicDouble(expect: { accessKeyId: string; secretAccessKey: string }): Promise<EcrPublicDouble> {
   const password = `ecrpub-${randomBytes(24).toString('base64url')}`;
+  rememberSecret(expect.secretAccessKey);
+  // The token is base64("AWS:" + password): the docker config `auth` regcred writes.
+  rememberLogin('AWS', password);
   // Whole seconds: the API states expiresAt as epoch seconds.
   const expiresAt = new Date((Math.floor(Date.now() / 1000) + 12 * 3600) * 1000);
   const requests: EcrPublicRequest[] = [];

@@ -27,6 +27,7 @@ import { createPublicKey, randomBytes, verify, type JsonWebKey, type KeyObject }
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { listenLoopback, readBody } from './http-util.js';
 import { verifyJwt, type Jwks } from './sa-token.js';
+import { rememberSecret } from '../leak-guard.js';
 
 export interface GcpDoublesOptions {
   /** Service-account keys the token endpoint accepts: client_email → public key. */
@@ -81,10 +82,16 @@ function oauthError(res: ServerResponse, status: number, error: string, descript
 
 export { verifyJwt };
 
-const token = (prefix: string) => `${prefix}.${randomBytes(24).toString('base64url')}`;
+/** A fresh access token, remembered as a secret. */
+function token(prefix: string): string {
+  const t = `${prefix}.${randomBytes(24).toString('base64url')}`;
+  rememberSecret(t);
+  return t;
+}
 
 export async function startGcpDoubles(opts: GcpDoublesOptions = {}): Promise<GcpDoubles> {
   const expiresIn = opts.expiresIn ?? 3599;
+  for (const u of opts.users?.values() ?? []) rememberSecret(u.clientSecret, u.refreshToken);
   const failures = new Map<string, { status: number; body: unknown; times: number }>();
   let url = '';
   const d = {

@@ -26,6 +26,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { listenLoopback } from './http-util.js';
 import { verifyServiceAccountToken, type Jwks } from './sa-token.js';
+import { rememberLogin, rememberSecret } from '../leak-guard.js';
 
 export interface BrokerCredential {
   username: string;
@@ -119,6 +120,10 @@ function selfSignedCertificate(): { key: string; cert: string; certPath: string 
   return { key: readFileSync(keyPath, 'utf8'), cert: readFileSync(certPath, 'utf8'), certPath };
 }
 
+function rememberCredential(c: BrokerCredential): void {
+  rememberLogin(c.username, c.password);
+}
+
 export function answerBody(c: BrokerCredential): Record<string, unknown> {
   const data: Record<string, unknown> = { username: c.username, password: c.password };
   if (c.expiresAt) {
@@ -132,6 +137,9 @@ export function answerBody(c: BrokerCredential): Record<string, unknown> {
 export async function startHttpBroker(opts: HttpBrokerOptions = {}): Promise<HttpBroker> {
   const path = opts.path ?? '/token';
   let current: BrokerCredential = opts.credential ?? randomCredential(HOUR_MS);
+  rememberCredential(current);
+  // Header values that authenticate (API keys, bearer tokens); not e.g. an Accept header.
+  for (const [name, value] of Object.entries(opts.requiredHeaders ?? {})) if (/auth|key|token|secret/i.test(name)) rememberSecret(value);
   const lifetimeMs = current.expiresAt ? Math.max(60_000, current.expiresAt.getTime() - Date.now()) : undefined;
   let failure: FailureMode | null = null;
   let oversizedBytesSent = 0;
@@ -216,6 +224,7 @@ export async function startHttpBroker(opts: HttpBrokerOptions = {}): Promise<Htt
     if (opts.rotate && issued.length > 0) {
       current = typeof opts.rotate === 'function' ? opts.rotate(current) : randomCredential(lifetimeMs);
     }
+    rememberCredential(current);
     await opts.onIssue?.(current);
     issued.push({ ...current });
     send(res, 200, answerBody(current));
@@ -253,6 +262,7 @@ export async function startHttpBroker(opts: HttpBrokerOptions = {}): Promise<Htt
     },
     setCredential(username, password, expiresAt) {
       current = { username, password, expiresAt };
+      rememberCredential(current);
     },
     fail(mode) {
       failure = mode;

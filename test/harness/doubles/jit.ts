@@ -9,6 +9,7 @@
 import { randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import { listenLoopback, readBody } from './http-util.js';
+import { rememberLogin, rememberSecret } from '../leak-guard.js';
 
 export interface JitRequest {
   method: string;
@@ -37,6 +38,7 @@ export interface JitDouble {
 }
 
 export async function startJitDouble(opts: { clientId: string; secret: string; registryUrl?: string; username?: string }): Promise<JitDouble> {
+  rememberSecret(opts.secret);
   const issued = new Set<string>();
   const double = {
     baseUrl: '',
@@ -83,6 +85,7 @@ export async function startJitDouble(opts: { clientId: string; secret: string; r
         const accessToken = `jitat-${randomBytes(24).toString('base64url')}`;
         issued.add(accessToken);
         double.accessTokens.push(accessToken);
+        rememberSecret(accessToken);
         return reply(200, { accessToken, tokenType: 'Bearer' });
       }
 
@@ -92,6 +95,7 @@ export async function startJitDouble(opts: { clientId: string; secret: string; r
         if (!issued.has(m[1]!)) return reply(401, { message: 'Invalid access token' });
         const password = `jitpw-${randomBytes(24).toString('base64url')}`;
         double.passwords.push(password);
+        rememberLogin(double.username, password);
         return reply(200, { username: double.username, password, registry_url: double.registryUrl });
       }
 

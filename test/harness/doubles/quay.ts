@@ -12,6 +12,7 @@ import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:http';
 import { failureSwitch, listenLoopback, recordingAnswer, sendJson as send, signHs256, type TokenExchangeDouble } from './http-util.js';
 import { verifyServiceAccountToken, type Jwks } from './sa-token.js';
+import { rememberSecret } from '../leak-guard.js';
 
 export interface QuayRobotFederation {
   /** The token issuer (cp.issuer). */
@@ -78,6 +79,7 @@ export async function startQuayDouble(opts: QuayDoubleOptions): Promise<QuayDoub
     const token = decoded.slice(colon + 1);
     record.robot = robot;
     bearers.push(token);
+    rememberSecret(token);
     if (!/^[a-z0-9]+(?:[._-][a-z0-9]+)*\+[a-z][a-z0-9_]{1,254}$/.test(robot)) return answer(401, { error: 'Invalid robot' });
     const federation = robots[robot];
     if (!federation) return answer(401, { error: 'Robot does not have federated login configured' });
@@ -87,6 +89,7 @@ export async function startQuayDouble(opts: QuayDoubleOptions): Promise<QuayDoub
     record.tokenAud = checked.claims['aud'];
     const minted = mint(robot);
     issued.push(minted);
+    rememberSecret(minted);
     answer(200, { token: minted });
   });
   const { port, stop } = await listenLoopback(server);

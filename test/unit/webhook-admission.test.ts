@@ -1,0 +1,141 @@
+// The webhook's decisions as pure functions: image references parsed as the distribution reference
+// grammar does, .dockerconfigjson keys matched as the kubelet matches them, and the JSON patch; and
+// admitPod's contract: never refuse, nothing written on a dry run, errors admit unchanged.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { decidePod, imageLocation, registryMatchesImage, type PullSecretCandidate } from '../../src/webhook/admission.js';
+import { admitPod, type PodAdmissionBackend } from '../../src/webhook/server.js';
+import { capturingLogger } from '../harness/provider-tests.js';
+
+test('imageLocation: hosts, Docker Hub defaults, tags and digests', () => {
+  assert.deepEqual(imageLocation('busybox'), { host: 'docker.io', path: 'library/busybox' });
+  assert.deepEqual(imageLocation('busybox:1.36'), { host: 'docker.io', path: 'library/busybox' });
+  assert.deepEqual(imageLocation('acme/tool:2'), { host: 'docker.io', path: 'acme/tool' });
+  assert.deepEqual(imageLocation('index.docker.io/acme/tool'), { host: 'docker.io', path: 'acme/tool' });
+  assert.deepEqual(imageLocation('localhost/app'), { host: 'localhost', path: 'app' });
+  assert.deepEqual(imageLocation('Registry.Example:5000/team/app:1.0'), { host: 'registry.example:5000', path: 'team/app' });
+  assert.deepEqual(imageLocation(`123456789012.dkr.ecr.eu-west-1.amazonaws.com/app@sha256:${'b'.repeat(64)}`), { host: '123456789012.dkr.ecr.eu-west-1.amazonaws.com', path: 'app' });
+  assert.deepEqual(imageLocation('europe-docker.pkg.dev/proj/repo/img:tag@sha256:abc'), { host: 'europe-docker.pkg.dev', path: 'proj/repo/img' });
+});
+
+test('registryMatchesImage: host and port exact, "*" for one label, path prefixes at "/" boundaries, Docker Hub aliases', () => {
+  const yes: Array<[string, string]> = [
+    ['registry.example:5000', 'registry.example:5000/team/app:1'],
+    ['https://registry.example:5000', 'registry.example:5000/team/app'],
+    ['https://index.docker.io/v1/', 'busybox'],
+    ['docker.io', 'acme/tool'],
+    ['*.gcr.io', 'eu.gcr.io/proj/img'],
+    ['europe-docker.pkg.dev/proj', 'europe-docker.pkg.dev/proj/repo/img'],
+    ['cgr.dev', 'cgr.dev/acme.com/python:latest'],
+  ];
+  const no: Array<[string, string]> = [
+    ['registry.example', 'registry.example:5000/team/app'],
+    ['registry.example:5000', 'registry.example/team/app'],
+    ['*.gcr.io', 'gcr.io/proj/img'],
+    ['*.gcr.io', 'a.b.gcr.io/proj/img'],
+    ['europe-docker.pkg.dev/proj', 'europe-docker.pkg.dev/project2/img'],
+    ['ghcr.io', 'busybox'],
+    ['docker.io', 'ghcr.io/acme/tool'],
+  ];
+  for (const [key, image] of yes) assert.equal(registryMatchesImage(key, image), true, `${key} should match ${image}`);
+  for (const [key, image] of no) assert.equal(registryMatchesImage(key, image), false, `${key} should not match ${image}`);
+});
+
+const ecr: PullSecretCandidate = { key: 'ClusterRegistryCredential/ecr', secretName: 'ecr-pull', registries: ['123456789012.dkr.ecr.eu-west-1.amazonaws.com'] };
+const hub: PullSecretCandidate = { key: 'ClusterRegistryCredential/hub', secretName: 'hub-pull', registries: ['https://index.docker.io/v1/'] };
+const ECR_IMAGE = '123456789012.dkr.ecr.eu-west-1.amazonaws.com/app:1';
+
+test('decidePod: adds only the matching secrets; a whole list when there is none, appends otherwise', () => {
+  const bare = decidePod({ spec: { containers: [{ image: ECR_IMAGE }] } }, [ecr, hub]);
+  assert.deepEqual(bare.patch, [{ op: 'add', path: '/spec/imagePullSecrets', value: [{ name: 'ecr-pull' }] }]);
+  const withList = decidePod({ spec: { containers: [{ image: ECR_IMAGE }], initContainers: [{ image: 'busybox' }], imagePullSecrets: [{ name: 'mine' }] } }, [ecr, hub]);
+  assert.deepEqual(withList.patch, [
+    { op: 'add', path: '/spec/imagePullSecrets/-', value: { name: 'ecr-pull' } },
+    { op: 'add', path: '/spec/imagePullSecrets/-', value: { name: 'hub-pull' } },
+  ]);
+  const ephemeral = decidePod({ spec: { containers: [{ image: 'ghcr.io/x/y' }], ephemeralContainers: [{ image: ECR_IMAGE }] } }, [ecr]);
+  assert.equal(ephemeral.added.length, 1);
+});
+
+test('decidePod: unchanged when already referenced, no image matches, no images, or opted out; one reference per name', () => {
+  assert.equal(decidePod({ spec: { containers: [{ image: ECR_IMAGE }], imagePullSecrets: [{ name: 'ecr-pull' }] } }, [ecr]).skipped, 'already-referenced');
+  assert.equal(decidePod({ spec: { containers: [{ image: 'ghcr.io/x/y' }] } }, [ecr]).skipped, 'no-match');
+  assert.equal(decidePod({ spec: { containers: [] } }, [ecr]).skipped, 'no-images');
+  assert.equal(decidePod({ metadata: { annotations: { 'regcred.dev/inject': 'false' } }, spec: { containers: [{ image: ECR_IMAGE }] } }, [ecr]).skipped, 'opted-out');
+  const twin = { ...ecr, key: 'RegistryCredential/team/ecr' };
+  assert.equal(decidePod({ spec: { containers: [{ image: ECR_IMAGE }] } }, [ecr, twin]).added.length, 1);
+});
+
+function backend(over: Partial<PodAdmissionBackend> = {}, calls: string[] = []): PodAdmissionBackend {
+  return {
+    candidatesFor: async () => ({ candidates: [ecr] }),
+    ensureSecret: async (c, ns) => {
+      calls.push(`${ns}/${c.secretName}`);
+      return 'created';
+    },
+    ...over,
+  };
+}
+const podRequest = (extra: Record<string, unknown> = {}) => ({
+  uid: 'u-1',
+  kind: { group: '', version: 'v1', kind: 'Pod' },
+  namespace: 'team-a',
+  operation: 'CREATE',
+  object: { metadata: { generateName: 'web-' }, spec: { containers: [{ image: ECR_IMAGE }] } },
+  ...extra,
+});
+
+test('admitPod: writes the Secret, then answers with the patch', async () => {
+  const calls: string[] = [];
+  const { response, result } = await admitPod(podRequest(), { backend: backend({}, calls), log: capturingLogger([]) });
+  assert.equal(result, 'patched');
+  assert.equal(response.uid, 'u-1');
+  assert.equal(response.allowed, true);
+  assert.equal(response.patchType, 'JSONPatch');
+  assert.deepEqual(JSON.parse(Buffer.from(response.patch!, 'base64').toString('utf8')), [{ op: 'add', path: '/spec/imagePullSecrets', value: [{ name: 'ecr-pull' }] }]);
+  assert.deepEqual(calls, ['team-a/ecr-pull']);
+});
+
+test('admitPod: a dry run gets the patch and writes nothing', async () => {
+  const calls: string[] = [];
+  const { response } = await admitPod(podRequest({ dryRun: true }), { backend: backend({}, calls), log: capturingLogger([]) });
+  assert.ok(response.patch);
+  assert.deepEqual(calls, []);
+});
+
+test('admitPod: the Secret cannot be written → still referenced, with a warning; the controller writes it later', async () => {
+  const lines: string[] = [];
+  const { response, result } = await admitPod(podRequest(), {
+    backend: backend({ ensureSecret: async () => Promise.reject(new Error('forbidden')) }),
+    log: capturingLogger(lines),
+  });
+  assert.equal(result, 'patched');
+  assert.match(response.warnings?.[0] ?? '', /ecr-pull is not written yet/);
+  assert.match(lines.join(''), /cannot write the pull secret/);
+});
+
+test('admitPod: never refuses; errors and other objects are admitted unchanged', async () => {
+  const failing = await admitPod(podRequest(), { backend: backend({ candidatesFor: async () => Promise.reject(new Error('API down')) }), log: capturingLogger([]) });
+  assert.deepEqual(failing, { response: { uid: 'u-1', allowed: true }, result: 'error' });
+  const update = await admitPod(podRequest({ operation: 'UPDATE' }), { backend: backend(), log: capturingLogger([]) });
+  assert.deepEqual(update.response, { uid: 'u-1', allowed: true });
+  const sa = await admitPod(podRequest({ kind: { group: '', version: 'v1', kind: 'ServiceAccount' } }), { backend: backend(), log: capturingLogger([]) });
+  assert.deepEqual(sa.response, { uid: 'u-1', allowed: true });
+  const optedOutNs = await admitPod(podRequest(), { backend: backend({ candidatesFor: async () => ({ candidates: [ecr], optedOut: true }) }), log: capturingLogger([]) });
+  assert.equal(optedOutNs.result, 'unchanged');
+});
+
+test('admitPod: a slow backend is cut off by the time budget, and the Pod admitted', async () => {
+  const t0 = Date.now();
+  const keepAlive = setTimeout(() => undefined, 5000); // AbortSignal.timeout's timer does not hold the loop
+  const { result } = await admitPod(podRequest(), {
+    backend: backend({
+      candidatesFor: (_ns, signal) => new Promise((_, reject) => signal.addEventListener('abort', () => reject(new Error('budget spent')))),
+    }),
+    log: capturingLogger([]),
+    budgetMs: 100,
+  });
+  clearTimeout(keepAlive);
+  assert.equal(result, 'error');
+  assert.ok(Date.now() - t0 < 2000);
+});
