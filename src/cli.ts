@@ -5,6 +5,7 @@ import { VERSION } from './version.js';
 import { runValidate } from './commands/validate.js';
 import { runSync } from './commands/sync.js';
 import { runGet } from './commands/get.js';
+import { runKubeletConfig } from './commands/kubelet-config.js';
 import { runController } from './commands/controller.js';
 import { EXIT_INVALID, processOutput, type GlobalOptions } from './commands/common.js';
 import { DEFAULT_CONTROLLER_NAMESPACE } from './kube/sources.js';
@@ -92,6 +93,14 @@ export function buildProgram(setExit: (code: number) => void): Command {
     const g = globalOptions(cmd);
     setExit(await runGet({ ...g, ...opts, files: opts.filename }, processOutput, loggerFor(g), (t) => process.stdout.write(t)));
   });
+
+  program
+    .command('kubelet-config')
+    .description('print the kubelet CredentialProviderConfig for the credentials node plugins can serve (exec, ecr, gcp, acr): secretless pulls, docs/secretless.md')
+    .requiredOption('-f, --filename <file>', 'a YAML file of credentials ("-" for stdin); repeatable', collect)
+    .action(async (opts: { filename: string[] }) => {
+      setExit(await runKubeletConfig({ files: opts.filename }, processOutput, (t) => process.stdout.write(t)));
+    });
 
   program
     .command('controller')

@@ -23,6 +23,8 @@ import { secretOrUndefined } from '../harness/kube.js';
 import { installCrds } from '../harness/crds.js';
 import { CONTROLLER_NODE_FLAGS } from '../../src/node-flags.js';
 import { eventually } from '../harness/eventually.js';
+import { freePort } from '../harness/controlplane.js';
+import { AdmissionregistrationV1Api } from '@kubernetes/client-node';
 
 let cp: ControlPlane;
 let core: CoreV1Api;
@@ -79,15 +81,18 @@ before(async () => {
   await installCrds(cp.kubeConfig);
   // Stand-ins for the Prometheus operator's CRDs, so ServiceMonitor and PrometheusRule can be dry-run.
   const ext = cp.kubeConfig.makeApiClient(ApiextensionsV1Api);
-  for (const [kind, plural] of [
-    ['ServiceMonitor', 'servicemonitors'],
-    ['PrometheusRule', 'prometheusrules'],
+  // ... and cert-manager's, for the webhook's Certificate and Issuer.
+  for (const [kind, plural, group] of [
+    ['ServiceMonitor', 'servicemonitors', 'monitoring.coreos.com'],
+    ['PrometheusRule', 'prometheusrules', 'monitoring.coreos.com'],
+    ['Certificate', 'certificates', 'cert-manager.io'],
+    ['Issuer', 'issuers', 'cert-manager.io'],
   ] as const) {
     await ext.createCustomResourceDefinition({
       body: {
-        metadata: { name: `${plural}.monitoring.coreos.com` },
+        metadata: { name: `${plural}.${group}` },
         spec: {
-          group: 'monitoring.coreos.com',
+          group,
           scope: 'Namespaced',
           names: { kind, plural, singular: kind.toLowerCase(), listKind: `${kind}List` },
           versions: [{ name: 'v1', served: true, storage: true, schema: { openAPIV3Schema: { type: 'object', x_kubernetes_preserve_unknown_fields: true } } }],
@@ -344,5 +349,85 @@ describe('the Helm chart installed: the controller with exactly the chart’s RB
     assert.match(res.stdout, /ClusterRegistryCredential\/cron: synced 2\/2 namespaces/);
     assert.ok(await secretOrUndefined(core, 'chart-a', 'cron-pull'));
     assert.ok(!res.stdout.includes(PASSWORD) && !res.stderr.includes(PASSWORD));
+  });
+});
+
+describe('the webhook in the chart', () => {
+  test('rendered and accepted by the API server, self-managed and with cert-manager; RBAC only for its own configuration', async () => {
+    const self = await renderChart({ webhook: { enabled: true, excludeNamespaces: ['legacy'] } }, { release: 'regcred', namespace: 'regcred-system' });
+    const config = find(self, 'MutatingWebhookConfiguration', 'regcred');
+    const hook = config['webhooks'][0];
+    assert.equal(hook.failurePolicy, 'Ignore');
+    assert.equal(hook.sideEffects, 'NoneOnDryRun');
+    assert.equal(hook.reinvocationPolicy, 'IfNeeded');
+    assert.ok(hook.timeoutSeconds <= 10);
+    assert.deepEqual(hook.clientConfig.service, { name: 'regcred-webhook', namespace: 'regcred-system', path: '/mutate-v1-pod', port: 443 });
+    assert.deepEqual(hook.namespaceSelector.matchExpressions[0], { key: 'kubernetes.io/metadata.name', operator: 'NotIn', values: ['kube-system', 'regcred-system', 'legacy'] });
+    find(self, 'Service', 'regcred-webhook');
+    const args = (find(self, 'Deployment')['spec'].template.spec.containers[0] as { args: string[] }).args;
+    assert.ok(args.includes('--webhook-bind-address=:9443') && args.includes('--webhook-configuration-name=regcred') && args.includes('--webhook-secret-name=regcred-webhook-tls'));
+    const role = find(self, 'ClusterRole', 'regcred');
+    assert.deepEqual(
+      role['rules'].find((r: { apiGroups: string[] }) => r.apiGroups.includes('admissionregistration.k8s.io')),
+      { apiGroups: ['admissionregistration.k8s.io'], resources: ['mutatingwebhookconfigurations'], resourceNames: ['regcred'], verbs: ['get', 'patch'] },
+    );
+    await dryRunCreate(self.filter((o) => o.kind !== 'CustomResourceDefinition'));
+
+    const cm = await renderChart({ webhook: { enabled: true, certManager: { enabled: true } } }, { release: 'regcred', namespace: 'regcred-system' });
+    assert.equal(find(cm, 'MutatingWebhookConfiguration')['metadata'].annotations?.['cert-manager.io/inject-ca-from'], 'regcred-system/regcred-webhook');
+    assert.deepEqual(find(cm, 'Certificate')['spec'].dnsNames, ['regcred-webhook.regcred-system.svc', 'regcred-webhook.regcred-system.svc.cluster.local']);
+    find(cm, 'Issuer');
+    const cmArgs = (find(cm, 'Deployment')['spec'].template.spec.containers[0] as { args: string[] }).args;
+    assert.ok(cmArgs.includes('--webhook-cert-dir=/etc/regcred/webhook-tls'));
+    assert.ok(!find(cm, 'ClusterRole', 'regcred')['rules'].some((r: { apiGroups: string[] }) => r.apiGroups.includes('admissionregistration.k8s.io')), 'cert-manager mode: no access to the configuration');
+    await dryRunCreate(cm.filter((o) => o.kind !== 'CustomResourceDefinition'));
+
+    const ns = await renderChart({ rbac: { namespaced: true, namespaces: ['tenant-a'] }, webhook: { enabled: true } }, { release: 'regcred', namespace: 'regcred-system' });
+    const nsHook = find(ns, 'MutatingWebhookConfiguration')['webhooks'][0];
+    assert.deepEqual(nsHook.namespaceSelector.matchExpressions[1], { key: 'kubernetes.io/metadata.name', operator: 'In', values: ['tenant-a'] });
+    find(ns, 'ClusterRole', 'regcred-webhook');
+    await dryRunCreate(ns.filter((o) => o.kind !== 'CustomResourceDefinition'));
+  });
+
+  test('installed: the Deployment\'s command, as the chart\'s ServiceAccount, publishes its CA and mutates a new namespace\'s Pod', async () => {
+    const port = await freePort();
+    const credential = staticCredential('hooked');
+    (credential.spec.target as { serviceAccounts: string[] }).serviceAccounts = [];
+    const values = {
+      credentials: [credential],
+      sourceSecrets: [sourceSecret()],
+      // The controller runs on loopback here, not behind the Service: the API server calls the URL.
+      webhook: { enabled: true, port, url: `https://127.0.0.1:${port}/mutate-v1-pod`, hosts: ['127.0.0.1'] },
+    };
+    const install = await helm(['install', 'hook', CHART_DIR, '-n', 'regcred-system', '--values', valuesFile(values)], { kubeconfig: cp.kubeconfigPath });
+    assert.equal(install.code, 0, install.stderr);
+    const deployment = find(await renderChart(values, { release: 'hook', namespace: 'regcred-system' }), 'Deployment');
+    const ctl = runLikeDeployment(deployment, await cp.kubeconfigFor('regcred-system', 'regcred'), 'regcred-system');
+    const admission = cp.kubeConfig.makeApiClient(AdmissionregistrationV1Api);
+    try {
+      const log = () => ctl.output.join('');
+      await eventually('the CA bundle published', async () => (await admission.readMutatingWebhookConfiguration({ name: 'hook-regcred' })).webhooks?.[0]?.clientConfig.caBundle, 30_000, log);
+      const tls = await core.readNamespacedSecret({ namespace: 'regcred-system', name: 'hook-regcred-webhook-tls' });
+      assert.equal(tls.type, 'kubernetes.io/tls');
+      await new Promise((r) => setTimeout(r, 1500)); // the API server's view of the configuration
+      await core.createNamespace({ body: { metadata: { name: 'chart-hooked', labels: { chart: 'yes' } } } });
+      const pod = await eventually('a Pod admitted', async () => {
+        try {
+          return await core.createNamespacedPod({ namespace: 'chart-hooked', body: { metadata: { name: 'app' }, spec: { containers: [{ name: 'app', image: 'registry.example.com/team/app:1' }] } } });
+        } catch (err) {
+          if (/service ?account/i.test(String((err as { body?: unknown }).body ?? err))) return undefined;
+          throw err;
+        }
+      }, 30_000, log);
+      assert.deepEqual(pod.spec?.imagePullSecrets?.map((r) => r.name), ['hooked-pull']);
+      assert.ok(await secretOrUndefined(core, 'chart-hooked', 'hooked-pull'), 'the Secret was there when the Pod was admitted');
+      assert.doesNotMatch(log(), /forbidden/i, 'no request was refused for lack of RBAC');
+      const me = 'system:serviceaccount:regcred-system:regcred';
+      assert.equal(await can(me, 'patch', 'mutatingwebhookconfigurations', undefined, 'admissionregistration.k8s.io'), false, 'not any configuration');
+    } finally {
+      assert.equal(await stopProcess(ctl.child), 0);
+      const uninstall = await helm(['uninstall', 'hook', '-n', 'regcred-system', '--wait'], { kubeconfig: cp.kubeconfigPath });
+      assert.equal(uninstall.code, 0, uninstall.stderr);
+    }
   });
 });
