@@ -49,7 +49,7 @@ export interface ControllerResult {
     http: { providerCalls: number; refreshes: number; callsPerRefresh: number; secretWrites: number; secretDeletes: number; writesPerRotation: number };
     ecr: { regions: number; callsByRegion: Record<string, number>; refreshes: number; callsPerRefresh: number; callsPerRefreshPerRegion: number };
   };
-  memory: { namespaces: number; credentials: number; secrets: number; synced: boolean; syncSeconds: number; rssMB: number; peakRssMB: number };
+  memory: { namespaces: number; credentials: number; secrets: number; synced: boolean; syncSeconds: number; rssMB: number; peakRssMB: number; rssAfterRotationMB?: number; peakRssAfterRotationMB?: number };
 }
 
 function newest(prefix: string): string {
@@ -114,6 +114,9 @@ export function render(fan: FanoutResult, ctl: ControllerResult, files: { fanout
     `| idle writes (${int(ctl.idle.namespaces)} synced namespaces, ${Math.round(ctl.idle.seconds / 60)} min) | **${ctl.idle.writes}** (${ctl.idle.requestsPerMinute} requests/min, watch renewals) | | | | |`,
     `| controller memory (${int(ctl.memory.namespaces)} namespaces × ${ctl.memory.credentials} credentials = ${int(ctl.memory.secrets)} Secrets) | **${s(ctl.memory.rssMB, 1)} MB** RSS (peak ${s(ctl.memory.peakRssMB, 1)} MB), synced in ${Math.round(ctl.memory.syncSeconds)} s | | | | |`,
   );
+  if (ctl.memory.rssAfterRotationMB !== undefined) {
+    lines.push(`| the same, after the rotation phase (2 more credentials: http, ECR with the AWS SDK loaded) | ${s(ctl.memory.rssAfterRotationMB, 1)} MB RSS (peak ${s(ctl.memory.peakRssAfterRotationMB, 1)} MB) | | | | |`);
+  }
   lines.push('', `<details><summary>Every fan-out measurement (median of ${fan.settings.runs} runs for raw client and regcred; CPU in seconds)</summary>`, '');
   lines.push('| contender | phase | wall (s) | range (s) | client CPU | server CPU | other CPU | API writes (2xx) | Secret reads |');
   lines.push('|---|---|---:|---:|---:|---:|---:|---:|---:|');

@@ -8,8 +8,9 @@ import { LeaderElector } from '../kube/leader.js';
 import { createMetrics } from '../metrics.js';
 import { Controller } from '../controller/controller.js';
 import { parseBindAddress, startHttpServers, type HttpServers } from '../controller/http.js';
-import { FileCertificates, SelfManagedCertificates, type CertificateSource } from '../webhook/tls.js';
-import { startWebhookServer, type WebhookServer } from '../webhook/server.js';
+// The webhook's modules (and node-forge) load only when the webhook is enabled: see startWebhook.
+import type { CertificateSource } from '../webhook/tls.js';
+import type { WebhookServer } from '../webhook/server.js';
 import { ChainguardCompat } from '../controller/chainguard-compat.js';
 import { exchangeChainguardToken, DEFAULT_CHAINGUARD_ISSUER, DEFAULT_SERVICE_ACCOUNT } from '../providers/chainguard.js';
 import { createTokenMinter } from '../kube/sources.js';
@@ -60,6 +61,8 @@ async function startWebhook(
 ): Promise<{ server: WebhookServer; certificates: CertificateSource } | undefined> {
   const bind = parseBindAddress(opts.webhookBindAddress ?? '0');
   if (!bind) return undefined;
+  const { FileCertificates, SelfManagedCertificates } = await import('../webhook/tls.js');
+  const { startWebhookServer } = await import('../webhook/server.js');
   const service = opts.webhookServiceName ?? DEFAULT_WEBHOOK_SERVICE;
   const hosts = opts.webhookHost?.length ? opts.webhookHost : [`${service}.${opts.namespace}.svc`, `${service}.${opts.namespace}.svc.cluster.local`];
   const certificates: CertificateSource = opts.webhookCertDir

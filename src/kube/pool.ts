@@ -12,6 +12,26 @@ import type { KubeConfig } from '@kubernetes/client-node';
 
 const POOLED = Symbol.for('regcred.pooledAgents');
 
+/**
+ * A keep-alive agent that hands a freed socket to the next request one turn of the event loop later.
+ * node-fetch 2 (client-node's HTTP client) decides that a chunked response ended early when, at the
+ * response's 'close', its socket still has a 'data' listener; but Node's agent gives the socket to a
+ * queued request as soon as the response ends, before that 'close', and the new request's listener
+ * makes node-fetch fail the finished response with "Premature close". With requests queued for a
+ * socket (more than maxSockets in flight) nearly every chunked response failed that way (396 of 400
+ * over TLS when the body is read a moment later, as client-node does; test/unit/kube-pool.test.ts),
+ * and was retried; deferring the hand-over lets 'close' run first.
+ */
+export class DeferredReleaseAgent extends Agent {
+  override emit(event: string | symbol, ...args: unknown[]): boolean {
+    if (event === 'free') {
+      setImmediate(() => super.emit(event, ...args));
+      return true;
+    }
+    return super.emit(event, ...args);
+  }
+}
+
 interface RequestContextLike {
   getAgent(): unknown;
   setAgent(agent: unknown): void;
@@ -76,7 +96,7 @@ export function poolConnections(kc: KubeConfig, opts: PoolOptions = {}): KubeCon
       if (!shared) {
         const tls: Record<string, unknown> = {};
         for (const k of TLS_KEYS) if (options[k] !== undefined) tls[k] = options[k];
-        shared = new Agent({ ...tls, keepAlive: true, maxSockets, maxFreeSockets: maxSockets, scheduling: 'lifo' });
+        shared = new DeferredReleaseAgent({ ...tls, keepAlive: true, maxSockets, maxFreeSockets: maxSockets, scheduling: 'lifo' });
         agents.set(key, shared);
       }
       agent = shared;
