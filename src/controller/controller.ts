@@ -437,7 +437,7 @@ export class Controller {
     for (const [key, spec] of this.specs) {
       if (!this.targets(spec, namespace, labels)) continue;
       const registries = this.heldContent(key, spec)?.registries ?? [];
-      if (registries.length > 0) candidates.push({ key, secretName: spec.spec.target.secretName, registries });
+      if (registries.length > 0) candidates.push({ key, secretName: spec.spec.target.secretName, registries, serviceAccounts: spec.spec.target.serviceAccounts });
     }
     return { candidates };
   }

@@ -23,6 +23,13 @@ export interface PullSecretCandidate {
   key: string;
   secretName: string;
   registries: readonly string[];
+  /** The credential's target.serviceAccounts ("*": all), for service accounts created in the namespace. */
+  serviceAccounts?: readonly string[];
+}
+
+export interface ServiceAccountLike {
+  metadata?: { name?: string | undefined; annotations?: Record<string, string> | undefined } | undefined;
+  imagePullSecrets?: Array<{ name?: string | undefined }> | undefined;
 }
 
 export type JsonPatchOp = { op: 'add'; path: string; value: unknown };
@@ -101,6 +108,31 @@ export interface PodDecision {
   skipped?: 'opted-out' | 'no-images' | 'no-match' | 'already-referenced';
 }
 
+/** Adds `refs` to a list at `path` that may be absent. */
+function addReferences(path: string, existing: unknown[] | undefined | null, names: string[]): JsonPatchOp[] {
+  const refs = names.map((name) => ({ name }));
+  return existing ? refs.map((value) => ({ op: 'add', path: `${path}/-`, value })) : [{ op: 'add', path, value: refs }];
+}
+
+/**
+ * The pull secrets a new service account should carry, as the controller would patch them: those of
+ * credentials whose target.serviceAccounts names it (or "*"). Born with them, every Pod that uses it
+ * gets them through the API server's ServiceAccount admission, before any webhook runs.
+ */
+export function decideServiceAccount(sa: ServiceAccountLike, candidates: readonly PullSecretCandidate[]): { patch: JsonPatchOp[]; added: PullSecretCandidate[] } {
+  const name = sa.metadata?.name ?? '';
+  if (!name || sa.metadata?.annotations?.[ANNOTATION_INJECT] === 'false') return { patch: [], added: [] };
+  const present = new Set((sa.imagePullSecrets ?? []).map((r) => r.name));
+  const added: PullSecretCandidate[] = [];
+  for (const c of candidates) {
+    if (!(c.serviceAccounts ?? []).some((s) => s === '*' || s === name) || present.has(c.secretName)) continue;
+    present.add(c.secretName);
+    added.push(c);
+  }
+  if (added.length === 0) return { patch: [], added };
+  return { patch: addReferences('/imagePullSecrets', sa.imagePullSecrets, added.map((c) => c.secretName)), added };
+}
+
 /** The imagePullSecrets a Pod needs from `candidates`, as a JSON patch. */
 export function decidePod(pod: PodLike, candidates: readonly PullSecretCandidate[]): PodDecision {
   if (pod.metadata?.annotations?.[ANNOTATION_INJECT] === 'false') return { patch: [], added: [], skipped: 'opted-out' };
@@ -116,9 +148,5 @@ export function decidePod(pod: PodLike, candidates: readonly PullSecretCandidate
     added.push(c);
   }
   if (added.length === 0) return { patch: [], added: [], skipped: 'already-referenced' };
-  const refs = added.map((c) => ({ name: c.secretName }));
-  const patch: JsonPatchOp[] = pod.spec?.imagePullSecrets
-    ? refs.map((value) => ({ op: 'add', path: '/spec/imagePullSecrets/-', value }))
-    : [{ op: 'add', path: '/spec/imagePullSecrets', value: refs }];
-  return { patch, added };
+  return { patch: addReferences('/spec/imagePullSecrets', pod.spec?.imagePullSecrets, added.map((c) => c.secretName)), added };
 }

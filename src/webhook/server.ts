@@ -8,10 +8,11 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { errorMessage } from '../errors.js';
 import type { Logger } from '../log.js';
-import { ANNOTATION_INJECT, decidePod, type PodLike, type PullSecretCandidate } from './admission.js';
+import { ANNOTATION_INJECT, decidePod, decideServiceAccount, type PodLike, type PullSecretCandidate, type ServiceAccountLike } from './admission.js';
 import type { CertificateSource } from './tls.js';
 
 export const POD_PATH = '/mutate-v1-pod';
+export const SERVICE_ACCOUNT_PATH = '/mutate-v1-serviceaccount';
 /** The API server sends at most 3 MiB objects; leave room for the review around it. */
 const MAX_BODY_BYTES = 8 * 1024 * 1024;
 
@@ -45,7 +46,7 @@ interface AdmissionRequest {
   namespace?: string;
   operation?: string;
   dryRun?: boolean;
-  object?: PodLike;
+  object?: PodLike & ServiceAccountLike;
 }
 
 interface AdmissionResponse {
@@ -85,12 +86,19 @@ function reply(res: ServerResponse, status: number, body: unknown): void {
   res.end(text);
 }
 
-/** Decides one AdmissionRequest for a Pod; never throws (an error admits the Pod unchanged). */
-export async function admitPod(request: AdmissionRequest, opts: Pick<WebhookServerOptions, 'backend' | 'log' | 'budgetMs'>): Promise<{ response: AdmissionResponse; result: 'patched' | 'unchanged' | 'error' }> {
+/**
+ * Decides one AdmissionRequest for a Pod (or, at /mutate-v1-serviceaccount, a ServiceAccount);
+ * never throws (an error admits the object unchanged).
+ */
+export async function admitPod(
+  request: AdmissionRequest,
+  opts: Pick<WebhookServerOptions, 'backend' | 'log' | 'budgetMs'>,
+  kind: 'Pod' | 'ServiceAccount' = 'Pod',
+): Promise<{ response: AdmissionResponse; result: 'patched' | 'unchanged' | 'error' }> {
   const uid = request.uid ?? '';
   const unchanged = { response: { uid, allowed: true as const }, result: 'unchanged' as const };
   const namespace = request.namespace ?? '';
-  if (request.kind?.kind !== 'Pod' || request.operation !== 'CREATE' || !request.object || !namespace) return unchanged;
+  if (request.kind?.kind !== kind || request.operation !== 'CREATE' || !request.object || !namespace) return unchanged;
   const pod = request.object;
   if (pod.metadata?.annotations?.[ANNOTATION_INJECT] === 'false') return unchanged;
   const budget = AbortSignal.timeout(opts.budgetMs ?? 3000);
@@ -98,7 +106,7 @@ export async function admitPod(request: AdmissionRequest, opts: Pick<WebhookServ
   try {
     const { candidates, optedOut } = await opts.backend.candidatesFor(namespace, budget);
     if (optedOut) return unchanged;
-    const decision = decidePod(pod, candidates);
+    const decision = kind === 'Pod' ? decidePod(pod, candidates) : decideServiceAccount(pod, candidates);
     if (decision.added.length === 0) return unchanged;
     const warnings: string[] = [];
     // A dry run must have no side effects (sideEffects: NoneOnDryRun): the patch only.
@@ -115,7 +123,7 @@ export async function admitPod(request: AdmissionRequest, opts: Pick<WebhookServ
         if (o === 'unavailable') warnings.push(`regcred: pull secret ${decision.added[i]!.secretName} is not written yet; the controller will write it`);
       });
     }
-    opts.log.info({ namespace, pod: podName, added: decision.added.map((c) => c.secretName), dryRun: !!request.dryRun }, 'webhook: added imagePullSecrets');
+    opts.log.info({ namespace, [kind === 'Pod' ? 'pod' : 'serviceAccount']: podName, added: decision.added.map((c) => c.secretName), dryRun: !!request.dryRun }, 'webhook: added imagePullSecrets');
     return {
       response: {
         uid,
@@ -145,7 +153,8 @@ export async function startWebhookServer(opts: WebhookServerOptions): Promise<We
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const path = (req.url ?? '').split('?')[0];
-    if (req.method !== 'POST' || path !== POD_PATH) return reply(res, 404, { message: 'not found' });
+    const kind = path === POD_PATH ? 'Pod' : path === SERVICE_ACCOUNT_PATH ? 'ServiceAccount' : undefined;
+    if (req.method !== 'POST' || !kind) return reply(res, 404, { message: 'not found' });
     let review: { apiVersion?: string; request?: AdmissionRequest };
     try {
       review = JSON.parse(await readBody(req)) as typeof review;
@@ -153,7 +162,7 @@ export async function startWebhookServer(opts: WebhookServerOptions): Promise<We
       opts.onAdmission?.('error');
       return reply(res, 400, { message: `invalid AdmissionReview: ${errorMessage(err)}` });
     }
-    const { response, result } = await admitPod(review.request ?? {}, opts);
+    const { response, result } = await admitPod(review.request ?? {}, opts, kind);
     opts.onAdmission?.(result);
     reply(res, 200, { apiVersion: review.apiVersion ?? 'admission.k8s.io/v1', kind: 'AdmissionReview', response });
   }
@@ -163,7 +172,7 @@ export async function startWebhookServer(opts: WebhookServerOptions): Promise<We
     server.listen(opts.port, opts.host || undefined, () => resolve());
   });
   const port = (server.address() as AddressInfo).port;
-  opts.log.info({ port, path: POD_PATH }, 'webhook listening');
+  opts.log.info({ port, paths: [POD_PATH, SERVICE_ACCOUNT_PATH] }, 'webhook listening');
   return {
     port,
     close: () =>

@@ -41,23 +41,22 @@ let webhookPort: number;
 let nsCounter = 0;
 
 function webhookConfiguration(name: string, port: number) {
+  const hook = (resource: string, path: string) => ({
+    name: `${resource}.regcred.dev`,
+    admissionReviewVersions: ['v1'],
+    clientConfig: { url: `https://127.0.0.1:${port}${path}` },
+    rules: [{ operations: ['CREATE'], apiGroups: [''], apiVersions: ['v1'], resources: [resource], scope: 'Namespaced' }],
+    failurePolicy: 'Ignore',
+    sideEffects: 'NoneOnDryRun',
+    timeoutSeconds: 5,
+    reinvocationPolicy: 'IfNeeded',
+    namespaceSelector: { matchExpressions: [{ key: 'kubernetes.io/metadata.name', operator: 'NotIn', values: ['kube-system', 'regcred-system'] }] },
+  });
   return {
     apiVersion: 'admissionregistration.k8s.io/v1',
     kind: 'MutatingWebhookConfiguration',
     metadata: { name },
-    webhooks: [
-      {
-        name: 'pods.regcred.dev',
-        admissionReviewVersions: ['v1'],
-        clientConfig: { url: `https://127.0.0.1:${port}/mutate-v1-pod` },
-        rules: [{ operations: ['CREATE'], apiGroups: [''], apiVersions: ['v1'], resources: ['pods'], scope: 'Namespaced' }],
-        failurePolicy: 'Ignore',
-        sideEffects: 'NoneOnDryRun',
-        timeoutSeconds: 5,
-        reinvocationPolicy: 'IfNeeded',
-        namespaceSelector: { matchExpressions: [{ key: 'kubernetes.io/metadata.name', operator: 'NotIn', values: ['kube-system', 'regcred-system'] }] },
-      },
-    ],
+    webhooks: [hook('pods', '/mutate-v1-pod'), hook('serviceaccounts', '/mutate-v1-serviceaccount')],
   };
 }
 
@@ -129,6 +128,13 @@ before(async () => {
     // the webhook does (docs/webhook.md: how the two work together).
     target: { secretName: SECRET, namespaces: { selector: { matchLabels: LABEL } }, serviceAccounts: [] },
   });
+  // Another registry, for service accounts named "builder" (the service-account webhook).
+  await core.createNamespacedSecret({ namespace: 'regcred-system', body: { metadata: { name: 'wh-builder-src' }, stringData: { registry: 'builder.webhook.test', username: 'builder', password: `${PASSWORD}-b` } } });
+  rememberSecret(`${PASSWORD}-b`);
+  await createClusterCredential(cp.kubeConfig, 'wh-builder', {
+    provider: { static: { secretRef: { name: 'wh-builder-src' } } },
+    target: { secretName: 'wh-builder-pull', namespaces: { selector: { matchLabels: LABEL } }, serviceAccounts: ['builder'] },
+  });
   webhookPort = await freePort();
   await admission.createMutatingWebhookConfiguration({ body: webhookConfiguration('regcred-test', webhookPort) });
   ctl = spawnController(cp.kubeconfigPath, {
@@ -185,6 +191,19 @@ describe('webhook served by `regcred controller`', () => {
     const ns = await newNamespace();
     const optOut = await createPod(ns, { ...pod('opt-out', [IMAGE]), metadata: { name: 'opt-out', annotations: { 'regcred.dev/inject': 'false' } } });
     assert.equal(optOut.spec?.imagePullSecrets, undefined);
+  });
+
+  test('a service account created in a targeted namespace is born with the pull secrets of credentials that name it', async () => {
+    const ns = await newNamespace();
+    // The create response is the object as admitted: the controller cannot have patched it yet.
+    const builder = await core.createNamespacedServiceAccount({ namespace: ns, body: { metadata: { name: 'builder' } } });
+    assert.deepEqual(refs(builder.imagePullSecrets), [{ name: 'wh-builder-pull' }]);
+    assert.ok(await secretExists(ns, 'wh-builder-pull'), 'and its Secret exists');
+    const other = await core.createNamespacedServiceAccount({ namespace: ns, body: { metadata: { name: 'other' } } });
+    assert.equal(other.imagePullSecrets, undefined, 'a service account no credential names: unchanged');
+    // A Pod of that service account gets the reference from it (ServiceAccount admission), once.
+    const p = await createPod(ns, pod('built', ['builder.webhook.test/tools/kaniko:1'], { serviceAccountName: 'builder' }));
+    assert.deepEqual(refs(p.spec?.imagePullSecrets), [{ name: 'wh-builder-pull' }]);
   });
 
   test('metrics count what the webhook answered', async () => {

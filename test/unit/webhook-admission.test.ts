@@ -3,7 +3,7 @@
 // admitPod's contract: never refuse, nothing written on a dry run, errors admit unchanged.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { decidePod, imageLocation, registryMatchesImage, type PullSecretCandidate } from '../../src/webhook/admission.js';
+import { decidePod, decideServiceAccount, imageLocation, registryMatchesImage, type PullSecretCandidate } from '../../src/webhook/admission.js';
 import { admitPod, type PodAdmissionBackend } from '../../src/webhook/server.js';
 import { capturingLogger } from '../harness/provider-tests.js';
 
@@ -138,4 +138,30 @@ test('admitPod: a slow backend is cut off by the time budget, and the Pod admitt
   clearTimeout(keepAlive);
   assert.equal(result, 'error');
   assert.ok(Date.now() - t0 < 2000);
+});
+
+test('decideServiceAccount: the secrets of credentials naming it (or "*"), not already there; opt-out respected', () => {
+  const builders: PullSecretCandidate = { ...ecr, serviceAccounts: ['builder'] };
+  const everyone: PullSecretCandidate = { ...hub, serviceAccounts: ['*'] };
+  const none: PullSecretCandidate = { ...ecr, key: 'x', secretName: 'none-pull', serviceAccounts: [] };
+  assert.deepEqual(decideServiceAccount({ metadata: { name: 'builder' } }, [builders, everyone, none]).patch, [
+    { op: 'add', path: '/imagePullSecrets', value: [{ name: 'ecr-pull' }, { name: 'hub-pull' }] },
+  ]);
+  assert.deepEqual(decideServiceAccount({ metadata: { name: 'builder' }, imagePullSecrets: [{ name: 'ecr-pull' }] }, [builders, everyone]).patch, [
+    { op: 'add', path: '/imagePullSecrets/-', value: { name: 'hub-pull' } },
+  ]);
+  assert.deepEqual(decideServiceAccount({ metadata: { name: 'web' } }, [builders]).patch, []);
+  assert.deepEqual(decideServiceAccount({ metadata: { name: 'builder', annotations: { 'regcred.dev/inject': 'false' } } }, [builders]).patch, []);
+});
+
+test('admitPod for a ServiceAccount request: the same contract', async () => {
+  const calls: string[] = [];
+  const req = { uid: 'u-2', kind: { group: '', version: 'v1', kind: 'ServiceAccount' }, namespace: 'team-a', operation: 'CREATE', object: { metadata: { name: 'builder' } } };
+  const b = backend({ candidatesFor: async () => ({ candidates: [{ ...ecr, serviceAccounts: ['builder'] }] }) }, calls);
+  const { response, result } = await admitPod(req, { backend: b, log: capturingLogger([]) }, 'ServiceAccount');
+  assert.equal(result, 'patched');
+  assert.deepEqual(JSON.parse(Buffer.from(response.patch!, 'base64').toString('utf8')), [{ op: 'add', path: '/imagePullSecrets', value: [{ name: 'ecr-pull' }] }]);
+  assert.deepEqual(calls, ['team-a/ecr-pull']);
+  const asPod = await admitPod(req, { backend: b, log: capturingLogger([]) }, 'Pod');
+  assert.equal(asPod.result, 'unchanged', 'a ServiceAccount sent to the Pod path is not touched');
 });
