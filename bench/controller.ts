@@ -22,6 +22,7 @@ import { startMoto, type Moto } from '../test/harness/moto.js';
 import { startRotationBench, type RotationBench, type RotationResult } from './rotation.js';
 import { installCrds } from '../test/harness/crds.js';
 import { CLI_PATH } from '../test/harness/cli.js';
+import { createClusterCredential } from '../test/harness/controller-process.js';
 import { mapWithConcurrency } from '../src/util/pool.js';
 import { CONTROLLER_NODE_FLAGS } from '../src/node-flags.js';
 
@@ -126,17 +127,7 @@ async function main(): Promise<void> {
       { stdio: ['ignore', 'inherit', 'inherit'], env: { ...process.env, ...rotationBench.controllerEnv } },
     );
     const createCrc = (name: string, selector: Record<string, string>) =>
-      custom.createClusterCustomObject({
-        group: 'regcred.dev',
-        version: 'v1alpha1',
-        plural: 'clusterregistrycredentials',
-        body: {
-          apiVersion: 'regcred.dev/v1alpha1',
-          kind: 'ClusterRegistryCredential',
-          metadata: { name },
-          spec: { provider: { static: { secretRef: { name: 'bench-src' } } }, target: { secretName: `${name}-pull`, namespaces: { selector: { matchLabels: selector } } } },
-        },
-      });
+      createClusterCredential(cp.kubeConfig, name, { provider: { static: { secretRef: { name: 'bench-src' } } }, target: { secretName: `${name}-pull`, namespaces: { selector: { matchLabels: selector } } } });
     await createCrc('latency', { bench: 'yes' });
     await sleep(2000); // the controller's caches fill
 

@@ -15,6 +15,7 @@ import { CoreV1Api, CustomObjectsApi, Watch, type KubeConfig, type V1Secret } fr
 import { startHttpBroker, type BrokerCredential } from '../test/harness/doubles/http-broker.js';
 import { listenLoopback } from '../test/harness/doubles/http-util.js';
 import type { Moto } from '../test/harness/moto.js';
+import { createClusterCredential } from '../test/harness/controller-process.js';
 
 export const ROTATION_LIFETIME_MS = 30_000;
 const BROKER_REGISTRY = 'broker.bench.example';
@@ -127,17 +128,7 @@ export async function startRotationBench(moto: Moto): Promise<RotationBench> {
     const custom = o.kc.makeApiClient(CustomObjectsApi);
     const core = o.kc.makeApiClient(CoreV1Api);
     const create = (name: string, provider: Record<string, unknown>) =>
-      custom.createClusterCustomObject({
-        group: 'regcred.dev',
-        version: 'v1alpha1',
-        plural: 'clusterregistrycredentials',
-        body: {
-          apiVersion: 'regcred.dev/v1alpha1',
-          kind: 'ClusterRegistryCredential',
-          metadata: { name },
-          spec: { provider, target: { secretName: `${name}-pull`, namespaces: { selector: { matchLabels: o.selector } }, serviceAccounts: [] } },
-        },
-      });
+      createClusterCredential(o.kc, name, { provider, target: { secretName: `${name}-pull`, namespaces: { selector: { matchLabels: o.selector } }, serviceAccounts: [] } });
 
     // Which namespace holds which password, and when it first did.
     const holds = new Map<string, Map<string, number>>(); // password → namespace → ms
