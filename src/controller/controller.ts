@@ -454,7 +454,7 @@ export class Controller {
     if (this.secretsByOwner.get(this.labelKeyOf(spec))?.has(`${namespace}/${secretName}`)) return 'exists';
     const held = this.heldContent(candidate.key, spec);
     if (!held) return 'unavailable';
-    const desired: DesiredPullSecret = { ...desiredPullSecret(spec, { credentials: [], dockerConfigJson: held.dockerConfigJson, expiresAt: held.expiresAt }) };
+    const desired: DesiredPullSecret = desiredPullSecret(spec, { credentials: [], dockerConfigJson: held.dockerConfigJson, expiresAt: held.expiresAt });
     const written = await within(
       writePullSecret(this.core, namespace, desired, null, { retry: { attempts: 2 }, onWrite: (op) => this.opts.metrics?.secretWrites.inc({ operation: op }) }),
       signal,

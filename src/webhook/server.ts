@@ -90,7 +90,7 @@ function reply(res: ServerResponse, status: number, body: unknown): void {
  * Decides one AdmissionRequest for a Pod (or, at /mutate-v1-serviceaccount, a ServiceAccount);
  * never throws (an error admits the object unchanged).
  */
-export async function admitPod(
+export async function admit(
   request: AdmissionRequest,
   opts: Pick<WebhookServerOptions, 'backend' | 'log' | 'budgetMs'>,
   kind: 'Pod' | 'ServiceAccount' = 'Pod',
@@ -162,7 +162,7 @@ export async function startWebhookServer(opts: WebhookServerOptions): Promise<We
       opts.onAdmission?.('error');
       return reply(res, 400, { message: `invalid AdmissionReview: ${errorMessage(err)}` });
     }
-    const { response, result } = await admitPod(review.request ?? {}, opts, kind);
+    const { response, result } = await admit(review.request ?? {}, opts, kind);
     opts.onAdmission?.(result);
     reply(res, 200, { apiVersion: review.apiVersion ?? 'admission.k8s.io/v1', kind: 'AdmissionReview', response });
   }

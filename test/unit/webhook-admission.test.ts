@@ -1,10 +1,10 @@
 // The webhook's decisions as pure functions: image references parsed as the distribution reference
 // grammar does, .dockerconfigjson keys matched as the kubelet matches them, and the JSON patch; and
-// admitPod's contract: never refuse, nothing written on a dry run, errors admit unchanged.
+// admit's contract: never refuse, nothing written on a dry run, errors admit unchanged.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { decidePod, decideServiceAccount, imageLocation, registryMatchesImage, type PullSecretCandidate } from '../../src/webhook/admission.js';
-import { admitPod, type PodAdmissionBackend } from '../../src/webhook/server.js';
+import { admit, type PodAdmissionBackend } from '../../src/webhook/server.js';
 import { capturingLogger } from '../harness/provider-tests.js';
 
 test('imageLocation: hosts, Docker Hub defaults, tags and digests', () => {
@@ -85,9 +85,9 @@ const podRequest = (extra: Record<string, unknown> = {}) => ({
   ...extra,
 });
 
-test('admitPod: writes the Secret, then answers with the patch', async () => {
+test('admit: writes the Secret, then answers with the patch', async () => {
   const calls: string[] = [];
-  const { response, result } = await admitPod(podRequest(), { backend: backend({}, calls), log: capturingLogger([]) });
+  const { response, result } = await admit(podRequest(), { backend: backend({}, calls), log: capturingLogger([]) });
   assert.equal(result, 'patched');
   assert.equal(response.uid, 'u-1');
   assert.equal(response.allowed, true);
@@ -96,16 +96,16 @@ test('admitPod: writes the Secret, then answers with the patch', async () => {
   assert.deepEqual(calls, ['team-a/ecr-pull']);
 });
 
-test('admitPod: a dry run gets the patch and writes nothing', async () => {
+test('admit: a dry run gets the patch and writes nothing', async () => {
   const calls: string[] = [];
-  const { response } = await admitPod(podRequest({ dryRun: true }), { backend: backend({}, calls), log: capturingLogger([]) });
+  const { response } = await admit(podRequest({ dryRun: true }), { backend: backend({}, calls), log: capturingLogger([]) });
   assert.ok(response.patch);
   assert.deepEqual(calls, []);
 });
 
-test('admitPod: the Secret cannot be written → still referenced, with a warning; the controller writes it later', async () => {
+test('admit: the Secret cannot be written → still referenced, with a warning; the controller writes it later', async () => {
   const lines: string[] = [];
-  const { response, result } = await admitPod(podRequest(), {
+  const { response, result } = await admit(podRequest(), {
     backend: backend({ ensureSecret: async () => Promise.reject(new Error('forbidden')) }),
     log: capturingLogger(lines),
   });
@@ -114,21 +114,21 @@ test('admitPod: the Secret cannot be written → still referenced, with a warnin
   assert.match(lines.join(''), /cannot write the pull secret/);
 });
 
-test('admitPod: never refuses; errors and other objects are admitted unchanged', async () => {
-  const failing = await admitPod(podRequest(), { backend: backend({ candidatesFor: async () => Promise.reject(new Error('API down')) }), log: capturingLogger([]) });
+test('admit: never refuses; errors and other objects are admitted unchanged', async () => {
+  const failing = await admit(podRequest(), { backend: backend({ candidatesFor: async () => Promise.reject(new Error('API down')) }), log: capturingLogger([]) });
   assert.deepEqual(failing, { response: { uid: 'u-1', allowed: true }, result: 'error' });
-  const update = await admitPod(podRequest({ operation: 'UPDATE' }), { backend: backend(), log: capturingLogger([]) });
+  const update = await admit(podRequest({ operation: 'UPDATE' }), { backend: backend(), log: capturingLogger([]) });
   assert.deepEqual(update.response, { uid: 'u-1', allowed: true });
-  const sa = await admitPod(podRequest({ kind: { group: '', version: 'v1', kind: 'ServiceAccount' } }), { backend: backend(), log: capturingLogger([]) });
+  const sa = await admit(podRequest({ kind: { group: '', version: 'v1', kind: 'ServiceAccount' } }), { backend: backend(), log: capturingLogger([]) });
   assert.deepEqual(sa.response, { uid: 'u-1', allowed: true });
-  const optedOutNs = await admitPod(podRequest(), { backend: backend({ candidatesFor: async () => ({ candidates: [ecr], optedOut: true }) }), log: capturingLogger([]) });
+  const optedOutNs = await admit(podRequest(), { backend: backend({ candidatesFor: async () => ({ candidates: [ecr], optedOut: true }) }), log: capturingLogger([]) });
   assert.equal(optedOutNs.result, 'unchanged');
 });
 
-test('admitPod: a slow backend is cut off by the time budget, and the Pod admitted', async () => {
+test('admit: a slow backend is cut off by the time budget, and the Pod admitted', async () => {
   const t0 = Date.now();
   const keepAlive = setTimeout(() => undefined, 5000); // AbortSignal.timeout's timer does not hold the loop
-  const { result } = await admitPod(podRequest(), {
+  const { result } = await admit(podRequest(), {
     backend: backend({
       candidatesFor: (_ns, signal) => new Promise((_, reject) => signal.addEventListener('abort', () => reject(new Error('budget spent')))),
     }),
@@ -154,14 +154,14 @@ test('decideServiceAccount: the secrets of credentials naming it (or "*"), not a
   assert.deepEqual(decideServiceAccount({ metadata: { name: 'builder', annotations: { 'regcred.dev/inject': 'false' } } }, [builders]).patch, []);
 });
 
-test('admitPod for a ServiceAccount request: the same contract', async () => {
+test('admit for a ServiceAccount request: the same contract', async () => {
   const calls: string[] = [];
   const req = { uid: 'u-2', kind: { group: '', version: 'v1', kind: 'ServiceAccount' }, namespace: 'team-a', operation: 'CREATE', object: { metadata: { name: 'builder' } } };
   const b = backend({ candidatesFor: async () => ({ candidates: [{ ...ecr, serviceAccounts: ['builder'] }] }) }, calls);
-  const { response, result } = await admitPod(req, { backend: b, log: capturingLogger([]) }, 'ServiceAccount');
+  const { response, result } = await admit(req, { backend: b, log: capturingLogger([]) }, 'ServiceAccount');
   assert.equal(result, 'patched');
   assert.deepEqual(JSON.parse(Buffer.from(response.patch!, 'base64').toString('utf8')), [{ op: 'add', path: '/imagePullSecrets', value: [{ name: 'ecr-pull' }] }]);
   assert.deepEqual(calls, ['team-a/ecr-pull']);
-  const asPod = await admitPod(req, { backend: b, log: capturingLogger([]) }, 'Pod');
+  const asPod = await admit(req, { backend: b, log: capturingLogger([]) }, 'Pod');
   assert.equal(asPod.result, 'unchanged', 'a ServiceAccount sent to the Pod path is not touched');
 });
