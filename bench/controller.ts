@@ -19,7 +19,7 @@ import { fileURLToPath } from 'node:url';
 import { CoreV1Api, CustomObjectsApi, RbacAuthorizationV1Api, Watch } from '@kubernetes/client-node';
 import { freePort, start, type ControlPlane } from '../test/harness/controlplane.js';
 import { startMoto, type Moto } from '../test/harness/moto.js';
-import { startRotationBench, type RotationBench, type RotationResult } from './rotation.js';
+import { percentile, startRotationBench, type RotationBench, type RotationResult } from './rotation.js';
 import { installCrds } from '../test/harness/crds.js';
 import { CLI_PATH } from '../test/harness/cli.js';
 import { createClusterCredential } from '../test/harness/controller-process.js';
@@ -35,11 +35,6 @@ const MEMORY_NAMESPACES = Number(process.env['BENCH_MEMORY_NAMESPACES'] ?? 5000)
 const RESULTS_DIR = process.env['BENCH_RESULTS_DIR'] || fileURLToPath(new URL('../../bench/results/', import.meta.url));
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const log = (s: string) => console.log(`[bench] ${s}`);
-
-function percentile(sorted: number[], p: number): number {
-  if (sorted.length === 0) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
-}
 
 interface AuditEntry {
   verb: string;

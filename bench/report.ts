@@ -5,6 +5,7 @@
 import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { RotationResult } from './rotation.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const RESULTS_DIR = process.env['BENCH_RESULTS_DIR'] || join(ROOT, 'bench', 'results');
@@ -39,16 +40,7 @@ export interface ControllerResult {
   date: string;
   latency: { namespaces: number; observed: number; p50Ms: number; p99Ms: number; maxMs?: number };
   idle: { namespaces: number; seconds: number; writes: number; requests: number; requestsPerMinute: number };
-  rotation?: {
-    namespaces: number;
-    windowSeconds: number;
-    lifetimeSeconds: number;
-    firstSyncSeconds: number;
-    rotations: number;
-    rotationFanOutSeconds: { p50: number; max: number };
-    http: { providerCalls: number; refreshes: number; callsPerRefresh: number; secretWrites: number; secretDeletes: number; writesPerRotation: number };
-    ecr: { regions: number; callsByRegion: Record<string, number>; refreshes: number; callsPerRefresh: number; callsPerRefreshPerRegion: number };
-  };
+  rotation?: RotationResult;
   memory: { namespaces: number; credentials: number; secrets: number; synced: boolean; syncSeconds: number; rssMB: number; peakRssMB: number; rssAfterRotationMB?: number; peakRssAfterRotationMB?: number };
 }
 

@@ -86,7 +86,8 @@ async function refreshes(metricsUrl: string, name: string): Promise<number> {
   return sum;
 }
 
-function percentile(sorted: number[], p: number): number {
+/** The p-th percentile of an ascending list (nearest rank). */
+export function percentile(sorted: number[], p: number): number {
   if (sorted.length === 0) return NaN;
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
 }

@@ -13,6 +13,7 @@ import { AdmissionregistrationV1Api, CoreV1Api, type KubeConfig, type V1Secret }
 import { errorMessage } from '../errors.js';
 import type { Logger } from '../log.js';
 import { statusCode, withApiRetry } from '../kube/client.js';
+import { readSecret } from '../kube/secrets.js';
 import { realClock, type Clock, type TimerHandle } from '../util/clock.js';
 import { certInfo, generateCa, isPairSignedBy, issueServingCert, splitPem, type KeyPair } from './certs.js';
 
@@ -169,7 +170,7 @@ export class SelfManagedCertificates implements CertificateSource {
     let nextCheckAt = this.clock.now() + (this.opts.recheckMs ?? 60_000);
     try {
       for (let attempt = 0; ; attempt++) {
-        const secret = await this.readSecret();
+        const secret = await readSecret(this.core, this.opts.namespace, this.opts.secretName, { attempts: 3 });
         const plan = planCertificates(readStored(secret), {
           now: new Date(this.clock.now()),
           hosts: this.opts.hosts,
@@ -212,15 +213,6 @@ export class SelfManagedCertificates implements CertificateSource {
     const first = !this.material;
     this.material = { certPem: pair.certPem, keyPem: pair.keyPem };
     if (!first) for (const l of this.listeners) l(this.material);
-  }
-
-  private async readSecret(): Promise<V1Secret | null> {
-    try {
-      return await withApiRetry(() => this.core.readNamespacedSecret({ namespace: this.opts.namespace, name: this.opts.secretName }), { attempts: 3 });
-    } catch (err) {
-      if (statusCode(err) === 404) return null;
-      throw err;
-    }
   }
 
   /** Creates or replaces the Secret; false when someone else changed it first (409). */

@@ -1,5 +1,7 @@
 // Small API helpers shared by the integration tests.
-import type { CoreV1Api, V1Secret } from '@kubernetes/client-node';
+import { request as httpRequest } from 'node:http';
+import type { CoreV1Api, V1Pod, V1Secret } from '@kubernetes/client-node';
+import { eventually } from './eventually.js';
 
 /** The Secret, or undefined when the API server answers 404. */
 export async function secretOrUndefined(core: CoreV1Api, namespace: string, name: string): Promise<V1Secret | undefined> {
@@ -9,4 +11,37 @@ export async function secretOrUndefined(core: CoreV1Api, namespace: string, name
     if ((err as { code?: number }).code === 404) return undefined;
     throw err;
   }
+}
+
+/**
+ * Creates a Pod, retrying while the namespace's service account does not exist yet (the API
+ * server's ServiceAccount admission refuses Pods until kube-controller-manager has made it).
+ */
+export function createPodWhenAdmissible(core: CoreV1Api, namespace: string, body: V1Pod, opts: { dryRun?: boolean; context?: () => string } = {}): Promise<V1Pod> {
+  return eventually(
+    `Pod ${namespace}/${body.metadata?.name} created`,
+    async () => {
+      try {
+        return await core.createNamespacedPod({ namespace, body, ...(opts.dryRun ? { dryRun: 'All' } : {}) });
+      } catch (err) {
+        if (/service ?account/i.test(String((err as { body?: unknown }).body ?? err))) return undefined;
+        throw err;
+      }
+    },
+    30_000,
+    opts.context,
+    50,
+  );
+}
+
+/** The HTTP status of a GET, or 0 when the connection fails. */
+export function httpStatus(url: string): Promise<number> {
+  return new Promise((resolve) => {
+    const req = httpRequest(url, { timeout: 2000 }, (res) => {
+      res.resume();
+      resolve(res.statusCode ?? 0);
+    });
+    req.on('error', () => resolve(0));
+    req.end();
+  });
 }

@@ -6,13 +6,12 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { request as httpRequest } from 'node:http';
 import { CoreV1Api, CustomObjectsApi, type V1Secret } from '@kubernetes/client-node';
 import fc from 'fast-check';
 import { stringify as yamlStringify } from 'yaml';
 import { start, type ControlPlane } from '../harness/controlplane.js';
 import { installCrds } from '../harness/crds.js';
-import { secretOrUndefined } from '../harness/kube.js';
+import { httpStatus, secretOrUndefined } from '../harness/kube.js';
 import { allCliOutput, runCli, writeConfig } from '../harness/cli.js';
 import { spawnController, type ControllerProcess } from '../harness/controller-process.js';
 import { startTestController, readyOf, type CredentialStatus, type TestController } from '../harness/test-controller.js';
@@ -68,17 +67,6 @@ function currentReady(o: RawObject): { status: string; reason: string; message: 
   const ready = o.status ? readyOf(o.status) : undefined;
   const observed = (o.status?.conditions?.find((c) => c.type === 'Ready') as { observedGeneration?: number } | undefined)?.observedGeneration;
   return ready && (observed === undefined || observed === o.metadata?.generation) ? ready : undefined;
-}
-
-function httpStatus(url: string): Promise<number> {
-  return new Promise((resolve) => {
-    const req = httpRequest(url, { timeout: 2000 }, (res) => {
-      res.resume();
-      resolve(res.statusCode ?? 0);
-    });
-    req.on('error', () => resolve(0));
-    req.end();
-  });
 }
 
 function auths(secret: V1Secret | undefined): Record<string, { username: string; password: string; auth: string }> {

@@ -19,7 +19,7 @@ import {
 import { start, type ControlPlane } from '../harness/controlplane.js';
 import { runCli } from '../harness/cli.js';
 import { CHART_DIR, helm, renderChart, runLikeDeployment, stopProcess, valuesFile, type RenderedObject } from '../harness/helm.js';
-import { secretOrUndefined } from '../harness/kube.js';
+import { createPodWhenAdmissible, secretOrUndefined } from '../harness/kube.js';
 import { installCrds } from '../harness/crds.js';
 import { CONTROLLER_NODE_FLAGS } from '../../src/node-flags.js';
 import { eventually } from '../harness/eventually.js';
@@ -411,14 +411,7 @@ describe('the webhook in the chart', () => {
       assert.equal(tls.type, 'kubernetes.io/tls');
       await new Promise((r) => setTimeout(r, 1500)); // the API server's view of the configuration
       await core.createNamespace({ body: { metadata: { name: 'chart-hooked', labels: { chart: 'yes' } } } });
-      const pod = await eventually('a Pod admitted', async () => {
-        try {
-          return await core.createNamespacedPod({ namespace: 'chart-hooked', body: { metadata: { name: 'app' }, spec: { containers: [{ name: 'app', image: 'registry.example.com/team/app:1' }] } } });
-        } catch (err) {
-          if (/service ?account/i.test(String((err as { body?: unknown }).body ?? err))) return undefined;
-          throw err;
-        }
-      }, 30_000, log);
+      const pod = await createPodWhenAdmissible(core, 'chart-hooked', { metadata: { name: 'app' }, spec: { containers: [{ name: 'app', image: 'registry.example.com/team/app:1' }] } }, { context: log });
       assert.deepEqual(pod.spec?.imagePullSecrets?.map((r) => r.name), ['hooked-pull']);
       assert.ok(await secretOrUndefined(core, 'chart-hooked', 'hooked-pull'), 'the Secret was there when the Pod was admitted');
       assert.doesNotMatch(log(), /forbidden/i, 'no request was refused for lack of RBAC');

@@ -38,7 +38,7 @@ import {
   symlinkSync,
   writeFileSync,
 } from 'node:fs';
-import { createServer, request as httpRequest, type Server } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { basename, dirname, join, posix } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -46,7 +46,7 @@ import { CoreV1Api, type V1Secret } from '@kubernetes/client-node';
 import { start, freePort, type ControlPlane } from '../harness/controlplane.js';
 import { CLI_PATH } from '../harness/cli.js';
 import { installCrds } from '../harness/crds.js';
-import { secretOrUndefined } from '../harness/kube.js';
+import { httpStatus, secretOrUndefined } from '../harness/kube.js';
 import { createClusterCredential } from '../harness/controller-process.js';
 import { contextFiles, copyParts, expand, keyValues, parseDockerfile, parseDockerignore, type Instruction, type Stage } from '../harness/dockerfile.js';
 import { CONTROLLER_NODE_FLAGS } from '../../src/node-flags.js';
@@ -94,17 +94,6 @@ function show(r: Result): string {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-function httpStatus(url: string): Promise<number> {
-  return new Promise((resolve) => {
-    const req = httpRequest(url, { timeout: 2000 }, (res) => {
-      res.resume();
-      resolve(res.statusCode ?? 0);
-    });
-    req.on('error', () => resolve(0));
-    req.end();
-  });
-}
 
 let cp: ControlPlane;
 let core: CoreV1Api;

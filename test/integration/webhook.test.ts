@@ -20,6 +20,7 @@ import { freePort, start, type ControlPlane } from '../harness/controlplane.js';
 import { installCrds } from '../harness/crds.js';
 import { spawnController, createClusterCredential, type ControllerProcess } from '../harness/controller-process.js';
 import { eventually } from '../harness/eventually.js';
+import { createPodWhenAdmissible, secretOrUndefined } from '../harness/kube.js';
 import { capturingLogger } from '../harness/provider-tests.js';
 import { rememberLogin, rememberSecret, assertNoLeak } from '../harness/leak-guard.js';
 import { Controller } from '../../src/controller/controller.js';
@@ -70,16 +71,8 @@ function pod(name: string, images: string[], extra: Partial<NonNullable<V1Pod['s
   return { metadata: { name }, spec: { containers: images.map((image, i) => ({ name: `c${i}`, image })), ...extra } };
 }
 
-/** Creates a Pod, retrying while the namespace's default service account does not exist yet. */
-async function createPod(namespace: string, body: V1Pod, dryRun = false): Promise<V1Pod> {
-  return eventually(`Pod ${namespace}/${body.metadata?.name} created`, async () => {
-    try {
-      return await core.createNamespacedPod({ namespace, body, ...(dryRun ? { dryRun: 'All' } : {}) });
-    } catch (err) {
-      if (/serviceaccount "default" not found|service account/i.test(String((err as { body?: unknown }).body ?? err))) return undefined;
-      throw err;
-    }
-  }, 30_000, () => '', 50);
+function createPod(namespace: string, body: V1Pod, dryRun = false): Promise<V1Pod> {
+  return createPodWhenAdmissible(core, namespace, body, { dryRun });
 }
 
 /** Plain objects: client-node returns class instances. */
@@ -88,12 +81,7 @@ function refs(list: Array<{ name?: string }> | undefined): Array<{ name?: string
 }
 
 async function secretExists(namespace: string, name = SECRET): Promise<boolean> {
-  try {
-    await core.readNamespacedSecret({ namespace, name });
-    return true;
-  } catch {
-    return false;
-  }
+  return (await secretOrUndefined(core, namespace, name)) !== undefined;
 }
 
 async function caBundleOf(name: string): Promise<string> {

@@ -27,7 +27,7 @@ const ctl: ControllerResult = {
     lifetimeSeconds: 30,
     firstSyncSeconds: 3.2,
     rotations: 6,
-    rotationFanOutSeconds: { p50: 2.1, max: 2.9 },
+    rotationFanOutSeconds: { p50: 2.1, max: 2.9, all: [2.1, 2.9] },
     http: { providerCalls: 6, refreshes: 6, callsPerRefresh: 1, secretWrites: 6000, secretDeletes: 0, writesPerRotation: 1000 },
     ecr: { regions: 2, callsByRegion: { 'us-east-1': 6, 'eu-west-1': 6 }, refreshes: 6, callsPerRefresh: 2, callsPerRefreshPerRegion: 1 },
   },
