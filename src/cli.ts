@@ -10,6 +10,8 @@ import { runController } from './commands/controller.js';
 import { EXIT_INVALID, processOutput, type GlobalOptions } from './commands/common.js';
 import { DEFAULT_CONTROLLER_NAMESPACE } from './kube/sources.js';
 import { parseDuration } from './config/common.js';
+import { DEFAULT_TENANT_MIN_REFRESH_MS, defaultTenantHosts, defaultTenantPolicy, type TenantPolicy } from './config/tenant-policy.js';
+import { providerRegistry } from './providers/registry.js';
 
 function collect(value: string, previous: string[] | undefined): string[] {
   return [...(previous ?? []), value];
@@ -29,6 +31,28 @@ function durationMs(value: string): number {
   } catch {
     throw new CommanderError(EXIT_INVALID, 'regcred.invalidArgument', `must be a duration of at least 100ms such as "30s" or "2m": ${value}`);
   }
+}
+
+interface TenantPolicyFlags {
+  tenantAllowAmbientCredentials: boolean;
+  tenantAllowedHost?: string[];
+  tenantMinRefreshInterval: number;
+}
+
+/** The tenant policy's flags: the same on `controller` and `validate`, so a team checks a file as the controller will. */
+function tenantPolicyOptions(cmd: Command): Command {
+  return cmd
+    .option('--tenant-allow-ambient-credentials', "let RegistryCredentials use the controller's own cloud identity (ECR/ECR Public default chain, GCP metadata server, Azure managed identity)", false)
+    .option('--tenant-allowed-host <pattern>', 'a host RegistryCredentials may reach, besides the providers\' public endpoints: "registry.example.com", "*.example.com", "broker.example.com:8443" (repeatable)', collect)
+    .option('--tenant-min-refresh-interval <duration>', 'no RegistryCredential is refreshed more often than this, whatever its expiry', durationMs, DEFAULT_TENANT_MIN_REFRESH_MS);
+}
+
+function tenantPolicyFromFlags(flags: TenantPolicyFlags): TenantPolicy {
+  return defaultTenantPolicy(providerRegistry, {
+    allowAmbientCredentials: flags.tenantAllowAmbientCredentials,
+    allowedHosts: [...defaultTenantHosts(providerRegistry), ...(flags.tenantAllowedHost ?? [])],
+    minRefreshIntervalMs: flags.tenantMinRefreshInterval,
+  });
 }
 
 function globalOptions(cmd: Command): GlobalOptions {
@@ -63,13 +87,14 @@ export function buildProgram(setExit: (code: number) => void): Command {
       setExit(0);
     });
 
-  program
-    .command('validate')
-    .description('check credential files against the schema; prints each error with its path')
-    .requiredOption('-f, --filename <file>', 'a YAML file of credentials ("-" for stdin); repeatable', collect)
-    .action(async (opts: { filename: string[] }) => {
-      setExit(await runValidate(opts.filename, processOutput));
-    });
+  tenantPolicyOptions(
+    program
+      .command('validate')
+      .description('check credential files against the schema and, for RegistryCredentials, the tenant policy (flags as the controller\'s); prints each error with its path')
+      .requiredOption('-f, --filename <file>', 'a YAML file of credentials ("-" for stdin); repeatable', collect),
+  ).action(async (opts: { filename: string[] } & TenantPolicyFlags) => {
+    setExit(await runValidate(opts.filename, processOutput, tenantPolicyFromFlags(opts)));
+  });
 
   sourceOptions(
     program
@@ -102,7 +127,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
       setExit(await runKubeletConfig({ files: opts.filename }, processOutput, (t) => process.stdout.write(t)));
     });
 
-  program
+  const controller = program
     .command('controller')
     .description('run the controller: watch credentials and namespaces, refresh from expiry, keep Secrets and status current')
     .option('-n, --namespace <namespace>', 'the controller\'s own namespace (ClusterRegistryCredential source Secrets, the leader Lease)', process.env['POD_NAMESPACE'] ?? DEFAULT_CONTROLLER_NAMESPACE)
@@ -124,7 +149,9 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .option('--webhook-host <host>', 'a DNS name or IP for the certificate instead of the Service\'s (repeatable)', collect)
     .option('--webhook-cert-validity <duration>', 'lifetime of the serving certificate regcred issues (renewed at 2/3)', durationMs, 365 * 24 * 3600_000)
     .option('--webhook-ca-validity <duration>', 'lifetime of the CA regcred creates (renewed at 2/3, the old one trusted until it expires)', durationMs, 10 * 365 * 24 * 3600_000)
-    .action(async (
+    .option('--api-audience <audience>', 'an audience the API server accepts (its --api-audiences), refused for RegistryCredentials\' service-account tokens; the issuer and in-cluster names are always refused (repeatable)', collect)
+    .option('--mint-timeout <duration>', 'deadline of each mint; a provider call running well past it makes /healthz fail', durationMs, 60_000);
+  tenantPolicyOptions(controller).action(async (
       opts: {
         namespace: string;
         allowCrossNamespaceRefs: boolean;
@@ -145,11 +172,13 @@ export function buildProgram(setExit: (code: number) => void): Command {
         webhookHost?: string[];
         webhookCertValidity: number;
         webhookCaValidity: number;
-      },
+        apiAudience?: string[];
+        mintTimeout: number;
+      } & TenantPolicyFlags,
       cmd: Command,
     ) => {
       const g = globalOptions(cmd);
-      setExit(await runController({ ...g, ...opts }, processOutput, loggerFor(g)));
+      setExit(await runController({ ...g, ...opts, tenantPolicy: tenantPolicyFromFlags(opts) }, processOutput, loggerFor(g)));
     });
 
   return program;

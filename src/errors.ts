@@ -11,7 +11,14 @@ export type ErrorCode =
   | 'NamespaceNotFound'
   | 'SecretConflict' // a Secret of that name exists and regcred does not manage it
   | 'ServiceAccountNotFound'
-  | 'ApiError'; // any other API server failure
+  | 'ApiError' // any other API server failure
+  // The installation's tenant policy refused what a RegistryCredential asks (config/tenant-policy.ts):
+  | 'AmbientCredentialsRefused'
+  | 'HostNotAllowed'
+  | 'InsecureTransportRefused'
+  | 'HeaderNotAllowed'
+  | 'RefreshTooFrequent'
+  | 'TokenNotAllowed';
 
 export class RegcredError extends Error {
   override readonly name = 'RegcredError';

@@ -24,6 +24,8 @@ export interface Metrics {
   targetSecrets: Gauge<CredentialLabel | 'state'>;
   /** regcred_secret_writes_total, operation create|update|delete */
   secretWrites: Counter<'operation'>;
+  /** regcred_policy_refusals_total, rule = the tenant-policy rule */
+  policyRefusals: Counter<'kind' | 'namespace' | 'name' | 'rule'>;
   /** regcred_webhook_admissions_total, result patched|unchanged|error */
   webhookAdmissions: Counter<'result'>;
   /** Removes every series of one credential (when it is deleted). */
@@ -82,6 +84,12 @@ export function createMetrics(): Metrics {
     registers,
   });
 
+  const policyRefusals = new Counter({
+    name: 'regcred_policy_refusals_total',
+    help: 'RegistryCredentials the tenant policy refused, by rule (counted when a refusal first appears or changes).',
+    labelNames: ['kind', 'namespace', 'name', 'rule'] as const,
+    registers,
+  });
   const webhookAdmissions = new Counter({
     name: 'regcred_webhook_admissions_total',
     help: 'Pods the admission webhook answered for, by result (patched: imagePullSecrets added; unchanged; error: admitted unchanged after an error).',
@@ -107,6 +115,7 @@ export function createMetrics(): Metrics {
     providerRequestDuration,
     targetSecrets,
     secretWrites,
+    policyRefusals,
     webhookAdmissions,
     forgetCredential,
   };

@@ -14,7 +14,8 @@ import type { WebhookServer } from '../webhook/server.js';
 import { ChainguardCompat } from '../controller/chainguard-compat.js';
 import { exchangeChainguardToken, DEFAULT_CHAINGUARD_ISSUER, DEFAULT_SERVICE_ACCOUNT } from '../providers/chainguard.js';
 import { createTokenMinter } from '../kube/sources.js';
-import { CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
+import { CoreV1Api, WellKnownApi, type KubeConfig } from '@kubernetes/client-node';
+import type { TenantPolicy } from '../config/tenant-policy.js';
 import { readFileSync } from 'node:fs';
 import { EXIT_FAILED, EXIT_INVALID, EXIT_OK, type GlobalOptions, type Output } from './common.js';
 
@@ -44,6 +45,10 @@ export interface ControllerCommandOptions extends GlobalOptions {
   webhookHost?: string[];
   webhookCertValidity?: number;
   webhookCaValidity?: number;
+  tenantPolicy?: TenantPolicy;
+  /** Audiences the API server accepts besides its issuer and the in-cluster names. */
+  apiAudience?: string[];
+  mintTimeout?: number;
 }
 
 export const DEFAULT_WEBHOOK_SECRET = 'regcred-webhook-tls';
@@ -93,6 +98,21 @@ async function startWebhook(
     onAdmission: (result) => metrics.webhookAdmissions.inc({ result }),
   });
   return { server, certificates };
+}
+
+/**
+ * The API server's service-account issuer: its default audience (`--api-audiences` defaults to it).
+ * Read from the discovery document every service account may read; nothing when it cannot be read.
+ */
+async function apiServerIssuer(kubeConfig: KubeConfig, log: Logger): Promise<string[]> {
+  try {
+    const doc = await kubeConfig.makeApiClient(WellKnownApi).getServiceAccountIssuerOpenIDConfiguration();
+    const issuer = (JSON.parse(typeof doc === 'string' ? doc : JSON.stringify(doc)) as { issuer?: unknown }).issuer;
+    return typeof issuer === 'string' && issuer ? [issuer] : [];
+  } catch (err) {
+    log.warn({ err: errorMessage(err) }, 'cannot read the API server\'s issuer; only the in-cluster audiences and --api-audience are refused for RegistryCredentials\' tokens');
+    return [];
+  }
 }
 
 /** The service account this process runs as, from its in-cluster token; undefined outside a Pod. */
@@ -153,7 +173,19 @@ export async function runController(opts: ControllerCommandOptions, output: Outp
     output.err('error: --chainguard-compat watches Secrets cluster-wide and cannot be combined with --watch-namespace');
     return EXIT_INVALID;
   }
-  const controller = new Controller({ kubeConfig, namespace: opts.namespace, allowCrossNamespaceRefs: opts.allowCrossNamespaceRefs, log, metrics, events, watchNamespaces, ...(opts.minRefreshDelay !== undefined ? { minRefreshDelayMs: opts.minRefreshDelay } : {}) });
+  const controller = new Controller({
+    kubeConfig,
+    namespace: opts.namespace,
+    allowCrossNamespaceRefs: opts.allowCrossNamespaceRefs,
+    log,
+    metrics,
+    events,
+    watchNamespaces,
+    tenantPolicy: opts.tenantPolicy,
+    apiServerAudiences: [...(await apiServerIssuer(kubeConfig, log)), ...(opts.apiAudience ?? [])],
+    mintTimeoutMs: opts.mintTimeout,
+    ...(opts.minRefreshDelay !== undefined ? { minRefreshDelayMs: opts.minRefreshDelay } : {}),
+  });
   const compat = opts.chainguardCompat ? chainguardCompat(kubeConfig, opts, log, events) : undefined;
   const elector = opts.leaderElect
     ? new LeaderElector({ kubeConfig, namespace: opts.namespace, name: opts.leaderElectionId, identity, log })

@@ -33,8 +33,17 @@ export const registryHost = z
 const DURATION = /^(\d+(\.\d+)?(ns|us|µs|ms|s|m|h))+$/;
 const UNIT_MS: Record<string, number> = { ns: 1e-6, us: 1e-3, µs: 1e-3, ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
 
-/** A Go-style duration ("90s", "30m", "1h30m"), as Kubernetes users write them. */
-export const duration = z.string().regex(DURATION, 'must be a duration such as "90s", "30m" or "1h30m"');
+/** The longest duration any field takes: nothing regcred schedules is further away than a year. */
+export const MAX_DURATION = '8760h';
+const MAX_DURATION_MS = 8760 * 3_600_000;
+
+/** A Go-style duration ("90s", "30m", "1h30m"), as Kubernetes users write them; at most a year. */
+export const duration = z
+  .string()
+  .max(64, 'must be at most 64 characters')
+  .regex(DURATION, 'must be a duration such as "90s", "30m" or "1h30m"')
+  .refine((d) => !DURATION.test(d) || parseDuration(d) <= MAX_DURATION_MS, { message: `must be at most ${MAX_DURATION}` })
+  .meta({ 'x-kubernetes-validations': [{ rule: `duration(self) <= duration('${MAX_DURATION}')`, message: `must be at most ${MAX_DURATION}` }] });
 
 export function parseDuration(text: string): number {
   if (!DURATION.test(text)) throw new Error(`invalid duration "${text}"`);

@@ -31,6 +31,9 @@ import { WorkQueue, type QueueResult } from './queue.js';
 import { desiredPullSecret, fanOut, mintCredential, ownerOf, type MintedCredential } from './reconcile.js';
 import { planRefresh } from './scheduler.js';
 import { computeStatus, sameStatus, type CredentialStatus, type TargetFailure } from './status.js';
+import { checkTenantPolicy, defaultTenantPolicy, type TenantPolicy } from '../config/tenant-policy.js';
+import { API_SERVER_AUDIENCES } from '../kube/sources.js';
+import { DEFAULT_MINT_TIMEOUT_MS, MintDeadlines } from './mint-deadline.js';
 
 // The controller: watches the two credential kinds, namespaces, the Secrets regcred manages and
 // service accounts; keeps one minted credential per object in memory; and reconciles an object
@@ -69,6 +72,12 @@ export interface ControllerOptions {
    * to exist). Undefined: the whole cluster.
    */
   watchNamespaces?: readonly string[] | undefined;
+  /** What a RegistryCredential may ask of the controller; default: defaultTenantPolicy (no ambient credentials, public provider hosts, 1 m floor). */
+  tenantPolicy?: TenantPolicy | undefined;
+  /** Audiences the API server accepts (its issuer, the administrator's list), refused for RegistryCredentials' tokens; the in-cluster names are always refused. */
+  apiServerAudiences?: readonly string[] | undefined;
+  /** Each mint's deadline (default 60 s); a mint still running well past it makes healthz fail. */
+  mintTimeoutMs?: number | undefined;
 }
 
 interface CredentialState {
@@ -79,7 +88,7 @@ interface CredentialState {
   nextRefreshAt?: number | undefined;
   refreshFailures: number;
   targetFailures: number;
-  refreshError?: { reason: string; message: string } | undefined;
+  refreshError?: { reason: string; message: string; refused?: boolean } | undefined;
   provider: string;
 }
 
@@ -169,6 +178,10 @@ export class Controller {
   private readonly serviceAccountsByNamespace = new Map<string, Map<string, V1ServiceAccount>>();
   private started = false;
   private cachesStarted: Promise<void> | undefined;
+  private readonly tenantPolicy: TenantPolicy;
+  private readonly mintDeadlines: MintDeadlines;
+  /** Aborted by stop(): in-flight provider calls end instead of holding the shutdown. */
+  private readonly shutdown = new AbortController();
 
   constructor(private readonly opts: ControllerOptions) {
     poolConnections(opts.kubeConfig);
@@ -177,6 +190,8 @@ export class Controller {
     this.clock = opts.clock ?? realClock;
     this.providers = opts.providers ?? providerRegistry;
     this.log = opts.log;
+    this.tenantPolicy = opts.tenantPolicy ?? defaultTenantPolicy(this.providers);
+    this.mintDeadlines = new MintDeadlines(this.clock, opts.mintTimeoutMs ?? DEFAULT_MINT_TIMEOUT_MS);
     this.queue = new WorkQueue({
       handler: (key) => this.reconcile(key),
       workers: opts.workers ?? 4,
@@ -277,6 +292,7 @@ export class Controller {
   }
 
   async stop(): Promise<void> {
+    this.shutdown.abort();
     await this.queue.stop();
     await Promise.all(Object.values(this.informers).map((i) => i.stop()));
     await this.opts.events?.flush();
@@ -293,7 +309,9 @@ export class Controller {
   healthz(): { ok: boolean; reason?: string } {
     const bound = this.opts.livenessStallMs ?? 120_000;
     const stuck = Object.entries(this.informers).filter(([, i]) => i.unhealthyForMs() > bound).map(([n]) => n);
-    return stuck.length > 0 ? { ok: false, reason: `watch failing for over ${bound / 1000}s: ${stuck.join(', ')}` } : { ok: true };
+    if (stuck.length > 0) return { ok: false, reason: `watch failing for over ${bound / 1000}s: ${stuck.join(', ')}` };
+    const overdue = this.mintDeadlines.overdue(bound);
+    return overdue.length > 0 ? { ok: false, reason: `provider call running past its deadline: ${overdue.slice(0, 5).join(', ')}` } : { ok: true };
   }
 
   // ---- event wiring ----
@@ -543,17 +561,35 @@ export class Controller {
     state.generation = raw.metadata?.generation;
     state.provider = obj.spec.provider.key;
 
-    // 1. Mint, when there is nothing yet, the spec changed, or the refresh is due.
+    // 1. Mint, when there is nothing yet, the spec changed, or the refresh is due; never what the
+    // tenant policy refuses (then the last good Secrets stay as they are).
     let minted = false;
-    if (!state.minted || specChanged || (state.nextRefreshAt !== undefined && now >= state.nextRefreshAt)) {
+    const violations = checkTenantPolicy(obj, this.tenantPolicy, this.providers);
+    const due = !state.minted || specChanged || (state.nextRefreshAt !== undefined && now >= state.nextRefreshAt);
+    if (violations.length > 0 && due) {
+      const first = violations[0]!;
+      const message = `refused by the tenant policy: ${violations.map((v) => `${formatPath(v.path)} ${v.message}`).join('; ')}`;
+      const changed = state.refreshError?.message !== message;
+      state.refreshError = { reason: first.rule, message, refused: true };
+      state.nextRefreshAt = now + (this.opts.retryMaxMs ?? 300_000);
+      if (changed) {
+        for (const v of violations) this.opts.metrics?.policyRefusals.inc({ kind, namespace: namespace ?? '', name, rule: v.rule });
+        this.log.warn({ credential: key, rules: violations.map((v) => v.rule) }, 'refused by the tenant policy; nothing minted');
+        this.opts.events?.record(eventTarget, 'Warning', first.rule, state.refreshError.message);
+      }
+    } else if (due) {
       const started = this.clock.now();
       try {
-        const deps = kubeProviderDeps(this.core, obj, this.opts.namespace, this.opts.allowCrossNamespaceRefs, {
-          now: () => new Date(this.clock.now()),
-          fetch: this.opts.fetch ?? globalThis.fetch,
-          log: this.log.child({ credential: key }),
-        });
-        const credential = await mintCredential(obj, deps, undefined, this.providers);
+        const deps = kubeProviderDeps(
+          this.core,
+          obj,
+          this.opts.namespace,
+          this.opts.allowCrossNamespaceRefs,
+          { now: () => new Date(this.clock.now()), fetch: this.opts.fetch ?? globalThis.fetch, log: this.log.child({ credential: key }) },
+          true,
+          [...API_SERVER_AUDIENCES, ...(this.opts.apiServerAudiences ?? [])],
+        );
+        const credential = await this.mintDeadlines.run(key, this.shutdown.signal, (signal) => mintCredential(obj, deps, signal, this.providers));
         this.opts.metrics?.providerRequestDuration.observe({ provider: obj.spec.provider.key, result: 'success' }, (this.clock.now() - started) / 1000);
         this.opts.metrics?.refreshTotal.inc({ ...labels, result: 'success' });
         state.minted = credential;
@@ -568,6 +604,7 @@ export class Controller {
           renewBeforeMs: obj.spec.refresh.renewBefore ? parseDuration(obj.spec.refresh.renewBefore) : undefined,
           intervalMs: parseDuration(obj.spec.refresh.interval),
           minDelayMs: this.opts.minRefreshDelayMs ?? 30_000,
+          floorMs: kind === 'RegistryCredential' ? this.tenantPolicy.minRefreshIntervalMs : undefined,
         });
         state.nextRefreshAt = plan.at;
         if (plan.clamped) {

@@ -15,8 +15,13 @@ export interface RefreshPlanInput {
   renewBeforeMs?: number | undefined;
   /** spec.refresh.interval in ms: the re-read period of credentials that never expire. */
   intervalMs: number;
-  /** Lower bound of any delay. */
+  /** Lower bound of any delay, except that a live credential is refreshed before it expires. */
   minDelayMs: number;
+  /**
+   * Lower bound of every delay, expiry or not: the tenant policy's refresh floor for a
+   * RegistryCredential (a broker answering a 2 s lifetime gets one mint per floor, not one per second).
+   */
+  floorMs?: number | undefined;
   /** Fraction of the renewal window used as jitter (default 0.1). */
   jitter?: number;
   random?: () => number;
@@ -32,7 +37,8 @@ export interface RefreshPlan {
 export function planRefresh(input: RefreshPlanInput): RefreshPlan {
   const random = input.random ?? Math.random;
   const jitter = input.jitter ?? 0.1;
-  const earliest = input.now + input.minDelayMs;
+  const floor = input.floorMs ?? 0;
+  const earliest = input.now + Math.max(input.minDelayMs, floor);
   if (input.expiresAt === undefined) {
     // ±jitter/2 around the interval.
     const at = input.now + input.intervalMs * (1 - jitter / 2 + jitter * random());
@@ -48,7 +54,7 @@ export function planRefresh(input: RefreshPlanInput): RefreshPlan {
     // life, or one that lives less than the delay): then refresh shortly before the expiry instead;
     // a one-second floor still rules out a hot loop.
     const beforeExpiry = input.expiresAt - Math.min(EXPIRY_MARGIN_MS, (input.expiresAt - input.now) / 4);
-    return { at: Math.max(input.now + FLOOR_MS, Math.min(earliest, beforeExpiry)), clamped: 'too-short' };
+    return { at: Math.max(input.now + Math.max(FLOOR_MS, floor), Math.min(earliest, beforeExpiry)), clamped: 'too-short' };
   }
   return { at };
 }

@@ -62,7 +62,7 @@ export interface StatusInput {
   targets: { total: number; synced: number; failed: number };
   failures: TargetFailure[];
   /** Set when the last mint failed or the spec is invalid. */
-  refreshError?: { reason: string; message: string } | undefined;
+  refreshError?: { reason: string; message: string; refused?: boolean } | undefined;
 }
 
 function condition(
@@ -89,8 +89,9 @@ export function computeStatus(input: StatusInput): CredentialStatus {
     .map((f) => ({ ...f, message: clip(f.message, 512) }));
 
   let ready: Condition;
-  if (input.refreshError?.reason === Reasons.InvalidSpec) {
-    ready = condition(prev, 'Ready', 'False', Reasons.InvalidSpec, input.refreshError.message, input.generation, now);
+  if (input.refreshError?.reason === Reasons.InvalidSpec || input.refreshError?.refused) {
+    // The spec itself is refused (schema or tenant policy): not ready, whatever the targets still hold.
+    ready = condition(prev, 'Ready', 'False', input.refreshError.reason, input.refreshError.message, input.generation, now);
   } else if (!input.hasCredential) {
     ready = condition(prev, 'Ready', 'False', input.refreshError?.reason ?? Reasons.Pending, input.refreshError?.message ?? 'no credential minted yet', input.generation, now);
   } else if (expired) {

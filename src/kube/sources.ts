@@ -92,7 +92,7 @@ export function createSourceReader(core: CoreV1Api, scope: SourceScope, retry: R
  * its own namespace, a ClusterRegistryCredential only in the controller's namespace (unless
  * cross-namespace references are allowed).
  */
-export function createTokenMinter(core: CoreV1Api, scope: SourceScope, retry: RetryOptions = {}): NonNullable<ProviderDeps['tokenRequest']> {
+export function createTokenMinter(core: CoreV1Api, scope: SourceScope, retry: RetryOptions = {}, tenant?: TenantTokenRules): NonNullable<ProviderDeps['tokenRequest']> {
   return async (ref, audiences, expirationSeconds) => {
     const namespace = ref.namespace ?? scope.defaultNamespace;
     if (scope.allowedNamespace !== undefined && namespace !== scope.allowedNamespace) {
@@ -100,6 +100,10 @@ export function createTokenMinter(core: CoreV1Api, scope: SourceScope, retry: Re
         'CrossNamespaceRef',
         `service account ${namespace}/${ref.name} is not allowed for a token: ${scope.rule.replace('reads Secrets from', 'uses service accounts in')}`,
       );
+    }
+    if (tenant) {
+      await checkTenantToken(core, tenant, namespace, ref.name, audiences, retry);
+      expirationSeconds = Math.min(expirationSeconds, TENANT_MAX_TOKEN_SECONDS);
     }
     let res;
     try {
@@ -119,6 +123,53 @@ export function createTokenMinter(core: CoreV1Api, scope: SourceScope, retry: Re
 }
 
 /**
+ * The rules for tokens a RegistryCredential's provider asks for: the service account must name the
+ * credential in its ANNOTATION_TOKEN_FOR annotation, no audience may be one the API server accepts
+ * (a token for the API server would let the tenant's broker act as that service account in the
+ * cluster), and the lifetime is capped at TENANT_MAX_TOKEN_SECONDS.
+ */
+export interface TenantTokenRules {
+  /** The RegistryCredential's name. */
+  credentialName: string;
+  /** Audiences the API server accepts: its issuer, the well-known in-cluster names, the administrator's list. */
+  deniedAudiences: readonly string[];
+}
+
+/** The longest service-account token a RegistryCredential's provider gets (TokenRequest's floor is 600 s). */
+export const TENANT_MAX_TOKEN_SECONDS = 3600;
+
+/** On a ServiceAccount: the RegistryCredentials of its namespace that may mint tokens for it ("a,b" or "*"). */
+export const ANNOTATION_TOKEN_FOR = 'regcred.dev/token-for';
+/** Audiences every API server is reached by in-cluster; the issuer URL is added at start-up. */
+export const API_SERVER_AUDIENCES = ['kubernetes', 'kubernetes.default', 'kubernetes.default.svc', 'https://kubernetes.default.svc', 'https://kubernetes.default.svc.cluster.local', 'api'];
+
+async function checkTenantToken(core: CoreV1Api, rules: TenantTokenRules, namespace: string, name: string, audiences: readonly string[], retry: RetryOptions): Promise<void> {
+  const denied = new Set(rules.deniedAudiences.map(normalizeAudience));
+  const bad = audiences.length === 0 ? '(none: the API server\'s own)' : audiences.find((a) => denied.has(normalizeAudience(a)));
+  if (bad !== undefined) {
+    throw new RegcredError('TokenNotAllowed', `service account token audience ${bad} is accepted by the API server, which a RegistryCredential may not ask for`);
+  }
+  let sa;
+  try {
+    sa = await withApiRetry(() => core.readNamespacedServiceAccount({ namespace, name }), retry);
+  } catch (err) {
+    if (statusCode(err) === 404) throw new RegcredError('ServiceAccountNotFound', `service account ${namespace}/${name} not found`, false, { cause: err });
+    throw toRegcredError(err, `cannot read service account ${namespace}/${name}`);
+  }
+  const allowed = (sa.metadata?.annotations?.[ANNOTATION_TOKEN_FOR] ?? '').split(',').map((s) => s.trim());
+  if (!allowed.includes('*') && !allowed.includes(rules.credentialName)) {
+    throw new RegcredError(
+      'TokenNotAllowed',
+      `service account ${namespace}/${name} does not allow tokens for RegistryCredential ${rules.credentialName}: annotate it ${ANNOTATION_TOKEN_FOR}=${rules.credentialName}`,
+    );
+  }
+}
+
+function normalizeAudience(a: string): string {
+  return a.trim().toLowerCase().replace(/\/+$/, '');
+}
+
+/**
  * What a provider may use of the cluster, scoped to one credential (its source Secrets and the
  * service accounts it may mint tokens for): shared by `sync`/`get` and the controller.
  */
@@ -130,9 +181,12 @@ export function kubeProviderDeps(
   rest: Omit<ProviderDeps, 'sources' | 'tokenRequest' | 'credential'>,
   /** False for `get`, which writes nothing: providers then leave their vendor-side cleanup alone. */
   identify = true,
+  /** The API server's audiences, refused for a RegistryCredential's tokens; undefined: no tenant token rules (the CLI). */
+  tenantDeniedAudiences?: readonly string[],
 ): ProviderDeps {
   const scope = sourceScope(credential, controllerNamespace, allowCrossNamespaceRefs);
   const name = (credential.metadata as { name?: string }).name;
   const identity = identify && name ? { credential: { kind: credential.kind, namespace: credential.metadata.namespace, name } } : {};
-  return { sources: createSourceReader(core, scope), tokenRequest: createTokenMinter(core, scope), ...identity, ...rest };
+  const tenant = tenantDeniedAudiences && credential.kind === 'RegistryCredential' ? { credentialName: name ?? '', deniedAudiences: tenantDeniedAudiences } : undefined;
+  return { sources: createSourceReader(core, scope), tokenRequest: createTokenMinter(core, scope, {}, tenant), ...identity, ...rest };
 }

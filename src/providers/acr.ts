@@ -194,6 +194,14 @@ export function createAcrProvider(
 export const acrProvider = defineProvider<AcrConfig>({
   key: 'acr',
   configSchema: acrConfig,
+  defaultHosts: ['login.microsoftonline.com', 'login.microsoftonline.us', 'login.chinacloudapi.cn', '*.azurecr.io', '*.azurecr.us', '*.azurecr.cn'],
+  tenantSurface: (c) => ({
+    ambient: c.auth.managedIdentity ? { path: ['auth', 'managedIdentity'], what: "managed identity (the controller's own Entra identity)" } : undefined,
+    urls: [
+      c.endpoint ? { path: ['endpoint'], url: c.endpoint } : { path: ['registry'], url: `https://${c.registry}` },
+      ...(c.authorityHost ? [{ path: ['authorityHost'], url: c.authorityHost }] : []),
+    ],
+  }),
   create: (config, deps) => createAcrProvider(config, deps),
 });
 

@@ -121,6 +121,8 @@ export function createChainguardProvider(config: ChainguardConfig, deps: Provide
 export const chainguardProvider = defineProvider<ChainguardConfig>({
   key: 'chainguard',
   configSchema: chainguardConfig,
+  defaultHosts: [new URL(DEFAULT_CHAINGUARD_ISSUER).host],
+  tenantSurface: (c) => ({ urls: c.issuer ? [{ path: ['issuer'], url: c.issuer }] : [] }),
   create: (config, deps) => createChainguardProvider(config, deps),
 });
 

@@ -261,6 +261,8 @@ export function createCrusoeProvider(config: CrusoeConfig, deps: ProviderDeps) {
 export const crusoeProvider = defineProvider<CrusoeConfig>({
   key: 'crusoe',
   configSchema: crusoeConfig,
+  defaultHosts: [new URL(DEFAULT_CRUSOE_BASE_URL).host],
+  tenantSurface: (c) => ({ urls: c.baseUrl ? [{ path: ['baseUrl'], url: c.baseUrl }] : [] }),
   create: (config, deps) => createCrusoeProvider(config, deps),
 });
 

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { RegcredError } from '../errors.js';
 import { registerSecret } from '../redact.js';
-import { awsAuth, classify, httpUrl, resolveCredentials, sdkSts, type AwsCredentials, type StsCalls } from './ecr.js';
+import { AWS_HOSTS, awsAuth, awsSurface, classify, httpUrl, resolveCredentials, sdkSts, type AwsCredentials, type StsCalls } from './ecr.js';
 import { defineProvider, type Credential, type ProviderDeps } from './types.js';
 
 // `ecrPublic`: Amazon ECR Public (public.ecr.aws). Logging in raises pull rate limits over anonymous
@@ -92,5 +92,7 @@ function toCredential(
 export const ecrPublicProvider = defineProvider<EcrPublicConfig>({
   key: 'ecrPublic',
   configSchema: ecrPublicConfig,
+  defaultHosts: AWS_HOSTS,
+  tenantSurface: (c) => awsSurface(c),
   create: (config, deps) => createEcrPublicProvider(config, deps),
 });

@@ -3,7 +3,7 @@ import type { AuthorizationData } from '@aws-sdk/client-ecr';
 import { secretRef } from '../config/common.js';
 import { RegcredError } from '../errors.js';
 import { registerSecret } from '../redact.js';
-import { defineProvider, type Credential, type ProviderDeps } from './types.js';
+import { defineProvider, type Credential, type ProviderDeps, type TenantSurface } from './types.js';
 
 // `ecr`: Amazon ECR (private registries). One GetAuthorizationToken call per region; each returned
 // authorizationData entry is one registry login (user `AWS`, a 12-hour token). AWS credentials come
@@ -82,6 +82,8 @@ export const awsAuth = z
       { rule: '!(has(self.secretRef) && has(self.webIdentity))', message: 'auth: at most one of secretRef, webIdentity' },
     ],
   });
+
+export type AwsAuth = z.infer<typeof awsAuth>;
 
 export const ecrConfig = z
   .strictObject({
@@ -319,9 +321,26 @@ export async function resolveCredentials(
   }
 }
 
+/** AWS's public API hosts (commercial and China partitions): the default allowlist of ecr and ecrPublic. */
+export const AWS_HOSTS = ['*.amazonaws.com', '*.amazonaws.com.cn'];
+
+/** The default chain is the controller's own identity (IRSA, Pod Identity, IMDS): unless secretRef or webIdentity is the base. */
+export function awsSurface(c: { auth?: AwsAuth | undefined; endpoint?: string | undefined; stsEndpoint?: string | undefined }): TenantSurface {
+  const own = !c.auth?.secretRef && !c.auth?.webIdentity;
+  return {
+    ambient: own ? { path: ['auth'], what: "the AWS SDK's default credential chain (the controller's own IAM role)" } : undefined,
+    urls: [
+      ...(c.endpoint ? [{ path: ['endpoint'], url: c.endpoint }] : []),
+      ...(c.stsEndpoint ? [{ path: ['stsEndpoint'], url: c.stsEndpoint }] : []),
+    ],
+  };
+}
+
 export const ecrProvider = defineProvider<EcrConfig>({
   key: 'ecr',
   configSchema: ecrConfig,
+  defaultHosts: AWS_HOSTS,
+  tenantSurface: (c) => awsSurface(c),
   create: (config, deps) => createEcrProvider(config, deps),
 });
 

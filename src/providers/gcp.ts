@@ -215,6 +215,18 @@ export function createGcpProvider(config: GcpConfig, deps: ProviderDeps) {
 export const gcpProvider = defineProvider<GcpConfig>({
   key: 'gcp',
   configSchema: gcpConfig,
+  // The key's token_uri comes from a Secret, so it is checked when the request is made, not here.
+  defaultHosts: ['oauth2.googleapis.com', 'sts.googleapis.com', 'iamcredentials.googleapis.com'],
+  tenantSurface: (c) => {
+    const wif = c.auth.workloadIdentityFederation;
+    return {
+      ambient: c.auth.metadataServer ? { path: ['auth', 'metadataServer'], what: "the metadata server (the controller's own Google service account)" } : undefined,
+      urls: [
+        ...(wif?.stsEndpoint ? [{ path: ['auth', 'workloadIdentityFederation', 'stsEndpoint'], url: wif.stsEndpoint }] : []),
+        ...(wif?.iamCredentialsEndpoint ? [{ path: ['auth', 'workloadIdentityFederation', 'iamCredentialsEndpoint'], url: wif.iamCredentialsEndpoint }] : []),
+      ],
+    };
+  },
   create: (config, deps) => createGcpProvider(config, deps),
 });
 

@@ -309,6 +309,12 @@ export function createHttpProvider(config: HttpConfig, deps: ProviderDeps) {
 export const httpProvider = defineProvider<HttpConfig>({
   key: 'http',
   configSchema: httpConfig,
+  // No default host: every broker a tenant may call is one the administrator allowlists.
+  tenantSurface: (c) => ({
+    urls: [{ path: ['url'], url: c.url }],
+    insecure: c.allowInsecure ? ['allowInsecure'] : undefined,
+    headers: (c.headers ?? []).map((h, i) => ({ path: ['headers', i, 'name'], name: h.name })),
+  }),
   create: (config, deps) => createHttpProvider(config, deps),
 });
 

@@ -89,6 +89,8 @@ export function createJitProvider(config: JitConfig, deps: ProviderDeps) {
 export const jitProvider = defineProvider<JitConfig>({
   key: 'jit',
   configSchema: jitConfig,
+  defaultHosts: [new URL(DEFAULT_JIT_BASE_URL).host],
+  tenantSurface: (c) => ({ urls: c.baseUrl ? [{ path: ['baseUrl'], url: c.baseUrl }] : [] }),
   create: (config, deps) => createJitProvider(config, deps),
 });
 

@@ -75,5 +75,7 @@ export function createQuayProvider(config: QuayConfig, deps: ProviderDeps) {
 export const quayProvider = defineProvider<QuayConfig>({
   key: 'quay',
   configSchema: quayConfig,
+  defaultHosts: [new URL(DEFAULT_QUAY_BASE_URL).host],
+  tenantSurface: (c) => ({ urls: c.baseUrl ? [{ path: ['baseUrl'], url: c.baseUrl }] : [] }),
   create: (config, deps) => createQuayProvider(config, deps),
 });

@@ -60,7 +60,32 @@ export interface ProviderDefinition<C = unknown> {
    * (e.g. `exec` runs a command inside the controller). Checked by the schema and the CRD.
    */
   readonly clusterOnly?: string;
+  /**
+   * The hosts this provider reaches when no endpoint is overridden: together they are the default
+   * allowlist for RegistryCredentials (config/tenant-policy.ts). Patterns as in the address policy.
+   */
+  readonly defaultHosts?: readonly string[];
+  /** What of `config` a tenant policy has to judge: see TenantSurface. */
+  tenantSurface?(config: C): TenantSurface;
   create(config: C, deps: ProviderDeps): Provider;
+}
+
+/** A path into the provider's config, e.g. ['auth', 'metadataServer']. */
+export type ConfigPath = readonly (string | number)[];
+
+/**
+ * The parts of a provider's config that reach beyond the credential's own Secrets: checked against
+ * the installation's tenant policy before a RegistryCredential is minted, and by `regcred validate`.
+ */
+export interface TenantSurface {
+  /** Set when this config authenticates as the controller itself (its IAM role, metadata server, managed identity). */
+  ambient?: { path: ConfigPath; what: string } | undefined;
+  /** Every URL the config names (endpoints, base URLs, issuers); their hosts must be allowlisted. */
+  urls?: { path: ConfigPath; url: string }[];
+  /** Set when the config asks for plain http. */
+  insecure?: ConfigPath | undefined;
+  /** Literal request headers the config sets. */
+  headers?: { path: ConfigPath; name: string }[];
 }
 
 export function defineProvider<C>(def: ProviderDefinition<C>): ProviderDefinition<C> {

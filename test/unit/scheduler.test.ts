@@ -151,3 +151,25 @@ describe('planRefresh: invariants over random inputs', () => {
     }
   });
 });
+
+describe('planRefresh: the tenant floor', () => {
+  test('a broker answering a 2 s lifetime is refreshed once per floor, not just before each expiry', () => {
+    const plan = planRefresh(input({ expiresAt: NOW + 2000, minDelayMs: 1000, floorMs: 60_000, random: () => 0 }));
+    assert.deepEqual(plan, { at: NOW + 60_000, clamped: 'too-short' });
+  });
+
+  test('an expired credential waits the floor when it is longer than the minimum delay', () => {
+    assert.deepEqual(planRefresh(input({ expiresAt: NOW - 1, minDelayMs: 1000, floorMs: 60_000 })), { at: NOW + 60_000, clamped: 'expired' });
+  });
+
+  test('a credential that never expires waits at least the floor', () => {
+    const plan = planRefresh(input({ intervalMs: 1000, minDelayMs: 1000, floorMs: 60_000, random: () => 0.5 }));
+    assert.equal(plan.at, NOW + 60_000);
+  });
+
+  test('a floor below the normal schedule changes nothing', () => {
+    const a = planRefresh(input({ expiresAt: NOW + 12 * HOUR, random: () => 0 }));
+    const b = planRefresh(input({ expiresAt: NOW + 12 * HOUR, random: () => 0, floorMs: 60_000 }));
+    assert.deepEqual(a, b);
+  });
+});
