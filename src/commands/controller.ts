@@ -14,7 +14,7 @@ import type { WebhookServer } from '../webhook/server.js';
 import { ChainguardCompat } from '../controller/chainguard-compat.js';
 import { exchangeChainguardToken, DEFAULT_CHAINGUARD_ISSUER, DEFAULT_SERVICE_ACCOUNT } from '../providers/chainguard.js';
 import { createTokenMinter } from '../kube/sources.js';
-import { CoreV1Api, WellKnownApi, type KubeConfig } from '@kubernetes/client-node';
+import { CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
 import type { TenantPolicy } from '../config/tenant-policy.js';
 import { readFileSync } from 'node:fs';
 import { EXIT_FAILED, EXIT_INVALID, EXIT_OK, type GlobalOptions, type Output } from './common.js';
@@ -100,21 +100,6 @@ async function startWebhook(
   return { server, certificates };
 }
 
-/**
- * The API server's service-account issuer: its default audience (`--api-audiences` defaults to it).
- * Read from the discovery document every service account may read; nothing when it cannot be read.
- */
-async function apiServerIssuer(kubeConfig: KubeConfig, log: Logger): Promise<string[]> {
-  try {
-    const doc = await kubeConfig.makeApiClient(WellKnownApi).getServiceAccountIssuerOpenIDConfiguration();
-    const issuer = (JSON.parse(typeof doc === 'string' ? doc : JSON.stringify(doc)) as { issuer?: unknown }).issuer;
-    return typeof issuer === 'string' && issuer ? [issuer] : [];
-  } catch (err) {
-    log.warn({ err: errorMessage(err) }, 'cannot read the API server\'s issuer; only the in-cluster audiences and --api-audience are refused for RegistryCredentials\' tokens');
-    return [];
-  }
-}
-
 /** The service account this process runs as, from its in-cluster token; undefined outside a Pod. */
 function ownServiceAccount(): { namespace: string; name: string } | undefined {
   try {
@@ -182,7 +167,7 @@ export async function runController(opts: ControllerCommandOptions, output: Outp
     events,
     watchNamespaces,
     tenantPolicy: opts.tenantPolicy,
-    apiServerAudiences: [...(await apiServerIssuer(kubeConfig, log)), ...(opts.apiAudience ?? [])],
+    apiServerAudiences: opts.apiAudience,
     mintTimeoutMs: opts.mintTimeout,
     ...(opts.minRefreshDelay !== undefined ? { minRefreshDelayMs: opts.minRefreshDelay } : {}),
   });

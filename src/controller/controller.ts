@@ -33,6 +33,7 @@ import { planRefresh } from './scheduler.js';
 import { computeStatus, sameStatus, type CredentialStatus, type TargetFailure } from './status.js';
 import { checkTenantPolicy, defaultTenantPolicy, type TenantPolicy } from '../config/tenant-policy.js';
 import { API_SERVER_AUDIENCES } from '../kube/sources.js';
+import { apiServerIssuer } from '../kube/issuer.js';
 import { DEFAULT_MINT_TIMEOUT_MS, MintDeadlines } from './mint-deadline.js';
 
 // The controller: watches the two credential kinds, namespaces, the Secrets regcred manages and
@@ -182,6 +183,8 @@ export class Controller {
   private readonly mintDeadlines: MintDeadlines;
   /** Aborted by stop(): in-flight provider calls end instead of holding the shutdown. */
   private readonly shutdown = new AbortController();
+  /** Refused for RegistryCredentials' tokens: the in-cluster names, the issuer (read at start) and --api-audience. */
+  private deniedAudiences: string[] = [];
 
   constructor(private readonly opts: ControllerOptions) {
     poolConnections(opts.kubeConfig);
@@ -285,6 +288,7 @@ export class Controller {
 
   /** Starts the watches, waits until every cache is filled, then starts reconciling. */
   async start(): Promise<void> {
+    this.deniedAudiences = [...API_SERVER_AUDIENCES, ...(await apiServerIssuer(this.opts.kubeConfig, this.log)), ...(this.opts.apiServerAudiences ?? [])];
     await this.startCaches();
     this.started = true;
     this.queue.start();
@@ -587,7 +591,7 @@ export class Controller {
           this.opts.allowCrossNamespaceRefs,
           { now: () => new Date(this.clock.now()), fetch: this.opts.fetch ?? globalThis.fetch, log: this.log.child({ credential: key }) },
           true,
-          [...API_SERVER_AUDIENCES, ...(this.opts.apiServerAudiences ?? [])],
+          this.deniedAudiences,
         );
         const credential = await this.mintDeadlines.run(key, this.shutdown.signal, (signal) => mintCredential(obj, deps, signal, this.providers));
         this.opts.metrics?.providerRequestDuration.observe({ provider: obj.spec.provider.key, result: 'success' }, (this.clock.now() - started) / 1000);
