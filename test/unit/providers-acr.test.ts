@@ -299,7 +299,7 @@ describe('acr /oauth2/exchange errors', () => {
     assert.match(a.message, /oauth2\/exchange: the answer has no refresh_token/);
     assert.equal(a.retryable, true);
     const b = await rejection(provider(SP, deps({ fetch: answering([], 200, 'hello') }), entra([])).mint());
-    assert.match(b.message, /not JSON/);
+    assert.match(b.message, /the response is not a JSON object \(HTTP 200\)/);
   });
 
   test('a hanging exchange or Entra call times out (retryable); the caller’s abort is honoured', async (t) => {
@@ -331,7 +331,7 @@ describe('acr /oauth2/exchange errors', () => {
     }) as typeof globalThis.fetch;
     const err = await rejection(provider(SP, deps({ fetch }), entra([])).mint());
     assert.equal(err.retryable, true);
-    assert.equal(err.message, 'acr myregistry.azurecr.io: oauth2/exchange: fetch failed: ECONNREFUSED');
+    assert.equal(err.message, 'acr myregistry.azurecr.io: oauth2/exchange: network error ECONNREFUSED');
   });
 });
 
@@ -345,12 +345,13 @@ describe('acr Entra errors', () => {
     { name: 'AuthenticationRequiredError' },
   );
 
-  test('invalid client secret: permanent, one line with the AADSTS code, no trace ids', async () => {
+  test('invalid client secret: permanent, the OAuth and AADSTS codes in the message, Entra’s text only in remoteDetail, no trace ids', async () => {
     const err = classifyEntraError(invalidSecret, where);
     assert.equal(err.retryable, false);
+    assert.equal(err.message, `${where}: invalid_client AADSTS7000215`);
     assert.equal(
-      err.message,
-      `${where}: invalid_client: AADSTS7000215: Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID`,
+      err.remoteDetail,
+      'invalid_client: AADSTS7000215: Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID',
     );
     // And through the provider, with the mode named.
     const e2 = await rejection(provider(SP, deps(), async () => Promise.reject(invalidSecret)).mint());
@@ -366,7 +367,8 @@ describe('acr Entra errors', () => {
       });
     const grant = classifyEntraError(authError(400, 'invalid_grant', 'AADSTS700213: No matching federated identity record found.'), where);
     assert.equal(grant.retryable, false);
-    assert.match(grant.message, /: invalid_grant: AADSTS700213: No matching federated identity record found$/);
+    assert.equal(grant.message, `${where}: invalid_grant AADSTS700213 HTTP 400`);
+    assert.equal(grant.remoteDetail, 'invalid_grant: AADSTS700213: No matching federated identity record found');
     assert.equal(classifyEntraError(authError(401, 'unknown_error', 'x'), where).retryable, false);
     assert.equal(classifyEntraError(authError(429, 'temporarily_unavailable', 'slow down'), where).retryable, true);
     assert.equal(classifyEntraError(authError(503, 'temporarily_unavailable', 'AADSTS90033: A transient error has occurred.'), where).retryable, true);
@@ -393,8 +395,11 @@ describe('acr Entra errors', () => {
     );
     const err = classifyEntraError(notFound, 'acr r: Entra token (managed identity)');
     assert.equal(err.retryable, false);
-    assert.equal(err.message, 'acr r: Entra token (managed identity): ManagedIdentityCredential: Authentication failed. Message invalid_request: Identity not found');
-    assert.equal(classifyEntraError(new Error('something odd'), where).message, `${where}: Error: something odd`);
+    assert.equal(err.message, 'acr r: Entra token (managed identity): invalid_request');
+    assert.equal(err.remoteDetail, 'ManagedIdentityCredential: Authentication failed. Message invalid_request: Identity not found');
+    const odd = classifyEntraError(new Error('something odd'), where);
+    assert.equal(odd.message, `${where}: Error`);
+    assert.equal(odd.remoteDetail, 'something odd');
     assert.equal(classifyEntraError(undefined, where).retryable, false);
   });
 

@@ -181,15 +181,16 @@ describe('chainguard errors', () => {
     return err;
   }
 
-  test('401 (the identity does not trust this token): permanent, one line naming the call, status and text, a hint', async () => {
+  test('401 (the identity does not trust this token): permanent, one line naming the call, the status and a hint; the text only in remoteDetail', async () => {
     const err = await failure(401, JSON.stringify({ code: 16, message: 'unable to verify bearer token: subject mismatch', details: [] }));
     assert.equal(err.retryable, false);
     assert.equal(err.code, 'ProviderError');
     assert.equal(
       err.message,
-      `chainguard STS exchange for identity ${IDENTITY} (https://issuer.enforce.dev): HTTP 401 unable to verify bearer token: subject mismatch (does the identity trust this service account’s issuer and subject, with the registry.pull role?)`,
+      `chainguard STS exchange for identity ${IDENTITY} (https://issuer.enforce.dev): HTTP 401 (does the identity trust this service account’s issuer and subject, with the registry.pull role?)`,
     );
     assert.ok(!err.message.includes('\n'));
+    assert.equal(err.remoteDetail, 'unable to verify bearer token: subject mismatch');
   });
 
   test('403 and 404 are permanent; 429, 500, 503 retryable; an HTML page is not echoed', async () => {
@@ -207,7 +208,7 @@ describe('chainguard errors', () => {
     assert.match(none.message, /the answer has no "token"/);
     assert.equal(none.retryable, true);
     const notJson = await failure(200, 'not json');
-    assert.match(notJson.message, /the answer is not JSON \(HTTP 200\)/);
+    assert.match(notJson.message, /the response is not a JSON object \(HTTP 200\)/);
   });
 
   test('a network failure: retryable, the cause code in the message', async () => {
@@ -219,7 +220,7 @@ describe('chainguard errors', () => {
       .catch((e: unknown) => e as RegcredError);
     assert.ok(err instanceof RegcredError);
     assert.equal(err.retryable, true);
-    assert.match(err.message, /: fetch failed: ECONNREFUSED$/);
+    assert.match(err.message, /: network error ECONNREFUSED$/);
   });
 
   test('without Kubernetes access (no tokenRequest): InvalidSource, no call', async () => {

@@ -224,7 +224,7 @@ describe('crusoe token request', () => {
     assert.equal(creds[0]!.password, 'ccr-still-good');
     const warn = lines.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l['level'] === 'warn');
     assert.ok(warn, lines.join(''));
-    assert.match(String(warn['err']), /^crusoe GET \/v1alpha5\/users\/limited-usage-api-key: HTTP 403 \(permission denied\): permission_denied: not allowed to list keys$/);
+    assert.match(String(warn['err']), /^crusoe GET \/v1alpha5\/users\/limited-usage-api-key: HTTP 403 permission_denied \(permission denied\)$/);
     assert.ok(!lines.join('').includes('ccr-still-good'));
   });
 
@@ -245,7 +245,7 @@ describe('crusoe token request', () => {
     assert.equal(creds[0]!.password, 'ccr-t2');
     assert.deepEqual(seen.slice(2).map((r) => new URL(r.url).searchParams.get('key_id')), ['x1', 'x2']);
     const logged = lines.map((l) => JSON.parse(l) as Record<string, unknown>);
-    assert.match(String(logged.find((l) => l['level'] === 'warn')?.['err']), /HTTP 404: not_found: no such key/);
+    assert.match(String(logged.find((l) => l['level'] === 'warn')?.['err']), /HTTP 404 not_found$/);
     assert.deepEqual(logged.find((l) => l['level'] === 'info')?.['deleted'], ['x2']);
   });
 
@@ -266,7 +266,7 @@ describe('crusoe token request', () => {
     const reset = (async () => {
       throw Object.assign(new TypeError('fetch failed'), { cause: Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' }) });
     }) as typeof globalThis.fetch;
-    await assert.rejects(provider(BASE, deps(KEYS, reset)).mint(), rejectsWith('ProviderError', true, /^crusoe POST \/v1alpha5\/ccr\/tokens: fetch failed: read ECONNRESET$/, NO_SECRETS));
+    await assert.rejects(provider(BASE, deps(KEYS, reset)).mint(), rejectsWith('ProviderError', true, /^crusoe POST \/v1alpha5\/ccr\/tokens: network error ECONNRESET$/, NO_SECRETS));
   });
 });
 
@@ -321,7 +321,7 @@ describe('crusoe against the verifying double', () => {
     const wrong = randomBytes(32).toString('base64url');
     await assert.rejects(
       provider({ ...BASE, baseUrl: double.baseUrl }, deps({ CRUSOE_ACCESS_KEY: ACCESS_KEY, CRUSOE_SECRET_KEY: wrong }, globalThis.fetch)).mint(),
-      rejectsWith('ProviderError', false, /^crusoe POST \/v1alpha5\/ccr\/tokens: HTTP 401 \(bad credentials\): bad_credentials: the request signature does not match$/, NO_SECRETS),
+      rejectsWith('ProviderError', false, /^crusoe POST \/v1alpha5\/ccr\/tokens: HTTP 401 bad_credentials \(bad credentials\)$/, NO_SECRETS),
     );
     assert.equal(double.requests.at(-1)!.signatureValid, false);
   });
@@ -329,7 +329,7 @@ describe('crusoe against the verifying double', () => {
   test('a stale timestamp (a clock 10 minutes behind): 401, permanent', async () => {
     await assert.rejects(
       provider({ ...BASE, baseUrl: double.baseUrl }, deps(KEYS, globalThis.fetch, () => new Date(Date.now() - 10 * 60_000))).mint(),
-      rejectsWith('ProviderError', false, /HTTP 401 \(bad credentials\): bad_credentials: the request timestamp is too old/, NO_SECRETS),
+      rejectsWith('ProviderError', false, /HTTP 401 bad_credentials \(bad credentials\)$/, NO_SECRETS),
     );
   });
 
@@ -350,7 +350,7 @@ describe('crusoe against the verifying double', () => {
     try {
       await assert.rejects(
         provider({ ...BASE, baseUrl: double.baseUrl }, deps(KEYS, globalThis.fetch)).mint(),
-        rejectsWith('ProviderError', true, /^crusoe POST \/v1alpha5\/ccr\/tokens: HTTP 503: service_unavailable: /, NO_SECRETS),
+        rejectsWith('ProviderError', true, /^crusoe POST \/v1alpha5\/ccr\/tokens: HTTP 503 service_unavailable$/, NO_SECRETS),
       );
     } finally {
       double.failWith = undefined;

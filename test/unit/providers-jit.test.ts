@@ -147,7 +147,7 @@ describe('jit requests and credential', () => {
     const refused = (async () => {
       throw Object.assign(new TypeError('fetch failed'), { cause: Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:1'), { code: 'ECONNREFUSED' }) });
     }) as typeof globalThis.fetch;
-    await assert.rejects(provider({ secretRef: { name: 'jit-api' } }, deps(KEYS, refused)).mint(), rejectsWith('ProviderError', true, /^jit login: fetch failed: connect ECONNREFUSED 127\.0\.0\.1:1$/, NO_SECRETS));
+    await assert.rejects(provider({ secretRef: { name: 'jit-api' } }, deps(KEYS, refused)).mint(), rejectsWith('ProviderError', true, /^jit login: network error ECONNREFUSED$/, NO_SECRETS));
   });
 });
 
@@ -189,7 +189,7 @@ describe('jit against the verifying double', () => {
   test('wrong client credentials: permanent error naming the call, the status and the API text', async () => {
     await assert.rejects(
       provider({ secretRef: { name: 'jit-api' }, baseUrl: double.baseUrl }, deps({ client_id: CLIENT_ID, secret: 'not-the-secret' }, globalThis.fetch)).mint(),
-      rejectsWith('ProviderError', false, /^jit login: HTTP 401 \(bad credentials\): Invalid client credentials$/, NO_SECRETS),
+      rejectsWith('ProviderError', false, /^jit login: HTTP 401 \(bad credentials\)$/, NO_SECRETS),
     );
     assert.equal(double.requests.at(-1)!.status, 401);
   });
@@ -205,7 +205,7 @@ describe('jit against the verifying double', () => {
     try {
       await assert.rejects(
         provider({ secretRef: { name: 'jit-api' }, baseUrl: double.baseUrl }, deps(KEYS, globalThis.fetch)).mint(),
-        rejectsWith('ProviderError', true, /^jit login: HTTP 503: Service Unavailable$/, NO_SECRETS),
+        rejectsWith('ProviderError', true, /^jit login: HTTP 503$/, NO_SECRETS),
       );
     } finally {
       double.failWith = undefined;

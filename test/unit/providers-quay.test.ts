@@ -135,14 +135,15 @@ describe('quay errors', () => {
     return err;
   }
 
-  test('401 {"error": ...}: permanent, one line naming quay, the robot, the host, status, Quay’s text and a hint', async () => {
+  test('401 {"error": ...}: permanent, one line naming quay, the robot, the host, status and a hint; Quay’s text only in remoteDetail', async () => {
     const err = await failure(401, JSON.stringify({ error: 'Invalid token: Signature verification failed' }));
     assert.equal(err.retryable, false);
     assert.equal(
       err.message,
-      `quay robot federation for ${ROBOT} (https://quay.io): HTTP 401 Invalid token: Signature verification failed (is the robot federated with this service account’s issuer and subject?)`,
+      `quay robot federation for ${ROBOT} (https://quay.io): HTTP 401 (is the robot federated with this service account’s issuer and subject?)`,
     );
     assert.ok(!err.message.includes(SA_TOKEN));
+    assert.equal(err.remoteDetail, 'Invalid token: Signature verification failed');
   });
 
   test('403, 400 permanent; 429, 502, 503 retryable', async () => {

@@ -231,7 +231,11 @@ export function describeRemoteError(text: string): { code?: string; detail?: str
     const v = body[k];
     if (typeof v === 'string' && v.trim()) parts.push(v);
   }
-  if (typeof body['code'] === 'string' && parts.length > 0) parts.unshift(body['code']);
+  // Crusoe: {"code": "bad_credentials", "message": "..."}
+  if (typeof body['code'] === 'string' && parts.length > 0) {
+    if (code === undefined && OAUTH_CODE.test(body['code'])) code = body['code'];
+    parts.unshift(body['code']);
+  }
   if (Array.isArray(body['errors'])) {
     for (const e of body['errors'] as unknown[]) {
       if (typeof e !== 'object' || e === null) continue;
