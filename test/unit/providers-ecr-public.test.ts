@@ -99,7 +99,7 @@ describe('ecrPublic fetch', () => {
       assert.ok(err instanceof RegcredError);
       assert.equal(err.code, 'ProviderError');
       assert.equal(err.retryable, false);
-      assert.match(err.message, /^ecrPublic GetAuthorizationToken in us-east-1: UnrecognizedClientException: /);
+      assert.match(err.message, /^ecrPublic GetAuthorizationToken in us-east-1: UnrecognizedClientException \(HTTP 400\)$/);
       return true;
     });
   });

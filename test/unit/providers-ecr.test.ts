@@ -435,7 +435,7 @@ describe('ecr provider: STS', () => {
         assert.ok(err instanceof RegcredError);
         assert.equal(err.code, 'ProviderError');
         assert.equal(err.retryable, false);
-        assert.match(err.message, /^ecr sts:AssumeRole in us-east-1: AccessDenied: /);
+        assert.match(err.message, /^ecr sts:AssumeRole in us-east-1: AccessDenied \(HTTP 403\)$/);
         return true;
       },
     );
