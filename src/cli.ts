@@ -10,7 +10,9 @@ import { runController } from './commands/controller.js';
 import { EXIT_INVALID, processOutput, type GlobalOptions } from './commands/common.js';
 import { DEFAULT_CONTROLLER_NAMESPACE } from './kube/sources.js';
 import { parseDuration } from './config/common.js';
-import { DEFAULT_TENANT_MIN_REFRESH_MS, defaultTenantHosts, defaultTenantPolicy, type TenantPolicy } from './config/tenant-policy.js';
+import { DEFAULT_TENANT_MIN_REFRESH_MS, defaultTenantPolicy, type TenantPolicy } from './config/tenant-policy.js';
+import { validateNetworkPolicy } from './providers/internal/address-policy.js';
+import { errorMessage } from './errors.js';
 import { providerRegistry } from './providers/registry.js';
 
 function collect(value: string, previous: string[] | undefined): string[] {
@@ -36,6 +38,8 @@ function durationMs(value: string): number {
 interface TenantPolicyFlags {
   tenantAllowAmbientCredentials: boolean;
   tenantAllowedHost?: string[];
+  tenantAllowedCidr?: string[];
+  deniedCidr?: string[];
   tenantMinRefreshInterval: number;
 }
 
@@ -44,15 +48,25 @@ function tenantPolicyOptions(cmd: Command): Command {
   return cmd
     .option('--tenant-allow-ambient-credentials', "let RegistryCredentials use the controller's own cloud identity (ECR/ECR Public default chain, GCP metadata server, Azure managed identity)", false)
     .option('--tenant-allowed-host <pattern>', 'a host RegistryCredentials may reach, besides the providers\' public endpoints: "registry.example.com", "*.example.com", "broker.example.com:8443" (repeatable)', collect)
+    .option('--tenant-allowed-cidr <cidr>', 'addresses RegistryCredentials may connect to although refused by default (private ranges, loopback, link-local): e.g. an in-cluster broker\'s (repeatable)', collect)
+    .option('--denied-cidr <cidr>', 'addresses no provider call may connect to, for either kind: e.g. the cluster\'s service and pod ranges (repeatable)', collect)
     .option('--tenant-min-refresh-interval <duration>', 'no RegistryCredential is refreshed more often than this, whatever its expiry', durationMs, DEFAULT_TENANT_MIN_REFRESH_MS);
 }
 
 function tenantPolicyFromFlags(flags: TenantPolicyFlags): TenantPolicy {
-  return defaultTenantPolicy(providerRegistry, {
+  const policy = defaultTenantPolicy(providerRegistry, {
     allowAmbientCredentials: flags.tenantAllowAmbientCredentials,
-    allowedHosts: [...defaultTenantHosts(providerRegistry), ...(flags.tenantAllowedHost ?? [])],
+    extraHosts: flags.tenantAllowedHost ?? [],
+    deniedCidrs: flags.deniedCidr ?? [],
+    allowedCidrs: flags.tenantAllowedCidr ?? [],
     minRefreshIntervalMs: flags.tenantMinRefreshInterval,
   });
+  try {
+    validateNetworkPolicy(policy.network);
+  } catch (err) {
+    throw new CommanderError(EXIT_INVALID, 'regcred.invalidArgument', errorMessage(err));
+  }
+  return policy;
 }
 
 function globalOptions(cmd: Command): GlobalOptions {
@@ -150,6 +164,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .option('--webhook-cert-validity <duration>', 'lifetime of the serving certificate regcred issues (renewed at 2/3)', durationMs, 365 * 24 * 3600_000)
     .option('--webhook-ca-validity <duration>', 'lifetime of the CA regcred creates (renewed at 2/3, the old one trusted until it expires)', durationMs, 10 * 365 * 24 * 3600_000)
     .option('--api-audience <audience>', 'an audience the API server accepts (its --api-audiences), refused for RegistryCredentials\' service-account tokens; the issuer and in-cluster names are always refused (repeatable)', collect)
+    .option('--allowed-cidr <cidr>', 'addresses ClusterRegistryCredentials may connect to although always refused otherwise (loopback, link-local, metadata): e.g. a broker on the node (repeatable)', collect)
     .option('--mint-timeout <duration>', 'deadline of each mint; a provider call running well past it makes /healthz fail', durationMs, 60_000);
   tenantPolicyOptions(controller).action(async (
       opts: {
@@ -173,12 +188,15 @@ export function buildProgram(setExit: (code: number) => void): Command {
         webhookCertValidity: number;
         webhookCaValidity: number;
         apiAudience?: string[];
+        allowedCidr?: string[];
         mintTimeout: number;
       } & TenantPolicyFlags,
       cmd: Command,
     ) => {
       const g = globalOptions(cmd);
-      setExit(await runController({ ...g, ...opts, tenantPolicy: tenantPolicyFromFlags(opts) }, processOutput, loggerFor(g)));
+      const tenantPolicy = tenantPolicyFromFlags(opts);
+      const clusterNetwork = { deniedCidrs: opts.deniedCidr ?? [], allowedCidrs: opts.allowedCidr ?? [] };
+      setExit(await runController({ ...g, ...opts, tenantPolicy, clusterNetwork }, processOutput, loggerFor(g)));
     });
 
   return program;

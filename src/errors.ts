@@ -7,6 +7,8 @@ export type ErrorCode =
   | 'InvalidSource' // a source Secret exists but lacks the keys the provider needs
   | 'CrossNamespaceRef' // a source Secret outside the allowed namespace
   | 'ProviderError' // a provider call failed
+  | 'HostNotAllowed' // the network policy does not allow the URL's host (refused before connecting)
+  | 'AddressNotAllowed' // the network policy refuses the address a host resolved to (refused at connect time)
   | 'Forbidden' // the API server refused (403)
   | 'NamespaceNotFound'
   | 'SecretConflict' // a Secret of that name exists and regcred does not manage it
@@ -27,10 +29,18 @@ export class RegcredError extends Error {
     message: string,
     /** Retrying later can succeed (network, 5xx, throttling); otherwise a user must change something. */
     readonly retryable = false,
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; remoteDetail?: string | undefined },
   ) {
-    super(message, options);
+    super(message, options?.cause !== undefined ? { cause: options.cause } : undefined);
+    if (options?.remoteDetail) this.remoteDetail = options.remoteDetail;
   }
+
+  /**
+   * What the remote side said (an error body, an OAuth error_description), clipped to 200
+   * characters: for logs only. Never part of `message`, which ends up in tenant-readable status
+   * conditions and Events.
+   */
+  readonly remoteDetail?: string;
 }
 
 /** Errors that mean the input (file, object or source Secret) is wrong: exit status 2 in `sync`. */

@@ -16,6 +16,7 @@ import { exchangeChainguardToken, DEFAULT_CHAINGUARD_ISSUER, DEFAULT_SERVICE_ACC
 import { createTokenMinter } from '../kube/sources.js';
 import { CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
 import type { TenantPolicy } from '../config/tenant-policy.js';
+import type { NetworkPolicy } from '../providers/internal/address-policy.js';
 import { readFileSync } from 'node:fs';
 import { EXIT_FAILED, EXIT_INVALID, EXIT_OK, type GlobalOptions, type Output } from './common.js';
 
@@ -46,6 +47,8 @@ export interface ControllerCommandOptions extends GlobalOptions {
   webhookCertValidity?: number;
   webhookCaValidity?: number;
   tenantPolicy?: TenantPolicy;
+  /** The address check of ClusterRegistryCredentials' provider calls (--denied-cidr, --allowed-cidr). */
+  clusterNetwork?: NetworkPolicy;
   /** Audiences the API server accepts besides its issuer and the in-cluster names. */
   apiAudience?: string[];
   mintTimeout?: number;
@@ -167,6 +170,7 @@ export async function runController(opts: ControllerCommandOptions, output: Outp
     events,
     watchNamespaces,
     tenantPolicy: opts.tenantPolicy,
+    clusterNetwork: opts.clusterNetwork,
     apiServerAudiences: opts.apiAudience,
     mintTimeoutMs: opts.mintTimeout,
     ...(opts.minRefreshDelay !== undefined ? { minRefreshDelayMs: opts.minRefreshDelay } : {}),

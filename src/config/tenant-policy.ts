@@ -1,7 +1,7 @@
 import { parseDuration } from './common.js';
 import type { CredentialObject } from './schema.js';
 import type { ConfigPath, ProviderDefinition } from '../providers/types.js';
-import { hostAllowed } from '../providers/internal/address-policy.js';
+import { hostAllowed, type NetworkPolicy } from '../providers/internal/address-policy.js';
 
 // The tenant boundary, as the administrator sets it (controller flags, chart values `tenantPolicy`):
 // what a namespaced RegistryCredential may ask of the controller. A ClusterRegistryCredential is the
@@ -13,11 +13,21 @@ import { hostAllowed } from '../providers/internal/address-policy.js';
 export interface TenantPolicy {
   /** Let RegistryCredentials authenticate as the controller itself (its IAM role, metadata server, managed identity). */
   allowAmbientCredentials: boolean;
-  /** Host patterns a RegistryCredential may reach: each provider's public endpoints plus the administrator's. */
-  allowedHosts: readonly string[];
+  /**
+   * Where a RegistryCredential's provider calls may go: allowedHosts (each provider's public endpoints
+   * plus the administrator's), and at connect time never the always-refused addresses or deniedCidrs
+   * (by default the private ranges, where cluster services, pods and neighbours live).
+   */
+  network: NetworkPolicy & { allowedHosts: readonly string[] };
   /** No RegistryCredential is refreshed more often than this, whatever its expiry says. */
   minRefreshIntervalMs: number;
 }
+
+/**
+ * Refused for RegistryCredentials at connect time unless allowlisted: the private and shared ranges
+ * where a cluster's pods, services and nodes live (RFC 1918, RFC 6598, RFC 4193).
+ */
+export const DEFAULT_TENANT_DENIED_CIDRS = ['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16', '100.64.0.0/10', 'fc00::/7'];
 
 /** The refresh floor of RegistryCredentials unless the administrator sets another. */
 export const DEFAULT_TENANT_MIN_REFRESH_MS = 60_000;
@@ -55,12 +65,19 @@ export function defaultTenantHosts(providers: ReadonlyMap<string, ProviderDefini
   return [...new Set([...providers.values()].flatMap((p) => p.defaultHosts ?? []))].sort();
 }
 
-export function defaultTenantPolicy(providers: ReadonlyMap<string, ProviderDefinition<unknown>>, over: Partial<TenantPolicy> = {}): TenantPolicy {
+/** The default policy; `over.extraHosts` are added to the providers' hosts, `over.allowedCidrs` are the administrator's exceptions. */
+export function defaultTenantPolicy(
+  providers: ReadonlyMap<string, ProviderDefinition<unknown>>,
+  over: { allowAmbientCredentials?: boolean; extraHosts?: readonly string[]; deniedCidrs?: readonly string[]; allowedCidrs?: readonly string[]; minRefreshIntervalMs?: number } = {},
+): TenantPolicy {
   return {
-    allowAmbientCredentials: false,
-    allowedHosts: defaultTenantHosts(providers),
-    minRefreshIntervalMs: DEFAULT_TENANT_MIN_REFRESH_MS,
-    ...over,
+    allowAmbientCredentials: over.allowAmbientCredentials ?? false,
+    network: {
+      allowedHosts: [...defaultTenantHosts(providers), ...(over.extraHosts ?? [])],
+      deniedCidrs: [...DEFAULT_TENANT_DENIED_CIDRS, ...(over.deniedCidrs ?? [])],
+      allowedCidrs: over.allowedCidrs ?? [],
+    },
+    minRefreshIntervalMs: over.minRefreshIntervalMs ?? DEFAULT_TENANT_MIN_REFRESH_MS,
   };
 }
 
@@ -96,7 +113,7 @@ export function checkTenantPolicy(
     } catch {
       continue; // the schema already refused it
     }
-    if (!hostAllowed({ allowedHosts: policy.allowedHosts }, url)) {
+    if (!hostAllowed(policy.network, url)) {
       out.push({ rule: 'HostNotAllowed', path: at(u.path), message: `host ${url.host} is not on the installation's allowlist for RegistryCredentials` });
     }
   }

@@ -35,6 +35,8 @@ import { checkTenantPolicy, defaultTenantPolicy, type TenantPolicy } from '../co
 import { API_SERVER_AUDIENCES } from '../kube/sources.js';
 import { apiServerIssuer } from '../kube/issuer.js';
 import { DEFAULT_MINT_TIMEOUT_MS, MintDeadlines } from './mint-deadline.js';
+import type { NetworkPolicy } from '../providers/internal/address-policy.js';
+import { withNetworkPolicy } from '../providers/internal/guarded-net.js';
 
 // The controller: watches the two credential kinds, namespaces, the Secrets regcred manages and
 // service accounts; keeps one minted credential per object in memory; and reconciles an object
@@ -77,6 +79,11 @@ export interface ControllerOptions {
   tenantPolicy?: TenantPolicy | undefined;
   /** Audiences the API server accepts (its issuer, the administrator's list), refused for RegistryCredentials' tokens; the in-cluster names are always refused. */
   apiServerAudiences?: readonly string[] | undefined;
+  /**
+   * The address check of ClusterRegistryCredentials' provider calls: any host, never the always-refused
+   * addresses (loopback, link-local, metadata) unless allowedCidrs lets them through. Default: that check alone.
+   */
+  clusterNetwork?: NetworkPolicy | undefined;
   /** Each mint's deadline (default 60 s); a mint still running well past it makes healthz fail. */
   mintTimeoutMs?: number | undefined;
 }
@@ -180,6 +187,7 @@ export class Controller {
   private started = false;
   private cachesStarted: Promise<void> | undefined;
   private readonly tenantPolicy: TenantPolicy;
+  private readonly clusterNetwork: NetworkPolicy;
   private readonly mintDeadlines: MintDeadlines;
   /** Aborted by stop(): in-flight provider calls end instead of holding the shutdown. */
   private readonly shutdown = new AbortController();
@@ -194,6 +202,7 @@ export class Controller {
     this.providers = opts.providers ?? providerRegistry;
     this.log = opts.log;
     this.tenantPolicy = opts.tenantPolicy ?? defaultTenantPolicy(this.providers);
+    this.clusterNetwork = opts.clusterNetwork ?? {};
     this.mintDeadlines = new MintDeadlines(this.clock, opts.mintTimeoutMs ?? DEFAULT_MINT_TIMEOUT_MS);
     this.queue = new WorkQueue({
       handler: (key) => this.reconcile(key),
@@ -584,7 +593,7 @@ export class Controller {
     } else if (due) {
       const started = this.clock.now();
       try {
-        const deps = kubeProviderDeps(
+        const base = kubeProviderDeps(
           this.core,
           obj,
           this.opts.namespace,
@@ -593,6 +602,9 @@ export class Controller {
           true,
           this.deniedAudiences,
         );
+        // A tenant's calls go where the tenant policy allows; the administrator's anywhere but the always-refused addresses.
+        const network = kind === 'RegistryCredential' ? this.tenantPolicy.network : this.clusterNetwork;
+        const deps = this.opts.fetch ? { ...base, network } : withNetworkPolicy(base, network);
         const credential = await this.mintDeadlines.run(key, this.shutdown.signal, (signal) => mintCredential(obj, deps, signal, this.providers));
         this.opts.metrics?.providerRequestDuration.observe({ provider: obj.spec.provider.key, result: 'success' }, (this.clock.now() - started) / 1000);
         this.opts.metrics?.refreshTotal.inc({ ...labels, result: 'success' });

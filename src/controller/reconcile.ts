@@ -33,7 +33,7 @@ export async function mintCredential(
   const def = registry.get(obj.spec.provider.key);
   if (!def) throw new RegcredError('InvalidSpec', `unknown provider "${obj.spec.provider.key}"`);
   const provider = def.create(obj.spec.provider.config, deps);
-  const credentials = await provider.fetch(signal);
+  const credentials = await provider.mint(signal);
   if (credentials.length === 0) throw new RegcredError('ProviderError', `provider ${def.key} returned no credentials`, true);
   const dockerConfigJson = buildDockerConfigJson(credentials);
   // A Secret holds at most 1 MiB; say so here, by name, instead of failing every namespace's write.

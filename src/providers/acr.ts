@@ -2,7 +2,10 @@ import { z } from 'zod';
 import { secretRef } from '../config/common.js';
 import { RegcredError } from '../errors.js';
 import { registerSecret } from '../redact.js';
-import { httpUrl } from './ecr.js';
+import { abortable, deadline, seconds } from './internal/abort.js';
+import { clip, requestJson } from './internal/http.js';
+import { claims, jwtExpiry } from './internal/jwt.js';
+import { httpUrl } from './internal/schema.js';
 import { defineProvider, type Credential, type ProviderDeps } from './types.js';
 
 // `acr`: Azure Container Registry. Two steps, as `az acr login --expose-token` does them:
@@ -28,7 +31,7 @@ export const DEFAULT_AZURE_AUDIENCE = 'api://AzureADTokenExchange';
 const DEFAULT_REFRESH_TOKEN_LIFETIME_MS = 3 * 3600_000;
 /** Lifetime of the service-account token minted as client assertion (used at once; TokenRequest's minimum). */
 const ASSERTION_TOKEN_SECONDS = 600;
-/** Each step (Entra token, exchange) gives up after this long: plain fetch has no timeout of its own. */
+/** Each step (Entra token, exchange) gives up after this long. */
 export const ACR_STEP_TIMEOUT_MS = 30_000;
 /** Key of the source Secret holding the service principal's client secret. */
 export const CLIENT_SECRET_KEY = 'AZURE_CLIENT_SECRET';
@@ -139,9 +142,11 @@ export type GetEntraToken = (req: EntraTokenRequest) => Promise<string>;
 export const identityGetEntraToken: GetEntraToken = async (req) => {
   // Loaded on first use: most runs never touch Azure, and the library (with MSAL) is a large share of start-up.
   const { ClientSecretCredential, ClientAssertionCredential, ManagedIdentityCredential } = await import('@azure/identity');
-  // One retry inside the library; the controller retries with its own backoff.
+  // One retry inside the library, after at most 2 s; the controller retries with its own backoff.
+  // The step's deadline (createAcrProvider) aborts the library's requests through req.signal.
+  const retryOptions = { maxRetries: 1, retryDelayInMs: 500, maxRetryDelayInMs: 2000 };
   const common = {
-    retryOptions: { maxRetries: 1 },
+    retryOptions,
     ...(req.authorityHost ? { authorityHost: req.authorityHost, disableInstanceDiscovery: true } : {}),
   };
   let credential;
@@ -151,7 +156,7 @@ export const identityGetEntraToken: GetEntraToken = async (req) => {
     const getAssertion = req.getAssertion ?? (() => Promise.reject(new Error('no client assertion')));
     credential = new ClientAssertionCredential(req.tenantId ?? '', req.clientId ?? '', getAssertion, common);
   } else {
-    credential = new ManagedIdentityCredential({ ...(req.clientId ? { clientId: req.clientId } : {}), retryOptions: { maxRetries: 1 } });
+    credential = new ManagedIdentityCredential({ ...(req.clientId ? { clientId: req.clientId } : {}), retryOptions });
   }
   const token = await credential.getToken(req.scope, req.signal ? { abortSignal: req.signal } : {});
   return token.token;
@@ -167,17 +172,22 @@ export function createAcrProvider(
   const scope = config.scope ?? DEFAULT_ACR_SCOPE;
   return {
     key: 'acr',
-    async fetch(signal?: AbortSignal): Promise<Credential[]> {
-      const entraTimeout = AbortSignal.timeout(timeoutMs);
-      const req = await entraRequest(config, deps, scope, withTimeout(entraTimeout, signal));
+    async mint(signal?: AbortSignal): Promise<Credential[]> {
+      const entraDeadline = deadline(timeoutMs, signal);
       let aadToken: string;
+      let req: EntraTokenRequest;
       try {
-        aadToken = await untilAborted(getEntraToken(req), req.signal);
-      } catch (err) {
-        if (err instanceof RegcredError) throw err; // from minting the assertion: already clear
-        const call = `${where}: Entra token (${modeName(req.kind)})`;
-        if (entraTimeout.aborted) throw new RegcredError('ProviderError', `${call}: timed out after ${timeoutMs / 1000} s`, true, { cause: err });
-        throw classifyEntraError(err, call);
+        req = await entraRequest(config, deps, scope, entraDeadline.signal);
+        try {
+          aadToken = await abortable(getEntraToken(req), req.signal);
+        } catch (err) {
+          if (err instanceof RegcredError) throw err; // from minting the assertion: already clear
+          const call = `${where}: Entra token (${modeName(req.kind)})`;
+          if (entraDeadline.expired) throw new RegcredError('ProviderError', `${call}: timed out after ${seconds(timeoutMs)}`, true, { cause: err });
+          throw classifyEntraError(err, call);
+        }
+      } finally {
+        entraDeadline.clear();
       }
       registerSecret(aadToken);
       if (!aadToken) throw new RegcredError('ProviderError', `${where}: Entra token (${modeName(req.kind)}): the answer held no access token`, true);
@@ -259,71 +269,34 @@ async function exchange(
   signal?: AbortSignal,
 ): Promise<string> {
   const base = (config.endpoint ?? `https://${config.registry}`).replace(/\/+$/, '');
-  const where = `acr ${config.registry}: oauth2/exchange`;
+  const what = `acr ${config.registry}: oauth2/exchange`;
   const form = new URLSearchParams({ grant_type: 'access_token', service: config.registry });
   if (tenant) form.set('tenant', tenant);
   form.set('access_token', aadToken);
-  let res: Response;
-  let text: string;
-  const timeout = AbortSignal.timeout(timeoutMs);
-  try {
-    res = await deps.fetch(`${base}/oauth2/exchange`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
-      body: form.toString(),
-      signal: withTimeout(timeout, signal),
-    });
-    text = await res.text();
-  } catch (err) {
-    if (timeout.aborted) throw new RegcredError('ProviderError', `${where}: timed out after ${timeoutMs / 1000} s`, true, { cause: err });
-    throw networkError(err, where);
-  }
-  if (!res.ok) throw exchangeError(res.status, text, where);
-  let refreshToken: unknown;
-  try {
-    refreshToken = (JSON.parse(text) as { refresh_token?: unknown }).refresh_token;
-  } catch {
-    throw new RegcredError('ProviderError', `${where}: the answer is not JSON (HTTP ${res.status})`, true);
-  }
+  const body = await requestJson(deps, {
+    what,
+    url: `${base}/oauth2/exchange`,
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
+    body: form.toString(),
+    refusedHint: 'does the identity have the AcrPull role on the registry?',
+    signal,
+    timeoutMs,
+  });
+  const refreshToken = body['refresh_token'];
   if (typeof refreshToken !== 'string' || refreshToken === '') {
-    throw new RegcredError('ProviderError', `${where}: the answer has no refresh_token`, true);
+    throw new RegcredError('ProviderError', `${what}: the answer has no refresh_token`, true);
   }
   registerSecret(refreshToken);
   return refreshToken;
 }
 
-/** The promise, or a rejection once the signal aborts (should the library not stop by itself). */
-function untilAborted<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
-  if (!signal) return promise;
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(Object.assign(new Error('The operation was aborted.'), { name: 'AbortError' }));
-    if (signal.aborted) onAbort();
-    signal.addEventListener('abort', onAbort, { once: true });
-    promise.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
-  });
-}
-
-/** The step's timeout, combined with the caller's signal if any. */
-function withTimeout(timeout: AbortSignal, signal: AbortSignal | undefined): AbortSignal {
-  return signal ? AbortSignal.any([signal, timeout]) : timeout;
-}
-
-/** The payload of a JWT, decoded without verifying it; undefined if it is not one. */
-export function claims(jwt: string): Record<string, unknown> | undefined {
-  const part = jwt.split('.')[1];
-  if (jwt.split('.').length !== 3 || !part) return undefined;
-  try {
-    const payload = JSON.parse(Buffer.from(part, 'base64url').toString('utf8')) as unknown;
-    return payload && typeof payload === 'object' && !Array.isArray(payload) ? (payload as Record<string, unknown>) : undefined;
-  } catch {
-    return undefined;
-  }
-}
+export { claims };
 
 /** The refresh token's expiry: its `exp` claim; lacking one, now + 3 h (ACR's usual lifetime) and a warning. */
 export function refreshTokenExpiry(refreshToken: string, deps: Pick<ProviderDeps, 'now' | 'log'>, where = 'acr'): Date {
-  const exp = claims(refreshToken)?.['exp'];
-  if (typeof exp === 'number' && Number.isFinite(exp) && exp > 0) return new Date(exp * 1000);
+  const exp = jwtExpiry(refreshToken);
+  if (exp) return exp;
   deps.log.warn(`${where}: the ACR refresh token states no expiry (no JWT "exp"); assuming 3 hours`);
   return new Date(deps.now().getTime() + DEFAULT_REFRESH_TOKEN_LIFETIME_MS);
 }
@@ -332,43 +305,6 @@ const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'ENOTF
 
 function oneLine(text: string, max = 300): string {
   return text.replace(/\s+/g, ' ').trim().slice(0, max);
-}
-
-/** A fetch that threw: the network (retryable), or an abort. */
-function networkError(err: unknown, where: string): RegcredError {
-  const e = err as { name?: string; message?: string; cause?: { code?: string; message?: string } } | undefined;
-  if (e?.name === 'AbortError' || e?.name === 'TimeoutError') return new RegcredError('ProviderError', `${where}: aborted`, true, { cause: err });
-  const code = e?.cause?.code;
-  const detail = oneLine([e?.message, code ?? e?.cause?.message].filter(Boolean).join(': ') || 'request failed');
-  return new RegcredError('ProviderError', `${where}: ${detail}`, true, { cause: err });
-}
-
-/**
- * An error answer of /oauth2/exchange. ACR answers errors as {"errors":[{"code","message"}]}
- * (the registry API's shape): code and message are surfaced. 401/403 and other 4xx are permanent
- * (the identity lacks AcrPull, the token is for another tenant, ...); 429 and 5xx are retryable.
- */
-export function exchangeError(status: number, body: string, where: string): RegcredError {
-  let detail = '';
-  try {
-    const parsed = JSON.parse(body) as { errors?: unknown; error?: unknown; error_description?: unknown; message?: unknown };
-    if (Array.isArray(parsed.errors) && parsed.errors.length > 0) {
-      detail = parsed.errors
-        .map((e: { code?: unknown; message?: unknown }) => [e?.code, e?.message].filter((x) => typeof x === 'string' && x).join(': '))
-        .filter(Boolean)
-        .join('; ');
-    } else if (typeof parsed.error === 'string') {
-      detail = [parsed.error, parsed.error_description].filter((x) => typeof x === 'string' && x).join(': ');
-    } else if (typeof parsed.message === 'string') {
-      detail = parsed.message;
-    }
-  } catch {
-    detail = body;
-  }
-  detail = oneLine(detail);
-  const retryable = status === 429 || status >= 500;
-  const hint = status === 401 || status === 403 ? ' (does the identity have the AcrPull role on the registry?)' : '';
-  return new RegcredError('ProviderError', `${where}: HTTP ${status}${detail ? ` ${detail}` : ''}${hint}`, retryable);
 }
 
 /** AADSTS codes meaning the credentials or configuration are wrong (retrying cannot help). */
@@ -403,19 +339,16 @@ export function classifyEntraError(err: unknown, where: string): RegcredError {
   const msal = /(\w+): Error\(s\): .*? - Description: (.*?)(?: Trace ID:| - Correlation ID:| - Trace ID:|$)/s.exec(detail);
   if (msal) detail = `${detail.slice(0, msal.index)}${msal[1]}: ${msal[2]}`;
   detail = oneLine(detail.split(/\n\s*\n|Trace ID:|Correlation ID:|\n/)[0] ?? '', 400).replace(/[ .,-]+$/, '') || name;
-  if (/endpoints_resolution_error/.test(detail)) {
-    detail = `${detail} (could not read the authority's OpenID configuration: network, TLS trust or authorityHost)`;
-  }
   const all = `${raw} ${description ?? ''} ${e.errorCode ?? ''}`;
   const status = typeof e.statusCode === 'number' ? e.statusCode : statusIn(raw);
   const causeCode = (e.cause as { code?: string } | undefined)?.code;
+  const networkCode = [e.code, causeCode].find((c): c is string => typeof c === 'string' && NETWORK_CODES.has(c));
   let retryable: boolean;
   if (PERMANENT_AADSTS.test(all) || PERMANENT_OAUTH.test(all)) retryable = false;
   else if (status === 429 || (status !== undefined && status >= 500)) retryable = true;
   else if (status !== undefined && status >= 400) retryable = false;
   else if (
-    NETWORK_CODES.has(e.code ?? '') ||
-    NETWORK_CODES.has(causeCode ?? '') ||
+    networkCode !== undefined ||
     e.errorCode === 'network_error' ||
     /network|ECONN|ETIMEDOUT|ENOTFOUND|EAI_AGAIN|socket hang up|timed? ?out|unreachable|endpoints_resolution_error/i.test(all)
   ) {
@@ -424,10 +357,25 @@ export function classifyEntraError(err: unknown, where: string): RegcredError {
     // Managed identity unavailable here (no IMDS, not on Azure) or a missing parameter: configuration.
     retryable = false;
   } else retryable = false;
-  // An OAuth error code says it all; the library's wrapper class name (AuthenticationRequiredError
-  // around Entra's invalid_client, say) would mislead. Other errors keep their name.
-  const label = oauth || msal || detail.startsWith(name) ? detail : `${name}: ${detail}`;
-  return new RegcredError('ProviderError', `${where}: ${label}`, retryable, { cause: err });
+  // The message holds only codes (the OAuth error, the AADSTS number, the HTTP status, a network
+  // error code) and the library's error class: Entra's and the library's text is remote and goes
+  // to remoteDetail (logs). The OAuth code says it all; the wrapper class name
+  // (AuthenticationRequiredError around Entra's invalid_client, say) would mislead.
+  const oauthCode = [e.errorResponse?.error, msal?.[1], /^([a-z_]{1,64}):/.exec(raw)?.[1]].find(
+    (c): c is string => typeof c === 'string' && /^[a-z_]{1,64}$/.test(c) && c !== 'unknown' && c !== 'unknown_error',
+  );
+  const aadsts = /AADSTS[0-9]{1,9}\b/.exec(all)?.[0];
+  const parts = [
+    oauthCode ?? (/^[A-Za-z]{1,64}$/.test(name) ? name : 'Error'),
+    aadsts,
+    status !== undefined ? `HTTP ${status}` : undefined,
+    networkCode,
+  ].filter((p): p is string => p !== undefined);
+  let label = parts.join(' ');
+  if (/endpoints_resolution_error/.test(all)) {
+    label += ' endpoints_resolution_error (could not read the authority\'s OpenID configuration: network, TLS trust or authorityHost)';
+  }
+  return new RegcredError('ProviderError', `${where}: ${label}`, retryable, { cause: err, remoteDetail: clip(detail) });
 }
 
 function statusIn(message: string): number | undefined {

@@ -3,8 +3,8 @@ import { z } from 'zod';
 import { duration, parseDuration, registryHost, secretRef } from '../config/common.js';
 import { RegcredError, errorMessage } from '../errors.js';
 import { registerSecret } from '../redact.js';
-import { httpUrl } from './ecr.js';
-import { callJsonApi } from './http-util.js';
+import { requestJson } from './internal/http.js';
+import { httpUrl } from './internal/schema.js';
 import { defineProvider, type Credential, type ProviderDeps } from './types.js';
 
 // `crusoe`: Crusoe Container Registry (CCR). One token per refresh, minted with the Crusoe API:
@@ -209,7 +209,7 @@ export function createCrusoeProvider(config: CrusoeConfig, deps: ProviderDeps) {
     const url = `${base}${CRUSOE_API_VERSION}${path}${q ? `?${q}` : ''}`;
     const what = `crusoe ${method} ${CRUSOE_API_VERSION}${path}`;
     const headers = signRequest({ method, path: new URL(url).pathname, query: q, timestamp: rfc3339Seconds(deps.now()), ...keys });
-    return callJsonApi(deps, url, { method, headers, body }, signal, what, true);
+    return requestJson(deps, { what, url, method, headers, json: body, signal }, true);
   }
 
   /** Deletes this credential's expired and superseded tokens; never fails the mint. */
@@ -243,7 +243,7 @@ export function createCrusoeProvider(config: CrusoeConfig, deps: ProviderDeps) {
 
   return {
     key: 'crusoe',
-    async fetch(signal?: AbortSignal): Promise<Credential[]> {
+    async mint(signal?: AbortSignal): Promise<Credential[]> {
       const keys = await readKeys(config.secretRef, deps);
       const asked = new Date(deps.now().getTime() + lifetimeMs);
       const res = await call(keys, 'POST', '/ccr/tokens', [], { expires_at: rfc3339Seconds(asked), alias }, signal);

@@ -1,7 +1,10 @@
 import { z } from 'zod';
 import { RegcredError } from '../errors.js';
 import { registerSecret } from '../redact.js';
-import { AWS_HOSTS, awsAuth, awsSurface, classify, httpUrl, resolveCredentials, sdkSts, type AwsCredentials, type StsCalls } from './ecr.js';
+import type { NetworkPolicy } from './internal/address-policy.js';
+import { deadline } from './internal/abort.js';
+import { AWS_HOSTS, awsAuth, awsClientOptions, awsSurface, awsEndpoint, checkEndpoint, classify, resolveCredentials, sdkSts, SDK_CALL_TIMEOUT_MS, type AwsCredentials, type StsCalls } from './internal/aws.js';
+import { httpUrl } from './internal/schema.js';
 import { defineProvider, type Credential, type ProviderDeps } from './types.js';
 
 // `ecrPublic`: Amazon ECR Public (public.ecr.aws). Logging in raises pull rate limits over anonymous
@@ -31,6 +34,7 @@ export type GetPublicAuthorizationToken = (input: {
   endpoint?: string | undefined;
   credentials?: AwsCredentials | undefined;
   signal?: AbortSignal | undefined;
+  network?: NetworkPolicy | undefined;
 }) => Promise<{ authorizationData?: { authorizationToken?: string | undefined; expiresAt?: Date | undefined } | undefined }>;
 
 export const sdkGetPublicAuthorizationToken: GetPublicAuthorizationToken = async (input) => {
@@ -41,11 +45,13 @@ export const sdkGetPublicAuthorizationToken: GetPublicAuthorizationToken = async
     region: input.region,
     ...(input.endpoint ? { endpoint: input.endpoint } : {}),
     ...(input.credentials ? { credentials: input.credentials } : {}),
-    maxAttempts: 2, // the controller retries with its own backoff
+    ...awsClientOptions(input.network),
   });
+  const d = deadline(SDK_CALL_TIMEOUT_MS, input.signal);
   try {
-    return await client.send(new GetAuthorizationTokenCommand({}), input.signal ? { abortSignal: input.signal } : {});
+    return await client.send(new GetAuthorizationTokenCommand({}), { abortSignal: d.signal });
   } finally {
+    d.clear();
     client.destroy();
   }
 };
@@ -59,11 +65,12 @@ export function createEcrPublicProvider(
   const region = ECR_PUBLIC_REGION;
   return {
     key: 'ecrPublic',
-    async fetch(signal?: AbortSignal): Promise<Credential[]> {
+    async mint(signal?: AbortSignal): Promise<Credential[]> {
+      checkEndpoint(deps.network, awsEndpoint(config.endpoint, 'api.ecr-public', region), `ecrPublic GetAuthorizationToken in ${region}`);
       const credentials = await resolveCredentials(config, deps, sts, region, signal, 'ecrPublic');
       let res;
       try {
-        res = await call({ region, endpoint: config.endpoint, credentials, signal });
+        res = await call({ region, endpoint: config.endpoint, credentials, signal, network: deps.network });
       } catch (err) {
         throw classify(err, region, 'GetAuthorizationToken', 'ecrPublic');
       }

@@ -412,7 +412,7 @@ export function createExecProvider(config: ExecConfig, deps: ProviderDeps) {
 
   return {
     key: 'exec',
-    async fetch(signal?: AbortSignal): Promise<Credential[]> {
+    async mint(signal?: AbortSignal): Promise<Credential[]> {
       // A RegistryCredential is a tenant's object: it must not run commands with the controller's
       // privileges. Admission refuses it already; this catches objects stored before that rule.
       if (deps.credential?.kind === 'RegistryCredential') {

@@ -3,8 +3,9 @@ import { z } from 'zod';
 import { dns1123Label, dns1123Subdomain, secretRef } from '../config/common.js';
 import { RegcredError } from '../errors.js';
 import { registerSecret } from '../redact.js';
-import { httpUrl } from './ecr.js';
-import { secretKey } from './http.js';
+import { withDeadline, seconds } from './internal/abort.js';
+import { clip, describeRemoteError, DEFAULT_TIMEOUT_MS, requestJson, retryableStatus, type HttpDeps } from './internal/http.js';
+import { httpUrl, secretKey } from './internal/schema.js';
 import { defineProvider, type Credential, type ProviderDeps } from './types.js';
 
 // `gcp`: Google Container Registry (gcr.io, <x>.gcr.io) and Artifact Registry (<location>-docker.pkg.dev).
@@ -24,11 +25,13 @@ import { defineProvider, type Credential, type ProviderDeps } from './types.js';
 // - auth.metadataServer: the GCE / GKE metadata server (GKE Workload Identity), through the
 //   library's Compute client (gcp-metadata), which honours GCE_METADATA_HOST.
 //   https://cloud.google.com/compute/docs/metadata/querying-metadata
-// - auth.workloadIdentityFederation: an `external_account` credential of the library
-//   (IdentityPoolClient) whose subject token is a service-account token regcred mints with the
-//   TokenRequest API, exchanged at STS (https://cloud.google.com/iam/docs/reference/sts/rest/v1/TopLevel/token),
+// - auth.workloadIdentityFederation: a service-account token regcred mints with the TokenRequest API,
+//   exchanged at STS (https://cloud.google.com/iam/docs/reference/sts/rest/v1/TopLevel/token),
 //   optionally followed by IAM Credentials generateAccessToken to impersonate a Google service account
 //   (https://cloud.google.com/iam/docs/reference/credentials/rest/v1/projects.serviceAccounts/generateAccessToken).
+//   Both calls are made here, as google-auth-library's IdentityPoolClient makes them (the same form
+//   and JSON), so that they go through the HTTP core: deadline, size cap, no redirects, network policy.
+// Every call gets a deadline (DEFAULT_TIMEOUT_MS); the metadata server's through the library too.
 // `jsonKey: true` (secretRef only) writes the key itself as the password of user `_json_key`: a
 // long-lived credential, no expiry, rewritten every refresh.interval.
 
@@ -40,6 +43,8 @@ export const DEFAULT_STS_ENDPOINT = 'https://sts.googleapis.com';
 export const DEFAULT_IAM_CREDENTIALS_ENDPOINT = 'https://iamcredentials.googleapis.com';
 const JWT_BEARER = 'urn:ietf:params:oauth:grant-type:jwt-bearer';
 const SUBJECT_TOKEN_TYPE_JWT = 'urn:ietf:params:oauth:token-type:jwt';
+const TOKEN_EXCHANGE = 'urn:ietf:params:oauth:grant-type:token-exchange';
+const ACCESS_TOKEN_TYPE = 'urn:ietf:params:oauth:token-type:access_token';
 /** Lifetime of the JWT assertion (Google's maximum) and of the service-account subject token (TokenRequest's minimum). */
 const ASSERTION_SECONDS = 3600;
 const SUBJECT_TOKEN_SECONDS = 600;
@@ -187,7 +192,7 @@ export function createGcpProvider(config: GcpConfig, deps: ProviderDeps) {
   const scopes = config.scopes ?? DEFAULT_SCOPES;
   return {
     key: 'gcp',
-    async fetch(signal?: AbortSignal): Promise<Credential[]> {
+    async mint(signal?: AbortSignal): Promise<Credential[]> {
       const auth = config.auth;
       let token: AccessToken;
       if (auth.secretRef) {
@@ -310,7 +315,7 @@ export function signAssertion(key: ServiceAccountKey, scopes: string[], now: Dat
 }
 
 async function keyAccessToken(key: ServiceAccountKey | AuthorizedUserKey, scopes: string[], deps: ProviderDeps, signal: AbortSignal | undefined): Promise<AccessToken> {
-  const call = `token request (${new URL(key.tokenUri).origin})`;
+  const what = `gcp token request (${new URL(key.tokenUri).origin})`;
   let form: Record<string, string>;
   if (key.type === 'service_account') {
     const assertion = signAssertion(key, scopes, deps.now());
@@ -320,44 +325,30 @@ async function keyAccessToken(key: ServiceAccountKey | AuthorizedUserKey, scopes
     // The refresh token's own scopes apply (the user's consent); `scopes` cannot widen them.
     form = { grant_type: 'refresh_token', client_id: key.clientId, client_secret: key.clientSecret, refresh_token: key.refreshToken };
   }
-  let res: Response;
-  try {
-    res = await deps.fetch(key.tokenUri, {
-      method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
-      body: new URLSearchParams(form).toString(),
-      ...(signal ? { signal } : {}),
-    });
-  } catch (err) {
-    throw classify(err, call);
-  }
-  let bodyText: string;
-  try {
-    bodyText = await res.text();
-  } catch (err) {
-    throw classify(err, call);
-  }
-  const body = parseJson(bodyText);
-  if (!res.ok) throw classify(httpError(res.status, body ?? bodyText), call);
-  const accessToken = typeof body?.['access_token'] === 'string' ? body['access_token'] : '';
+  const body = await postForm(deps, what, key.tokenUri, form, signal);
+  return oauthAccessToken(body, deps, what);
+}
+
+/** A form POST answered by JSON (OAuth token endpoints, STS). */
+function postForm(deps: HttpDeps, what: string, url: string, form: Record<string, string>, signal: AbortSignal | undefined): Promise<Record<string, unknown>> {
+  return requestJson(deps, {
+    what,
+    url,
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
+    body: new URLSearchParams(form).toString(),
+    signal,
+  });
+}
+
+/** {"access_token", "expires_in"} (RFC 6749 §5.1) as an AccessToken. */
+function oauthAccessToken(body: Record<string, unknown>, deps: ProviderDeps, what: string): AccessToken {
+  const accessToken = typeof body['access_token'] === 'string' ? body['access_token'] : '';
   registerSecret(accessToken);
-  if (!accessToken) throw new RegcredError('ProviderError', `gcp ${call}: the response has no access_token`, true);
-  const expiresIn = Number(body?.['expires_in']);
-  const seconds = Number.isFinite(expiresIn) && expiresIn > 0 ? expiresIn : DEFAULT_TOKEN_SECONDS;
-  return { token: accessToken, expiresAt: new Date(deps.now().getTime() + seconds * 1000) };
-}
-
-function parseJson(text: string): Record<string, unknown> | undefined {
-  try {
-    const parsed: unknown = JSON.parse(text);
-    return typeof parsed === 'object' && parsed !== null ? (parsed as Record<string, unknown>) : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-function httpError(status: number, data: unknown): Error {
-  return Object.assign(new Error(`HTTP ${status}`), { status, response: { status, data } });
+  if (!accessToken) throw new RegcredError('ProviderError', `${what}: the response has no access_token`, true);
+  const expiresIn = Number(body['expires_in']);
+  const secs = Number.isFinite(expiresIn) && expiresIn > 0 ? expiresIn : DEFAULT_TOKEN_SECONDS;
+  return { token: accessToken, expiresAt: new Date(deps.now().getTime() + secs * 1000) };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -371,37 +362,18 @@ function libraryToken(token: string | null | undefined, expiryDate: number | nul
   return { token, expiresAt };
 }
 
-/** The library takes no AbortSignal for these calls: stop waiting when the signal fires. */
-function abortable<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
-  if (!signal) return promise;
-  if (signal.aborted) return Promise.reject(signal.reason ?? new Error('aborted'));
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(signal.reason ?? new Error('aborted'));
-    signal.addEventListener('abort', onAbort, { once: true });
-    promise.then(
-      (v) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(v);
-      },
-      (e: unknown) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(e);
-      },
-    );
-  });
-}
-
 async function metadataAccessToken(serviceAccount: string, scopes: string[], deps: ProviderDeps, signal: AbortSignal | undefined): Promise<AccessToken> {
   const call = 'metadata server token request';
   // Loaded on first use, like the AWS SDK in ecr.ts.
   const { Compute } = await import('google-auth-library');
   const client = new Compute({ serviceAccountEmail: serviceAccount, scopes });
-  try {
-    const res = await abortable(client.getAccessToken(), signal);
-    return libraryToken(res.token, client.credentials.expiry_date, deps, call);
-  } catch (err) {
-    throw classify(err, call);
+  // The library takes no AbortSignal here: the deadline stops the wait (a ref'd timer).
+  const r = await withDeadline(DEFAULT_TIMEOUT_MS, signal, () => client.getAccessToken());
+  if ('error' in r) {
+    if (r.expired) throw new RegcredError('ProviderError', `gcp ${call}: timed out after ${seconds(DEFAULT_TIMEOUT_MS)}`, true, { cause: r.error });
+    throw classify(r.error, call);
   }
+  return libraryToken(r.value.token, client.credentials.expiry_date, deps, call);
 }
 
 type Federation = NonNullable<GcpConfig['auth']['workloadIdentityFederation']>;
@@ -423,34 +395,37 @@ async function federatedAccessToken(wif: Federation, scopes: string[], deps: Pro
   const sts = (wif.stsEndpoint ?? DEFAULT_STS_ENDPOINT).replace(/\/+$/, '');
   const iam = (wif.iamCredentialsEndpoint ?? DEFAULT_IAM_CREDENTIALS_ENDPOINT).replace(/\/+$/, '');
   const imp = wif.serviceAccountImpersonation;
-  const { IdentityPoolClient } = await import('google-auth-library');
-  const client = new IdentityPoolClient({
-    type: 'external_account',
+  // With impersonation, the STS token only needs to call IAM Credentials: cloud-platform, as the
+  // library asks; the registry scopes go to generateAccessToken.
+  const stsForm = {
+    grant_type: TOKEN_EXCHANGE,
     audience: wif.audience,
+    scope: (imp ? DEFAULT_SCOPES : scopes).join(' '),
+    requested_token_type: ACCESS_TOKEN_TYPE,
+    subject_token: subjectToken,
     subject_token_type: SUBJECT_TOKEN_TYPE_JWT,
-    token_url: `${sts}/v1/token`,
-    subject_token_supplier: { getSubjectToken: async () => subjectToken },
-    scopes,
-    ...(imp
-      ? {
-          service_account_impersonation_url: `${iam}/v1/projects/-/serviceAccounts/${imp.email}:generateAccessToken`,
-          ...(imp.lifetimeSeconds !== undefined ? { service_account_impersonation: { token_lifetime_seconds: imp.lifetimeSeconds } } : {}),
-        }
-      : {}),
+  };
+  const stsToken = oauthAccessToken(await postForm(deps, 'gcp STS token exchange', `${sts}/v1/token`, stsForm, signal), deps, 'gcp STS token exchange');
+  if (!imp) return stsToken;
+  const what = `gcp generateAccessToken for ${imp.email}`;
+  const lifetime = imp.lifetimeSeconds ?? DEFAULT_TOKEN_SECONDS;
+  const body = await requestJson(deps, {
+    what,
+    url: `${iam}/v1/projects/-/serviceAccounts/${imp.email}:generateAccessToken`,
+    method: 'POST',
+    headers: { authorization: `Bearer ${stsToken.token}` },
+    json: { scope: scopes, lifetime: `${lifetime}s` },
+    signal,
   });
-  // One call name for both steps would hide which failed: STS answers with OAuth errors
-  // ("Error code invalid_grant: ..."), generateAccessToken with its own URL in the GaxiosError.
-  try {
-    const res = await abortable(client.getAccessToken(), signal);
-    return libraryToken(res.token, client.credentials.expiry_date, deps, imp ? 'generateAccessToken' : 'STS token exchange');
-  } catch (err) {
-    const url = String((err as { config?: { url?: unknown } })?.config?.url ?? '');
-    throw classify(err, url.includes(':generateAccessToken') ? `generateAccessToken for ${imp?.email ?? '?'}` : 'STS token exchange');
-  }
+  const accessToken = typeof body['accessToken'] === 'string' ? body['accessToken'] : '';
+  registerSecret(accessToken);
+  if (!accessToken) throw new RegcredError('ProviderError', `${what}: the response has no accessToken`, true);
+  const expireTime = typeof body['expireTime'] === 'string' ? Date.parse(body['expireTime']) : NaN;
+  return { token: accessToken, expiresAt: Number.isFinite(expireTime) ? new Date(expireTime) : new Date(deps.now().getTime() + lifetime * 1000) };
 }
 
 // ---------------------------------------------------------------------------------------------
-// Errors
+// Errors of the library (metadata server)
 
 /** OAuth error codes that mean the credentials or request are wrong: retrying cannot help. */
 const PERMANENT_OAUTH = new Set([
@@ -466,33 +441,11 @@ const PERMANENT_OAUTH = new Set([
 ]);
 const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'ENOTFOUND', 'EAI_AGAIN', 'EPIPE', 'EHOSTUNREACH', 'ENETUNREACH', 'UND_ERR_SOCKET', 'UND_ERR_CONNECT_TIMEOUT']);
 
-function oneLine(text: string, max = 200): string {
-  return (text.split('\n')[0] ?? '').trim().slice(0, max);
-}
-
-/** The OAuth `error` / Google `error.status` and a description, from a response body. */
-function describeBody(data: unknown): { code?: string; description?: string } {
-  if (typeof data === 'string') return data.trim() ? { description: oneLine(data) } : {};
-  if (typeof data !== 'object' || data === null) return {};
-  const d = data as { error?: unknown; error_description?: unknown };
-  if (typeof d.error === 'string') {
-    return { code: d.error, ...(typeof d.error_description === 'string' ? { description: oneLine(d.error_description) } : {}) };
-  }
-  if (typeof d.error === 'object' && d.error !== null) {
-    // Google APIs: {"error": {"code": 403, "message": "...", "status": "PERMISSION_DENIED"}}
-    const e = d.error as { message?: unknown; status?: unknown };
-    return {
-      ...(typeof e.status === 'string' ? { code: e.status } : {}),
-      ...(typeof e.message === 'string' ? { description: oneLine(e.message) } : {}),
-    };
-  }
-  return {};
-}
-
 /**
- * Turns a failed call into a RegcredError naming gcp and the call; never a secret. Bad credentials
- * (400 invalid_grant, 401), missing permissions (403) and other 4xx are permanent; network errors,
- * 408, 429 and 5xx are retryable.
+ * Turns a failed library call into a RegcredError naming gcp and the call; never a secret, and no
+ * remote text in the message (the response's description and the library's message go to
+ * remoteDetail). Bad credentials (400 invalid_grant, 401), missing permissions (403) and other
+ * 4xx are permanent; network errors, 408, 429 and 5xx are retryable.
  */
 export function classify(err: unknown, call: string): RegcredError {
   if (err instanceof RegcredError) return err;
@@ -505,27 +458,28 @@ export function classify(err: unknown, call: string): RegcredError {
     cause?: { code?: unknown; message?: unknown };
   };
   const status = typeof e.status === 'number' ? e.status : typeof e.response?.status === 'number' ? e.response.status : undefined;
-  const { code: oauthCode, description } = describeBody(e.response?.data);
+  const data = e.response?.data;
+  const { code: remoteCode, detail: description } = describeRemoteError(typeof data === 'string' ? data : data === undefined ? '' : JSON.stringify(data));
   const netCode = [e.code, e.cause?.code].find((c): c is string => typeof c === 'string' && NETWORK_CODES.has(c));
-  const name = typeof e.name === 'string' ? e.name : 'Error';
-  let message = typeof e.message === 'string' ? oneLine(e.message) : '';
+  const name = typeof e.name === 'string' && /^[A-Za-z]{1,64}$/.test(e.name) ? e.name : 'Error';
+  let message = typeof e.message === 'string' ? e.message : '';
   // undici's fetch says only "fetch failed"; the reason is in its cause.
-  if (message === 'fetch failed' && typeof e.cause?.message === 'string') message = `fetch failed: ${oneLine(e.cause.message)}`;
+  if (message === 'fetch failed' && typeof e.cause?.message === 'string') message = `fetch failed: ${e.cause.message}`;
   let retryable: boolean;
-  let detail: string;
+  let label: string;
   if (status !== undefined) {
-    retryable = status === 408 || status === 429 || status >= 500;
+    retryable = retryableStatus(status);
     // RFC 6749 §4.1.2.1 codes for a server-side failure, should one come with a 400.
-    if (oauthCode === 'temporarily_unavailable' || oauthCode === 'server_error') retryable = true;
-    else if (oauthCode !== undefined && PERMANENT_OAUTH.has(oauthCode)) retryable = false;
-    detail = `HTTP ${status}${oauthCode ? ` ${oauthCode}` : ''}${description ? `: ${description}` : ''}`;
-    if (status === 403 && !description) detail += ' (permission denied)';
+    if (remoteCode === 'temporarily_unavailable' || remoteCode === 'server_error') retryable = true;
+    else if (remoteCode !== undefined && PERMANENT_OAUTH.has(remoteCode)) retryable = false;
+    label = `HTTP ${status}${remoteCode ? ` ${remoteCode}` : ''}${status === 403 ? ' (permission denied)' : ''}`;
   } else if (netCode || name === 'AbortError' || name === 'TimeoutError' || /fetch failed|socket|network|timeout|ECONN|EAI_AGAIN/i.test(message)) {
     retryable = true;
-    detail = netCode ? `${netCode}${message && !message.includes(netCode) ? ` (${message})` : ''}` : message || name;
+    label = netCode ? `network error ${netCode}` : name === 'AbortError' || name === 'TimeoutError' ? 'aborted' : 'network error';
   } else {
     retryable = false;
-    detail = message || name;
+    label = name;
   }
-  return new RegcredError('ProviderError', `gcp ${call}: ${detail}`, retryable, { cause: err });
+  const remoteDetail = clip([description, message].filter(Boolean).join(' | '));
+  return new RegcredError('ProviderError', `gcp ${call}: ${label}`, retryable, { cause: err, remoteDetail });
 }

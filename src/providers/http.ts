@@ -1,8 +1,9 @@
 import { z } from 'zod';
 import { dns1123Label, dns1123Subdomain, duration, parseDuration, registryHost, secretRef } from '../config/common.js';
 import { RegcredError } from '../errors.js';
-import { registerSecret, scrub } from '../redact.js';
-import { httpUrl } from './ecr.js';
+import { registerSecret } from '../redact.js';
+import { clip, httpRequest } from './internal/http.js';
+import { httpUrl, secretKey } from './internal/schema.js';
 import { defineProvider, type Credential, type ProviderDeps } from './types.js';
 
 // `http`: a generic token broker, for in-house services that hand out registry credentials (Harbor
@@ -18,10 +19,12 @@ import { defineProvider, type Credential, type ProviderDeps } from './types.js';
 // https://www.rfc-editor.org/rfc/rfc6749#section-5.1). Without either the credential has no
 // expiry and is fetched again every spec.refresh.interval.
 //
-// Safety: https only unless `allowInsecure: true`; redirects are not followed (a redirect would
-// carry the configured headers to another address); every header value taken from a Secret, the
-// service-account token and the returned password are registered as secrets before anything can
-// print them, and error messages never quote the request, only the broker's error text.
+// Safety: https only unless `allowInsecure: true`; the request goes through the HTTP core
+// (internal/http.ts): redirects are not followed (a redirect would carry the configured headers to
+// another address), the timeout covers the body, the network policy applies. Every header value
+// taken from a Secret, the service-account token and the returned password are registered as
+// secrets before anything can print them; error messages quote neither the request nor the
+// broker's answer (its error text is kept for logs only).
 
 export const DEFAULT_TIMEOUT = '30s';
 const MAX_TIMEOUT_MS = 5 * 60_000;
@@ -43,12 +46,7 @@ const headerValue = z
   .max(8192)
   .regex(/^[^\r\n\x00]*$/, 'must be one line');
 
-/** A Secret's key: letters, digits, "-", "_" and ".". */
-export const secretKey = z
-  .string()
-  .min(1)
-  .max(253)
-  .regex(/^[-._a-zA-Z0-9]+$/, 'must be a Secret key: letters, digits, "-", "_" and "."');
+export { secretKey };
 
 /** `{namespace?, name, key}`: one key of a Secret; namespace defaults like a source Secret's. */
 export const secretKeyRef = z.strictObject({
@@ -220,14 +218,13 @@ export function evaluateJsonPath(doc: unknown, path: string): unknown {
 
 export function createHttpProvider(config: HttpConfig, deps: ProviderDeps) {
   const method = config.method ?? 'GET';
-  const timeoutText = config.timeout ?? DEFAULT_TIMEOUT;
-  const timeoutMs = parseDuration(timeoutText);
+  const timeoutMs = parseDuration(config.timeout ?? DEFAULT_TIMEOUT);
   const target = new URL(config.url);
   // The URL's query may hold an API key: messages name the origin and path only.
   const call = `${method} ${target.origin}${target.pathname}`;
   return {
     key: 'http',
-    async fetch(signal?: AbortSignal): Promise<Credential[]> {
+    async mint(signal?: AbortSignal): Promise<Credential[]> {
       if (target.protocol !== 'https:' && config.allowInsecure !== true) {
         throw new RegcredError('InvalidSpec', `http: url must be https (set allowInsecure: true to allow ${target.protocol}//)`);
       }
@@ -243,67 +240,27 @@ export function createHttpProvider(config: HttpConfig, deps: ProviderDeps) {
         if (!('content-type' in headers)) headers['content-type'] = 'application/json';
       }
       if (!('accept' in headers)) headers['accept'] = 'application/json';
-
-      // A timer of our own, not AbortSignal.timeout(): that one is unref'd, and a one-shot `sync`
-      // waiting on a silent broker must not simply exit.
-      const timeout = new AbortController();
-      const timer = setTimeout(() => timeout.abort(new DOMException(`timed out after ${timeoutText}`, 'TimeoutError')), timeoutMs);
-      const combined = signal ? AbortSignal.any([signal, timeout.signal]) : timeout.signal;
-      const fail = (err: unknown) => {
-        if (timeout.signal.aborted && !signal?.aborted) {
-          return new RegcredError('ProviderError', `http ${call}: timed out after ${timeoutText}`, true, { cause: err });
-        }
-        return classifyNetwork(err, call);
-      };
-      try {
-        return await send(headers, body, combined, fail);
-      } finally {
-        clearTimeout(timer);
-      }
-    },
-  };
-
-  async function send(headers: Record<string, string>, body: string | undefined, combined: AbortSignal, fail: (err: unknown) => RegcredError): Promise<Credential[]> {
-    let res: Response;
-    try {
-      res = await deps.fetch(config.url, {
+      const res = await httpRequest(deps, {
+        what: `http ${call}`,
+        url: config.url,
         method,
         headers,
-        redirect: 'manual',
-        signal: combined,
         ...(body !== undefined ? { body } : {}),
+        signal,
+        timeoutMs,
+        maxBytes: MAX_RESPONSE_BYTES,
       });
-    } catch (err) {
-      throw fail(err);
-    }
-    let raw: Buffer;
-    try {
-      raw = await readCapped(res, MAX_RESPONSE_BYTES);
-    } catch (err) {
-      if (err instanceof RegcredError) throw new RegcredError(err.code, `http ${call}: ${err.message}`, err.retryable);
-      throw fail(err);
-    }
-    const text = raw.toString('utf8');
-    if (res.status >= 300 && res.status < 400) {
-      const location = res.headers.get('location');
-      let where = '';
+      let doc: unknown;
       try {
-        if (location) where = ` to ${new URL(location, config.url).origin}`;
+        doc = JSON.parse(res.text);
       } catch {
-        // An unparsable Location: say nothing about it.
+        throw new RegcredError('ProviderError', `http ${call}: the response is not JSON (HTTP ${res.status}, ${res.body.length} bytes)`, false, {
+          remoteDetail: clip(`content-type ${res.headers.get('content-type') ?? 'none'}: ${res.text}`),
+        });
       }
-      throw new RegcredError('ProviderError', `http ${call}: HTTP ${res.status}, redirected${where}; redirects are not followed, set url to the final address`);
-    }
-    if (!res.ok) throw statusError(res, text, call);
-    let doc: unknown;
-    try {
-      doc = JSON.parse(text);
-    } catch {
-      const type = res.headers.get('content-type') ?? 'no content type';
-      throw new RegcredError('ProviderError', `http ${call}: the response is not JSON (HTTP ${res.status}, ${type}, ${raw.length} bytes)`);
-    }
-    return [extractCredential(doc, config, deps.now(), call)];
-  }
+      return [extractCredential(doc, config, deps.now(), call)];
+    },
+  };
 }
 
 export const httpProvider = defineProvider<HttpConfig>({
@@ -356,31 +313,6 @@ async function buildHeaders(config: HttpConfig, deps: ProviderDeps): Promise<Rec
     headers[(sa.header ?? 'Authorization').toLowerCase()] = `Bearer ${token}`;
   }
   return headers;
-}
-
-/** The body, at most `cap` bytes: refused as soon as more arrive (a declared larger Content-Length: before reading). */
-export async function readCapped(res: Response, cap: number): Promise<Buffer> {
-  const declared = Number(res.headers.get('content-length') ?? NaN);
-  const tooLarge = () => new RegcredError('ProviderError', `the response is larger than ${cap / (1024 * 1024)} MiB`);
-  if (Number.isFinite(declared) && declared > cap) {
-    await res.body?.cancel().catch(() => undefined);
-    throw tooLarge();
-  }
-  if (!res.body) return Buffer.alloc(0);
-  const reader = res.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let total = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    total += value.byteLength;
-    if (total > cap) {
-      await reader.cancel().catch(() => undefined);
-      throw tooLarge();
-    }
-    chunks.push(value);
-  }
-  return Buffer.concat(chunks);
 }
 
 function expiryFrom(doc: unknown, config: HttpConfig, now: Date, call: string): Date | undefined {
@@ -440,63 +372,4 @@ function typeName(v: unknown): string {
   if (Array.isArray(v)) return 'list';
   if (v === '') return 'empty string';
   return typeof v === 'object' ? 'object' : typeof v;
-}
-
-// ---------------------------------------------------------------------------------------------
-// Errors
-
-function oneLine(text: string, max = 200): string {
-  return (text.split('\n').find((l) => l.trim() !== '') ?? '').trim().slice(0, max);
-}
-
-/** The broker's own error text: a JSON error/message/error_description field, or a short plain-text body. */
-function describe(text: string, contentType: string): string {
-  try {
-    const doc = JSON.parse(text) as unknown;
-    if (typeof doc === 'object' && doc !== null) {
-      const d = doc as Record<string, unknown>;
-      const nested = typeof d['error'] === 'object' && d['error'] !== null ? (d['error'] as Record<string, unknown>) : undefined;
-      const parts = [
-        typeof d['error'] === 'string' ? d['error'] : undefined,
-        typeof d['error_description'] === 'string' ? d['error_description'] : undefined,
-        typeof d['message'] === 'string' ? d['message'] : undefined,
-        typeof nested?.['message'] === 'string' ? nested['message'] : undefined,
-        // Harbor: {"errors": [{"code": "UNAUTHORIZED", "message": "..."}]}
-        ...(Array.isArray(d['errors']) ? (d['errors'] as unknown[]).map((e) => (typeof e === 'object' && e !== null && typeof (e as { message?: unknown }).message === 'string' ? (e as { message: string }).message : undefined)) : []),
-      ].filter((p): p is string => p !== undefined && p.trim() !== '');
-      return parts.length > 0 ? oneLine(parts.slice(0, 3).join(': ')) : '';
-    }
-  } catch {
-    // Not JSON: a short text is worth quoting, an HTML error page is not.
-  }
-  if (/html/i.test(contentType) || /^\s*</.test(text)) return '';
-  return oneLine(text);
-}
-
-function statusError(res: Response, text: string, call: string): RegcredError {
-  const detail = scrub(describe(text, res.headers.get('content-type') ?? ''));
-  const retryable = res.status === 408 || res.status === 429 || res.status >= 500;
-  const hint = res.status === 401 ? ' (bad credentials)' : res.status === 403 ? ' (permission denied)' : '';
-  return new RegcredError('ProviderError', `http ${call}: HTTP ${res.status}${detail ? `: ${detail}` : hint}`, retryable);
-}
-
-const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'ENOTFOUND', 'EAI_AGAIN', 'EPIPE', 'EHOSTUNREACH', 'ENETUNREACH', 'UND_ERR_SOCKET', 'UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT']);
-/** TLS failures: the certificate is wrong or unknown; retrying does not help. */
-const TLS_CODES = /^(CERT_|ERR_TLS_|UNABLE_TO_|DEPTH_ZERO_SELF_SIGNED_CERT|SELF_SIGNED_CERT_IN_CHAIN|ERR_SSL_)/;
-
-/** A failed fetch (no HTTP answer): network trouble is retryable, TLS trust and bad requests are not. */
-export function classifyNetwork(err: unknown, call: string): RegcredError {
-  if (err instanceof RegcredError) return err;
-  const e = (err ?? {}) as { name?: unknown; message?: unknown; code?: unknown; cause?: { code?: unknown; message?: unknown } };
-  const codes = [e.code, e.cause?.code].filter((c): c is string => typeof c === 'string');
-  const name = typeof e.name === 'string' ? e.name : 'Error';
-  let message = typeof e.message === 'string' ? oneLine(e.message) : '';
-  if (message === 'fetch failed' && typeof e.cause?.message === 'string') message = `fetch failed: ${oneLine(e.cause.message)}`;
-  const tls = codes.find((c) => TLS_CODES.test(c));
-  if (tls) return new RegcredError('ProviderError', `http ${call}: TLS: ${tls} (${message || name})`, false, { cause: err });
-  const net = codes.find((c) => NETWORK_CODES.has(c));
-  if (net || name === 'AbortError' || name === 'TimeoutError' || /fetch failed|socket|network|ECONN|EAI_AGAIN/i.test(message)) {
-    return new RegcredError('ProviderError', `http ${call}: ${net ? `${net}${message && message !== net ? ` (${message})` : ''}` : message || name}`, true, { cause: err });
-  }
-  return new RegcredError('ProviderError', `http ${call}: ${message || name}`, false, { cause: err });
 }

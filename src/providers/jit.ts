@@ -2,8 +2,8 @@ import { z } from 'zod';
 import { duration, parseDuration, registryHost, secretRef } from '../config/common.js';
 import { RegcredError } from '../errors.js';
 import { registerSecret } from '../redact.js';
-import { httpUrl } from './ecr.js';
-import { callJsonApi } from './http-util.js';
+import { requestJson } from './internal/http.js';
+import { httpUrl } from './internal/schema.js';
 import { defineProvider, type Credential, type ProviderDeps } from './types.js';
 
 // `jit`: the Jit container registry (the images of Jit's security controls, registry.jit.io).
@@ -62,7 +62,7 @@ export function createJitProvider(config: JitConfig, deps: ProviderDeps) {
   const lifetimeMs = parseDuration(config.assumedLifetime ?? DEFAULT_JIT_ASSUMED_LIFETIME);
   return {
     key: 'jit',
-    async fetch(signal?: AbortSignal): Promise<Credential[]> {
+    async mint(signal?: AbortSignal): Promise<Credential[]> {
       const { clientId, secret } = await readClient(config.secretRef, deps);
       const login = await postJson(deps, `${base}/authentication/login`, 'login', { body: { clientId, secret } }, signal);
       const accessToken = stringField(login, 'accessToken');
@@ -131,5 +131,5 @@ function postJson(
   signal: AbortSignal | undefined,
 ): Promise<Record<string, unknown>> {
   const headers: Record<string, string> = opts.bearer ? { authorization: `Bearer ${opts.bearer}` } : {};
-  return callJsonApi(deps, url, { method: 'POST', headers, body: opts.body }, signal, `jit ${call}`);
+  return requestJson(deps, { what: `jit ${call}`, url, method: 'POST', headers, json: opts.body, signal });
 }

@@ -2,8 +2,8 @@ import { z } from 'zod';
 import { secretRef } from '../config/common.js';
 import { RegcredError } from '../errors.js';
 import { registerSecret } from '../redact.js';
-import { callTokenEndpoint, DEFAULT_SERVICE_ACCOUNT, registryHostname, SA_TOKEN_SECONDS, tokenExpiry } from './chainguard.js';
-import { httpUrl } from './ecr.js';
+import { httpUrl, registryHostname } from './internal/schema.js';
+import { callTokenEndpoint, DEFAULT_SERVICE_ACCOUNT, SA_TOKEN_SECONDS, tokenExpiry } from './internal/token.js';
 import { defineProvider, type Credential, type ProviderDeps } from './types.js';
 
 // `quay`: Quay (quay.io or a Red Hat Quay / Project Quay installation, 3.13 or later) with robot
@@ -51,7 +51,7 @@ export function createQuayProvider(config: QuayConfig, deps: ProviderDeps) {
   const serviceAccount = config.serviceAccount ?? { name: DEFAULT_SERVICE_ACCOUNT };
   return {
     key: 'quay',
-    async fetch(signal?: AbortSignal): Promise<Credential[]> {
+    async mint(signal?: AbortSignal): Promise<Credential[]> {
       if (!deps.tokenRequest) {
         throw new RegcredError('InvalidSource', 'quay needs service-account tokens, which this run cannot mint (no Kubernetes access)');
       }
@@ -60,7 +60,7 @@ export function createQuayProvider(config: QuayConfig, deps: ProviderDeps) {
       const basic = Buffer.from(`${config.robot}:${saToken}`).toString('base64');
       registerSecret(basic);
       const token = await callTokenEndpoint(deps, {
-        where: `quay robot federation for ${config.robot} (${new URL(base).origin})`,
+        what: `quay robot federation for ${config.robot} (${new URL(base).origin})`,
         url: `${base}/oauth2/federation/robot/token`,
         method: 'GET',
         headers: { authorization: `Basic ${basic}` },

@@ -24,7 +24,7 @@ export const staticProvider = defineProvider<StaticConfig>({
   create(config, deps) {
     return {
       key: 'static',
-      async fetch(): Promise<Credential[]> {
+      async mint(): Promise<Credential[]> {
         const src = await deps.sources.read(config.secretRef);
         const where = `Secret ${src.namespace}/${src.name}`;
         const expiresAt = parseExpiry(src.data['expiresAt'], where);

@@ -1,5 +1,6 @@
 import type { z } from 'zod';
 import type { Logger } from '../log.js';
+import type { NetworkPolicy } from './internal/address-policy.js';
 
 /** One registry login, as a provider returns it. `expiresAt` is absent only for credentials that never expire. */
 export interface Credential {
@@ -29,7 +30,17 @@ export interface SourceReader {
 export interface ProviderDeps {
   sources: SourceReader;
   now: () => Date;
+  /**
+   * Every HTTP call of a provider goes through the HTTP core (internal/http.ts) with this fetch.
+   * With `network` set it must enforce the policy at connect time: createPolicyFetch(network)
+   * (internal/guarded-net.ts; withNetworkPolicy sets both).
+   */
   fetch: typeof globalThis.fetch;
+  /**
+   * Where providers may connect: hosts checked before any request, addresses at connect time.
+   * Absent: no restriction (the CLI run by a user on their own machine).
+   */
+  network?: NetworkPolicy | undefined;
   log: Logger;
   /**
    * Mints a service-account token with the TokenRequest API. Scoped like `sources` (see
@@ -48,7 +59,7 @@ export interface ProviderDeps {
 export interface Provider {
   readonly key: string;
   /** Mints (or reads) the credentials. Throws RegcredError; `retryable` tells whether to try again. */
-  fetch(signal?: AbortSignal): Promise<Credential[]>;
+  mint(signal?: AbortSignal): Promise<Credential[]>;
 }
 
 export interface ProviderDefinition<C = unknown> {

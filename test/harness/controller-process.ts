@@ -16,7 +16,7 @@ export interface ControllerProcess {
 
 export function spawnController(
   kubeconfigPath: string,
-  opts: { args?: string[]; env?: Record<string, string>; nodeFlags?: string[] } = {},
+  opts: { args?: string[]; env?: Record<string, string>; nodeFlags?: string[]; strictNetwork?: boolean } = {},
 ): ControllerProcess {
   rememberSecretEnv(opts.env);
   const child = spawn(
@@ -31,6 +31,8 @@ export function spawnController(
       '127.0.0.1:0',
       '--health-probe-bind-address',
       '127.0.0.1:0',
+      // The doubles listen on loopback, which ClusterRegistryCredentials' calls reach only where the installation allows it.
+      ...(opts.strictNetwork ? [] : ['--allowed-cidr', '127.0.0.0/8']),
       ...(opts.args ?? []),
     ],
     { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...opts.env } },

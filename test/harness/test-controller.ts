@@ -45,6 +45,8 @@ export async function startTestController(
     minRefreshDelayMs: opts.minRefreshDelayMs ?? 1000,
     retryBaseMs: opts.retryBaseMs ?? 300,
     retryMaxMs: opts.retryMaxMs ?? 2000,
+    // The doubles listen on loopback, which provider calls may not reach unless the installation allows it.
+    clusterNetwork: { allowedCidrs: ['127.0.0.0/8'] },
   });
   await controller.start();
   const where = 'the in-process controller logs'; // watched for the final rescan by capturingLogger

@@ -185,7 +185,7 @@ describe('regcred sync with the acr provider (Entra/IMDS/ACR doubles + real API 
     const res = await run(['sync', '-f', file, ...kube()]);
     printed.push(res.stdout, res.stderr);
     assert.equal(res.code, 1, `${res.stdout}\n${res.stderr}`);
-    assert.match(res.stderr, /Entra token \(workload identity\): .*AADSTS700211: .*aud \["api:\/\/SomethingElse"\]/);
+    assert.match(res.stderr, /Entra token \(workload identity\): invalid_client AADSTS700211$/m);
   });
 
   test('auth.managedIdentity: system-assigned, through the IMDS double (AZURE_POD_IDENTITY_AUTHORITY_HOST)', async () => {
@@ -236,7 +236,7 @@ describe('regcred sync with the acr provider (Entra/IMDS/ACR doubles + real API 
     assert.equal(lines.length, 1, res.stderr);
     assert.match(
       lines[0]!,
-      /^ClusterRegistryCredential\/acr-bad: ProviderError: acr regcredtest\.azurecr\.io: Entra token \(client secret\): invalid_client: AADSTS7000215: Invalid client secret provided/,
+      /^ClusterRegistryCredential\/acr-bad: ProviderError: acr regcredtest\.azurecr\.io: Entra token \(client secret\): invalid_client AADSTS7000215$/m,
     );
     assert.doesNotMatch(res.stderr, /\n\s+at /, 'no stack trace');
     assert.equal(await secretOrUndefined(core, 'acr-bad', 'pull-acr-bad'), undefined, 'nothing written');
@@ -255,7 +255,7 @@ describe('regcred sync with the acr provider (Entra/IMDS/ACR doubles + real API 
     assert.equal(res.code, 1, `${res.stdout}\n${res.stderr}`);
     assert.match(
       res.stderr,
-      /ClusterRegistryCredential\/acr-denied: ProviderError: acr denied\.azurecr\.io: oauth2\/exchange: HTTP 401 UNAUTHORIZED: authentication required, visit https:\/\/aka\.ms\/acr\/authorization for more information\. \(does the identity have the AcrPull role on the registry\?\)/,
+      /ClusterRegistryCredential\/acr-denied: ProviderError: acr denied\.azurecr\.io: oauth2\/exchange: HTTP 401 UNAUTHORIZED \(does the identity have the AcrPull role on the registry\?\)/,
     );
     assert.doesNotMatch(res.stderr, /\n\s+at /, 'no stack trace');
   });

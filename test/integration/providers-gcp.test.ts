@@ -229,7 +229,7 @@ describe('regcred sync with the gcp provider (Google doubles + real API server)'
     const lines = res.stderr.split('\n').filter((l) => l.includes('ClusterRegistryCredential/gcp-bad'));
     assert.equal(lines.length, 1, res.stderr);
     console.log(`# ${lines[0]}`);
-    assert.match(lines[0]!, /gcp token request \(http:\/\/127\.0\.0\.1:\d+\): HTTP 400 invalid_grant: Invalid JWT Signature\./);
+    assert.match(lines[0]!, /gcp token request \(http:\/\/127\.0\.0\.1:\d+\): HTTP 400 invalid_grant$/);
     assert.doesNotMatch(res.stderr, /\n\s+at /, 'no stack trace');
     assert.equal(await secretOrUndefined(core, 'gcp-bad', 'pull-gcp-bad'), undefined, 'nothing written');
   });

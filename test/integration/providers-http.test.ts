@@ -182,7 +182,7 @@ describe('regcred sync with the http provider (broker double over HTTPS + real A
     const lines = res.stderr.split('\n').filter((l) => l.includes('ClusterRegistryCredential/http-bad'));
     assert.equal(lines.length, 1, res.stderr);
     console.log(`# ${lines[0]}`);
-    assert.match(lines[0]!, /^ClusterRegistryCredential\/http-bad: ProviderError: http POST https:\/\/127\.0\.0\.1:\d+\/token: HTTP 401: unauthorized: header X-Api-Key has the wrong value$/);
+    assert.match(lines[0]!, /^ClusterRegistryCredential\/http-bad: ProviderError: http POST https:\/\/127\.0\.0\.1:\d+\/token: HTTP 401 unauthorized \(bad credentials\)$/);
     assert.doesNotMatch(res.stderr, /\n\s+at /, 'no stack trace');
     assert.equal(await secretOrUndefined(core, 'http-bad', 'pull-http-bad'), undefined);
   });
@@ -205,10 +205,10 @@ describe('regcred sync with the http provider (broker double over HTTPS + real A
       ...extra,
     });
     const cases: Array<[Parameters<HttpBroker['fail']>[0], Record<string, unknown>, RegExp]> = [
-      [503, {}, /: http GET http:\/\/127\.0\.0\.1:\d+\/token: HTTP 503: server_error: the broker is failing on purpose \(HTTP 503\)$/],
-      ['not-json', {}, /: the response is not JSON \(HTTP 200, text\/html, \d+ bytes\)$/],
+      [503, {}, /: http GET http:\/\/127\.0\.0\.1:\d+\/token: HTTP 503 server_error$/],
+      ['not-json', {}, /: the response is not JSON \(HTTP 200, \d+ bytes\)$/],
       ['oversized', {}, /: the response is larger than 1 MiB$/],
-      ['hang', { timeout: '1s' }, /: timed out after 1s$/],
+      ['hang', { timeout: '1s' }, /: timed out after 1 s$/],
     ];
     for (const [mode, extra, message] of cases) {
       plain.fail(mode);
@@ -305,7 +305,7 @@ describe('the controller with the http provider (plain-http broker + real API se
     const degraded = await ctl.waitForStatus('ctl-http', (s) => degradedOf(s)?.status === 'True');
     const d = degradedOf(degraded)!;
     assert.equal(d.reason, 'ProviderError');
-    assert.match(d.message, /^http GET http:\/\/127\.0\.0\.1:\d+\/token: HTTP 503: server_error: the broker is failing on purpose \(HTTP 503\); the previous credential is still in place$/);
+    assert.match(d.message, /^http GET http:\/\/127\.0\.0\.1:\d+\/token: HTTP 503 server_error; the previous credential is still in place$/);
     const t0 = Date.now();
     await new Promise((r) => setTimeout(r, 3000));
     const errors = (await ctl.refreshes('ctl-http', 'error')) - errorsBefore;

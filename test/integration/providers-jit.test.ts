@@ -93,7 +93,7 @@ describe('regcred sync with the jit provider (Jit API double + real API server)'
     assert.equal(await secretOrUndefined(core, 'jit-a', 'pull-jit-get'), undefined, 'get writes nothing');
   });
 
-  test('a wrong secret: 401 → exit 1, one clear line naming jit login and the API’s text; nothing written', async () => {
+  test('a wrong secret: 401 → exit 1, one clear line naming jit login and the status; nothing written', async () => {
     const file = writeConfig(credential('jit-bad', `{secretRef: {name: jit-wrong}, baseUrl: "${double.baseUrl}"}`, 'jit-bad'));
     const res = await run(['sync', '-f', file, ...kube()]);
     printed.push(res.stdout, res.stderr);
@@ -101,7 +101,7 @@ describe('regcred sync with the jit provider (Jit API double + real API server)'
     const lines = res.stderr.split('\n').filter((l) => l.includes('ClusterRegistryCredential/jit-bad'));
     assert.equal(lines.length, 1, res.stderr);
     console.log(`# ${lines[0]}`);
-    assert.match(lines[0]!, /jit login: HTTP 401 \(bad credentials\): Invalid client credentials/);
+    assert.match(lines[0]!, /jit login: HTTP 401 \(bad credentials\)$/);
     assert.doesNotMatch(res.stderr, /\n\s+at /, 'no stack trace');
     assert.equal(await secretOrUndefined(core, 'jit-bad', 'pull-jit-bad'), undefined, 'nothing written');
   });
@@ -113,7 +113,7 @@ describe('regcred sync with the jit provider (Jit API double + real API server)'
       const res = await run(['sync', '-f', file, ...kube()]);
       printed.push(res.stdout, res.stderr);
       assert.equal(res.code, 1, `${res.stdout}\n${res.stderr}`);
-      assert.match(res.stderr, /ClusterRegistryCredential\/jit-down: .*jit login: HTTP 503: Service Unavailable/);
+      assert.match(res.stderr, /ClusterRegistryCredential\/jit-down: .*jit login: HTTP 503$/m);
     } finally {
       double.failWith = undefined;
     }
@@ -175,7 +175,7 @@ describe('the controller with the jit provider (Jit API double + real API server
     const errorsBefore = await ctl.refreshes('ctl-jit', 'error');
     double.failWith = 503;
     const degraded = await ctl.waitForStatus('ctl-jit', (s) => degradedOf(s)?.status === 'True');
-    assert.match(degradedOf(degraded)!.message, /^jit login: HTTP 503: Service Unavailable; the previous credential is still in place$/);
+    assert.match(degradedOf(degraded)!.message, /^jit login: HTTP 503; the previous credential is still in place$/);
     // Nothing is written while it fails: the Secret keeps the last good content.
     const kept = (await secretOrUndefined(core, 'ctl-jit-1', 'jit-pull'))?.data?.['.dockerconfigjson'];
     await assertRetriedWithBackoff(ctl, 'ctl-jit', errorsBefore, Date.now());
@@ -189,7 +189,7 @@ describe('the controller with the jit provider (Jit API double + real API server
     double.expect = { clientId: CLIENT_ID, secret: 'rotated-elsewhere' };
     const errorsBefore = await ctl.refreshes('ctl-jit', 'error');
     const degraded = await ctl.waitForStatus('ctl-jit', (s) => s.conditions?.some((c) => c.type === 'Degraded' && c.status === 'True' && c.message.includes('HTTP 401')) ?? false);
-    assert.match(degradedOf(degraded)!.message, /^jit login: HTTP 401 \(bad credentials\): Invalid client credentials/);
+    assert.match(degradedOf(degraded)!.message, /^jit login: HTTP 401 \(bad credentials\)/);
     await assertNotRetried(ctl, 'ctl-jit', errorsBefore);
     double.expect = { clientId: CLIENT_ID, secret: SECRET };
   });

@@ -22,6 +22,7 @@ import { apiServerIssuer } from '../../src/kube/issuer.js';
 import { API_SERVER_AUDIENCES, kubeProviderDeps } from '../../src/kube/sources.js';
 import { RegcredError } from '../../src/errors.js';
 import { runCli } from '../harness/cli.js';
+import { installCrds } from '../harness/crds.js';
 
 const GROUP = 'regcred.dev';
 const VERSION = 'v1alpha1';
@@ -50,6 +51,7 @@ describe('tenant attacks: a RegistryCredential cannot borrow the controller\'s i
 
   before(async () => {
     cp = await start({ publicIssuerDiscovery: true });
+    await installCrds(cp.kubeConfig);
     admin = cp.kubeConfig.makeApiClient(CoreV1Api);
     for (const ns of [TENANT, VICTIM, 'regcred-system']) await admin.createNamespace({ body: { metadata: { name: ns } } });
     victimSecret = { '.dockerconfigjson': Buffer.from(JSON.stringify({ auths: { 'r.example.com': { auth: Buffer.from('victim:do-not-touch').toString('base64') } } })).toString('base64') };

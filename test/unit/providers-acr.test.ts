@@ -11,12 +11,12 @@ import {
   claims,
   classifyEntraError,
   createAcrProvider,
-  exchangeError,
   refreshTokenExpiry,
   type AcrConfig,
   type EntraTokenRequest,
   type GetEntraToken,
 } from '../../src/providers/acr.js';
+import { httpError } from '../../src/providers/internal/http.js';
 import { providerRegistry } from '../../src/providers/registry.js';
 import type { ProviderDeps, SourceReader } from '../../src/providers/types.js';
 import { RegcredError } from '../../src/errors.js';
@@ -147,7 +147,7 @@ describe('acr provider', () => {
   test('auth.secretRef: client secret from the Secret, exchange at https://<registry>/oauth2/exchange', async () => {
     const requests: EntraTokenRequest[] = [];
     const calls: FetchCall[] = [];
-    const creds = await provider(SP, deps({ fetch: answering(calls) }), entra(requests)).fetch();
+    const creds = await provider(SP, deps({ fetch: answering(calls) }), entra(requests)).mint();
     assert.deepEqual(creds, [{ registry: REGISTRY, username: ACR_USERNAME, password: REFRESH, expiresAt: new Date(EXP * 1000) }]);
     assert.equal(ACR_USERNAME, '00000000-0000-0000-0000-000000000000');
     assert.equal(requests.length, 1);
@@ -173,14 +173,14 @@ describe('acr provider', () => {
       { ...SP, scope: 'https://management.usgovcloudapi.net/.default', authorityHost: 'https://login.microsoftonline.us', endpoint: 'http://127.0.0.1:5000/' },
       deps({ fetch: answering(calls) }),
       entra(requests),
-    ).fetch();
+    ).mint();
     assert.equal(requests[0]!.scope, 'https://management.usgovcloudapi.net/.default');
     assert.equal(requests[0]!.authorityHost, 'https://login.microsoftonline.us');
     assert.equal(calls[0]!.url, 'http://127.0.0.1:5000/oauth2/exchange');
   });
 
   test('a source Secret without AZURE_CLIENT_SECRET: InvalidSource naming the Secret and key', async () => {
-    const err = await rejection(provider(SP, deps({ sources: sourcesOf({ AZURE_CLIENT_ID: CLIENT }) }), entra([])).fetch());
+    const err = await rejection(provider(SP, deps({ sources: sourcesOf({ AZURE_CLIENT_ID: CLIENT }) }), entra([])).mint());
     assert.equal(err.code, 'InvalidSource');
     assert.match(err.message, /Secret regcred-system\/acr-sp lacks key "AZURE_CLIENT_SECRET"/);
   });
@@ -200,7 +200,7 @@ describe('acr provider', () => {
       return AAD_TOKEN;
     };
     const config = { registry: REGISTRY, tenantId: TENANT, clientId: CLIENT, auth: { workloadIdentity: { serviceAccount: { name: 'regcred' } } } };
-    const creds = await provider(config, deps({ tokenRequest }), get).fetch();
+    const creds = await provider(config, deps({ tokenRequest }), get).mint();
     assert.equal(creds[0]!.password, REFRESH);
     assert.equal(requests[0]!.kind, 'clientAssertion');
     assert.equal(requests[0]!.clientSecret, undefined);
@@ -213,25 +213,25 @@ describe('acr provider', () => {
       { ...config, auth: { workloadIdentity: { serviceAccount: { namespace: 'ops', name: 'puller' }, audience: 'api://custom' } } },
       deps({ tokenRequest }),
       entra([]),
-    ).fetch();
+    ).mint();
     assert.deepEqual(minted[0]?.ref, { namespace: 'ops', name: 'puller' });
     assert.deepEqual(minted[0]?.audiences, ['api://custom']);
   });
 
   test('auth.workloadIdentity without Kubernetes access: InvalidSource; a refused service account: its own error', async () => {
     const config = { registry: REGISTRY, tenantId: TENANT, clientId: CLIENT, auth: { workloadIdentity: { serviceAccount: { name: 'regcred' } } } };
-    const err = await rejection(provider(config, deps(), entra([])).fetch());
+    const err = await rejection(provider(config, deps(), entra([])).mint());
     assert.equal(err.code, 'InvalidSource');
     assert.match(err.message, /acr auth.workloadIdentity needs service-account tokens/);
     const refused = new RegcredError('CrossNamespaceRef', 'service account x/y is not allowed');
-    const err2 = await rejection(provider(config, deps({ tokenRequest: async () => Promise.reject(refused) }), entra([])).fetch());
+    const err2 = await rejection(provider(config, deps({ tokenRequest: async () => Promise.reject(refused) }), entra([])).mint());
     assert.equal(err2, refused);
   });
 
   test('auth.managedIdentity: its client id optional; the tenant comes from the token’s tid claim', async () => {
     const requests: EntraTokenRequest[] = [];
     const calls: FetchCall[] = [];
-    await provider({ registry: REGISTRY, auth: { managedIdentity: { clientId: CLIENT } } }, deps({ fetch: answering(calls) }), entra(requests)).fetch();
+    await provider({ registry: REGISTRY, auth: { managedIdentity: { clientId: CLIENT } } }, deps({ fetch: answering(calls) }), entra(requests)).mint();
     assert.equal(requests[0]!.kind, 'managedIdentity');
     assert.equal(requests[0]!.clientId, CLIENT);
     assert.equal(requests[0]!.tenantId, undefined);
@@ -239,16 +239,16 @@ describe('acr provider', () => {
 
     const opaque = 'opaque-access-token-without-claims';
     const calls2: FetchCall[] = [];
-    await provider({ registry: REGISTRY, auth: { managedIdentity: {} } }, deps({ fetch: answering(calls2) }), entra([], opaque)).fetch();
+    await provider({ registry: REGISTRY, auth: { managedIdentity: {} } }, deps({ fetch: answering(calls2) }), entra([], opaque)).mint();
     assert.deepEqual(calls2[0]!.form, { grant_type: 'access_token', service: REGISTRY, access_token: opaque }, 'no tenant field when unknown');
   });
 
   test('the exchange’s tenant is the token’s tid (a GUID) even when tenantId is a domain; tenantId without a tid', async () => {
     const calls: FetchCall[] = [];
-    await provider({ ...SP, tenantId: 'contoso.onmicrosoft.com' }, deps({ fetch: answering(calls) }), entra([])).fetch();
+    await provider({ ...SP, tenantId: 'contoso.onmicrosoft.com' }, deps({ fetch: answering(calls) }), entra([])).mint();
     assert.equal(calls[0]!.form['tenant'], TENANT);
     const calls2: FetchCall[] = [];
-    await provider(SP, deps({ fetch: answering(calls2) }), entra([], 'opaque-token-1234')).fetch();
+    await provider(SP, deps({ fetch: answering(calls2) }), entra([], 'opaque-token-1234')).mint();
     assert.equal(calls2[0]!.form['tenant'], TENANT);
   });
 
@@ -256,7 +256,7 @@ describe('acr provider', () => {
     let logged = '';
     const log = createLogger({ format: 'json', destination: new Writable({ write: (c, _e, done) => ((logged += String(c)), done()) }) });
     const noExp = jwt({ iss: 'Azure Container Registry' });
-    const creds = await provider(SP, deps({ log, fetch: answering([], 200, JSON.stringify({ refresh_token: noExp })) }), entra([])).fetch();
+    const creds = await provider(SP, deps({ log, fetch: answering([], 200, JSON.stringify({ refresh_token: noExp })) }), entra([])).mint();
     assert.deepEqual(creds[0]!.expiresAt, new Date(NOW.getTime() + 3 * 3600_000));
     assert.match(logged, /"level":"warn".*states no expiry.*assuming 3 hours/);
     assert.ok(!logged.includes(noExp));
@@ -268,35 +268,38 @@ describe('acr provider', () => {
 });
 
 describe('acr /oauth2/exchange errors', () => {
-  test('401 {"errors":[...]}: code and message surfaced, permanent, with the AcrPull hint', async () => {
+  test('401 {"errors":[...]}: the registry code in the message, its text only in remoteDetail; permanent, with the AcrPull hint', async () => {
     const body = JSON.stringify({ errors: [{ code: 'UNAUTHORIZED', message: 'authentication required, visit https://aka.ms/acr/authorization for more information.' }] });
-    const err = await rejection(provider(SP, deps({ fetch: answering([], 401, body) }), entra([])).fetch());
+    const err = await rejection(provider(SP, deps({ fetch: answering([], 401, body) }), entra([])).mint());
     assert.equal(err.code, 'ProviderError');
     assert.equal(err.retryable, false);
-    assert.match(err.message, /^acr myregistry\.azurecr\.io: oauth2\/exchange: HTTP 401 UNAUTHORIZED: authentication required, visit/);
-    assert.match(err.message, /AcrPull/);
+    assert.equal(err.message, 'acr myregistry.azurecr.io: oauth2/exchange: HTTP 401 UNAUTHORIZED (does the identity have the AcrPull role on the registry?)');
+    assert.match(err.remoteDetail ?? '', /^UNAUTHORIZED: authentication required, visit/);
     assert.ok(!err.message.includes(AAD_TOKEN));
   });
 
   test('403 DENIED permanent; 429 and 5xx retryable; odd bodies still read', () => {
     const where = 'acr r: oauth2/exchange';
-    const denied = exchangeError(403, JSON.stringify({ errors: [{ code: 'DENIED', message: 'client has no access' }, { code: 'X', message: 'more' }] }), where);
+    const denied = httpError(403, JSON.stringify({ errors: [{ code: 'DENIED', message: 'client has no access' }, { code: 'X', message: 'more' }] }), where);
     assert.equal(denied.retryable, false);
-    assert.match(denied.message, /HTTP 403 DENIED: client has no access; X: more/);
-    assert.equal(exchangeError(429, '{"errors":[{"code":"TOOMANYREQUESTS","message":"slow down"}]}', where).retryable, true);
-    const unavailable = exchangeError(503, '<html>\n<body>Service Unavailable</body></html>', where);
+    assert.equal(denied.message, 'acr r: oauth2/exchange: HTTP 403 DENIED (permission denied)');
+    assert.equal(denied.remoteDetail, 'DENIED: client has no access: X: more');
+    assert.equal(httpError(429, '{"errors":[{"code":"TOOMANYREQUESTS","message":"slow down"}]}', where).retryable, true);
+    const unavailable = httpError(503, '<html>\n<body>Service Unavailable</body></html>', where);
     assert.equal(unavailable.retryable, true);
-    assert.match(unavailable.message, /HTTP 503 <html> <body>Service Unavailable/);
-    assert.match(exchangeError(400, '{"error":"invalid_request","error_description":"bad tenant"}', where).message, /HTTP 400 invalid_request: bad tenant/);
-    assert.equal(exchangeError(400, '', where).message, 'acr r: oauth2/exchange: HTTP 400');
+    assert.equal(unavailable.message, 'acr r: oauth2/exchange: HTTP 503');
+    const invalid = httpError(400, '{"error":"invalid_request","error_description":"bad tenant"}', where);
+    assert.equal(invalid.message, 'acr r: oauth2/exchange: HTTP 400 invalid_request');
+    assert.equal(invalid.remoteDetail, 'invalid_request: bad tenant');
+    assert.equal(httpError(400, '', where).message, 'acr r: oauth2/exchange: HTTP 400');
   });
 
   test('200 without refresh_token, or not JSON: retryable ProviderError', async () => {
-    const a = await rejection(provider(SP, deps({ fetch: answering([], 200, '{}') }), entra([])).fetch());
+    const a = await rejection(provider(SP, deps({ fetch: answering([], 200, '{}') }), entra([])).mint());
     assert.match(a.message, /oauth2\/exchange: the answer has no refresh_token/);
     assert.equal(a.retryable, true);
-    const b = await rejection(provider(SP, deps({ fetch: answering([], 200, 'hello') }), entra([])).fetch());
-    assert.match(b.message, /not JSON/);
+    const b = await rejection(provider(SP, deps({ fetch: answering([], 200, 'hello') }), entra([])).mint());
+    assert.match(b.message, /the response is not a JSON object \(HTTP 200\)/);
   });
 
   test('a hanging exchange or Entra call times out (retryable); the caller’s abort is honoured', async (t) => {
@@ -306,17 +309,17 @@ describe('acr /oauth2/exchange errors', () => {
     const hanging = ((_url: unknown, init?: RequestInit) =>
       new Promise((_resolve, reject) => init?.signal?.addEventListener('abort', () => reject(init.signal!.reason)))) as typeof globalThis.fetch;
     const p = createAcrProvider(acrConfig.parse(SP) as AcrConfig, deps({ fetch: hanging }), entra([]), 50);
-    const err = await rejection(p.fetch());
+    const err = await rejection(p.mint());
     assert.equal(err.message, 'acr myregistry.azurecr.io: oauth2/exchange: timed out after 0.05 s');
     assert.equal(err.retryable, true);
 
     const slowEntra: GetEntraToken = () => new Promise(() => {}); // a library that never stops
-    const e2 = await rejection(createAcrProvider(acrConfig.parse(SP) as AcrConfig, deps(), slowEntra, 50).fetch());
+    const e2 = await rejection(createAcrProvider(acrConfig.parse(SP) as AcrConfig, deps(), slowEntra, 50).mint());
     assert.equal(e2.message, 'acr myregistry.azurecr.io: Entra token (client secret): timed out after 0.05 s');
     assert.equal(e2.retryable, true);
 
     const ctl = new AbortController();
-    const pending = createAcrProvider(acrConfig.parse(SP) as AcrConfig, deps({ fetch: hanging }), entra([]), 60_000).fetch(ctl.signal);
+    const pending = createAcrProvider(acrConfig.parse(SP) as AcrConfig, deps({ fetch: hanging }), entra([]), 60_000).mint(ctl.signal);
     setTimeout(() => ctl.abort(), 10);
     const e3 = await rejection(pending);
     assert.equal(e3.message, 'acr myregistry.azurecr.io: oauth2/exchange: aborted');
@@ -326,9 +329,9 @@ describe('acr /oauth2/exchange errors', () => {
     const fetch = (async () => {
       throw Object.assign(new TypeError('fetch failed'), { cause: Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:1'), { code: 'ECONNREFUSED' }) });
     }) as typeof globalThis.fetch;
-    const err = await rejection(provider(SP, deps({ fetch }), entra([])).fetch());
+    const err = await rejection(provider(SP, deps({ fetch }), entra([])).mint());
     assert.equal(err.retryable, true);
-    assert.equal(err.message, 'acr myregistry.azurecr.io: oauth2/exchange: fetch failed: ECONNREFUSED');
+    assert.equal(err.message, 'acr myregistry.azurecr.io: oauth2/exchange: network error ECONNREFUSED');
   });
 });
 
@@ -342,15 +345,16 @@ describe('acr Entra errors', () => {
     { name: 'AuthenticationRequiredError' },
   );
 
-  test('invalid client secret: permanent, one line with the AADSTS code, no trace ids', async () => {
+  test('invalid client secret: permanent, the OAuth and AADSTS codes in the message, Entra’s text only in remoteDetail, no trace ids', async () => {
     const err = classifyEntraError(invalidSecret, where);
     assert.equal(err.retryable, false);
+    assert.equal(err.message, `${where}: invalid_client AADSTS7000215`);
     assert.equal(
-      err.message,
-      `${where}: invalid_client: AADSTS7000215: Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID`,
+      err.remoteDetail,
+      'invalid_client: AADSTS7000215: Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID',
     );
     // And through the provider, with the mode named.
-    const e2 = await rejection(provider(SP, deps(), async () => Promise.reject(invalidSecret)).fetch());
+    const e2 = await rejection(provider(SP, deps(), async () => Promise.reject(invalidSecret)).mint());
     assert.match(e2.message, /^acr myregistry\.azurecr\.io: Entra token \(client secret\): .*AADSTS7000215/);
   });
 
@@ -363,7 +367,8 @@ describe('acr Entra errors', () => {
       });
     const grant = classifyEntraError(authError(400, 'invalid_grant', 'AADSTS700213: No matching federated identity record found.'), where);
     assert.equal(grant.retryable, false);
-    assert.match(grant.message, /: invalid_grant: AADSTS700213: No matching federated identity record found$/);
+    assert.equal(grant.message, `${where}: invalid_grant AADSTS700213 HTTP 400`);
+    assert.equal(grant.remoteDetail, 'invalid_grant: AADSTS700213: No matching federated identity record found');
     assert.equal(classifyEntraError(authError(401, 'unknown_error', 'x'), where).retryable, false);
     assert.equal(classifyEntraError(authError(429, 'temporarily_unavailable', 'slow down'), where).retryable, true);
     assert.equal(classifyEntraError(authError(503, 'temporarily_unavailable', 'AADSTS90033: A transient error has occurred.'), where).retryable, true);
@@ -390,14 +395,17 @@ describe('acr Entra errors', () => {
     );
     const err = classifyEntraError(notFound, 'acr r: Entra token (managed identity)');
     assert.equal(err.retryable, false);
-    assert.equal(err.message, 'acr r: Entra token (managed identity): ManagedIdentityCredential: Authentication failed. Message invalid_request: Identity not found');
-    assert.equal(classifyEntraError(new Error('something odd'), where).message, `${where}: Error: something odd`);
+    assert.equal(err.message, 'acr r: Entra token (managed identity): invalid_request');
+    assert.equal(err.remoteDetail, 'ManagedIdentityCredential: Authentication failed. Message invalid_request: Identity not found');
+    const odd = classifyEntraError(new Error('something odd'), where);
+    assert.equal(odd.message, `${where}: Error`);
+    assert.equal(odd.remoteDetail, 'something odd');
     assert.equal(classifyEntraError(undefined, where).retryable, false);
   });
 
   test('a secret inside a library message is scrubbed from what is printed', async () => {
     const leaky = Object.assign(new Error(`invalid_client: echoed ${SECRET}`), { name: 'AuthenticationError', statusCode: 401 });
-    const err = await rejection(provider(SP, deps(), async () => Promise.reject(leaky)).fetch());
+    const err = await rejection(provider(SP, deps(), async () => Promise.reject(leaky)).mint());
     assert.ok(!scrub(err.message).includes(SECRET));
   });
 });

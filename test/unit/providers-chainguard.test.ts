@@ -10,9 +10,9 @@ import {
   chainguardConfig,
   createChainguardProvider,
   exchangeChainguardToken,
-  httpError,
   type ChainguardConfig,
 } from '../../src/providers/chainguard.js';
+import { httpError } from '../../src/providers/internal/http.js';
 import { providerRegistry } from '../../src/providers/registry.js';
 import type { ProviderDeps } from '../../src/providers/types.js';
 import { RegcredError } from '../../src/errors.js';
@@ -93,7 +93,7 @@ describe('chainguard exchange', () => {
   test('defaults: a token for SA "regcred" with the issuer as audience, POST /sts/exchange?aud=cgr.dev&identity=..., user _token, expiry = exp', async () => {
     const calls: SentRequest[] = [];
     const minted: TokenCall[] = [];
-    const creds = await createChainguardProvider(parse({ identity: IDENTITY }), deps(calls, minted)).fetch();
+    const creds = await createChainguardProvider(parse({ identity: IDENTITY }), deps(calls, minted)).mint();
     assert.deepEqual(minted, [{ ref: { name: 'regcred' }, audiences: ['https://issuer.enforce.dev'], seconds: 600 }]);
     assert.equal(calls.length, 1);
     const call = calls[0]!;
@@ -118,7 +118,7 @@ describe('chainguard exchange', () => {
       registry: 'registry.example.dev',
       serviceAccount: { namespace: 'team-a', name: 'cg' },
     });
-    const creds = await createChainguardProvider(config, deps(calls, minted)).fetch();
+    const creds = await createChainguardProvider(config, deps(calls, minted)).mint();
     assert.deepEqual(minted, [{ ref: { namespace: 'team-a', name: 'cg' }, audiences: ['issuer.enforce.dev'], seconds: 600 }]);
     const url = new URL(calls[0]!.url);
     assert.equal(`${url.origin}${url.pathname}`, 'http://127.0.0.1:4321/sts/exchange');
@@ -146,7 +146,7 @@ describe('chainguard exchange', () => {
   });
 
   test('the written auth is base64("_token:<token>") once, not base64 of base64 as the old controller wrote it', async () => {
-    const creds = await createChainguardProvider(parse({ identity: IDENTITY }), deps([], [])).fetch();
+    const creds = await createChainguardProvider(parse({ identity: IDENTITY }), deps([], [])).mint();
     const entry = (JSON.parse(buildDockerConfigJson(creds)) as { auths: Record<string, { username: string; password: string; auth: string }> }).auths['cgr.dev']!;
     assert.equal(entry.username, '_token');
     assert.equal(entry.password, CG_TOKEN);
@@ -163,7 +163,7 @@ describe('chainguard exchange', () => {
     const creds = await createChainguardProvider(
       parse({ identity: IDENTITY }),
       deps([], [], { log, fetch: answering([], 200, JSON.stringify({ token: opaque })) }),
-    ).fetch();
+    ).mint();
     assert.equal(creds[0]?.expiresAt?.getTime(), NOW.getTime() + 3600_000);
     assert.ok(lines.some((l) => l.includes('states no expiry')), lines.join(''));
     assert.ok(!lines.join('').includes(opaque), 'the token is not logged');
@@ -173,7 +173,7 @@ describe('chainguard exchange', () => {
 describe('chainguard errors', () => {
   async function failure(status: number, body: string): Promise<RegcredError> {
     const provider = createChainguardProvider(parse({ identity: IDENTITY }), deps([], [], { fetch: answering([], status, body) }));
-    const err = await provider.fetch().then(
+    const err = await provider.mint().then(
       () => assert.fail('expected a failure'),
       (e: unknown) => e,
     );
@@ -181,15 +181,16 @@ describe('chainguard errors', () => {
     return err;
   }
 
-  test('401 (the identity does not trust this token): permanent, one line naming the call, status and text, a hint', async () => {
+  test('401 (the identity does not trust this token): permanent, one line naming the call, the status and a hint; the text only in remoteDetail', async () => {
     const err = await failure(401, JSON.stringify({ code: 16, message: 'unable to verify bearer token: subject mismatch', details: [] }));
     assert.equal(err.retryable, false);
     assert.equal(err.code, 'ProviderError');
     assert.equal(
       err.message,
-      `chainguard STS exchange for identity ${IDENTITY} (https://issuer.enforce.dev): HTTP 401 unable to verify bearer token: subject mismatch (does the identity trust this service account’s issuer and subject, with the registry.pull role?)`,
+      `chainguard STS exchange for identity ${IDENTITY} (https://issuer.enforce.dev): HTTP 401 (does the identity trust this service account’s issuer and subject, with the registry.pull role?)`,
     );
     assert.ok(!err.message.includes('\n'));
+    assert.equal(err.remoteDetail, 'unable to verify bearer token: subject mismatch');
   });
 
   test('403 and 404 are permanent; 429, 500, 503 retryable; an HTML page is not echoed', async () => {
@@ -207,7 +208,7 @@ describe('chainguard errors', () => {
     assert.match(none.message, /the answer has no "token"/);
     assert.equal(none.retryable, true);
     const notJson = await failure(200, 'not json');
-    assert.match(notJson.message, /the answer is not JSON \(HTTP 200\)/);
+    assert.match(notJson.message, /the response is not a JSON object \(HTTP 200\)/);
   });
 
   test('a network failure: retryable, the cause code in the message', async () => {
@@ -215,17 +216,17 @@ describe('chainguard errors', () => {
       throw Object.assign(new TypeError('fetch failed'), { cause: { code: 'ECONNREFUSED' } });
     }) as unknown as typeof globalThis.fetch;
     const err = await createChainguardProvider(parse({ identity: IDENTITY }), deps([], [], { fetch }))
-      .fetch()
+      .mint()
       .catch((e: unknown) => e as RegcredError);
     assert.ok(err instanceof RegcredError);
     assert.equal(err.retryable, true);
-    assert.match(err.message, /: fetch failed: ECONNREFUSED$/);
+    assert.match(err.message, /: network error ECONNREFUSED$/);
   });
 
   test('without Kubernetes access (no tokenRequest): InvalidSource, no call', async () => {
     const calls: SentRequest[] = [];
     const err = await createChainguardProvider(parse({ identity: IDENTITY }), deps(calls, [], { tokenRequest: undefined }))
-      .fetch()
+      .mint()
       .catch((e: unknown) => e as RegcredError);
     assert.ok(err instanceof RegcredError);
     assert.equal(err.code, 'InvalidSource');
@@ -239,14 +240,18 @@ describe('chainguard errors', () => {
       parse({ identity: IDENTITY, serviceAccount: { namespace: 'other', name: 'sa' } }),
       deps(calls, [], { tokenRequest: async () => Promise.reject(refused) }),
     )
-      .fetch()
+      .mint()
       .catch((e: unknown) => e);
     assert.equal(err, refused);
     assert.equal(calls.length, 0);
   });
 
-  test('httpError keeps {"error": ...} bodies (Quay) and plain text', () => {
-    assert.equal(httpError(401, '{"error":"missing auth"}', 'x', 'h').message, 'x: HTTP 401 missing auth (h)');
-    assert.equal(httpError(502, 'bad gateway\nmore', 'x', 'h').message, 'x: HTTP 502 bad gateway more');
+  test('httpError keeps {"error": ...} bodies (Quay) and plain text for logs only', () => {
+    const quay = httpError(401, '{"error":"missing auth"}', 'x', 'h');
+    assert.equal(quay.message, 'x: HTTP 401 (h)');
+    assert.equal(quay.remoteDetail, 'missing auth');
+    const plain = httpError(502, 'bad gateway\nmore', 'x', 'h');
+    assert.equal(plain.message, 'x: HTTP 502');
+    assert.equal(plain.remoteDetail, 'bad gateway');
   });
 });

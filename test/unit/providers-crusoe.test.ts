@@ -137,7 +137,7 @@ describe('crusoe token request', () => {
       ],
       seen,
     );
-    const creds = await provider({ ...BASE, baseUrl: 'https://api.example.test/' }, deps(KEYS, fetchImpl, () => now)).fetch();
+    const creds = await provider({ ...BASE, baseUrl: 'https://api.example.test/' }, deps(KEYS, fetchImpl, () => now)).mint();
     assert.deepEqual(creds, [
       { registry: 'registry.us-east1.crusoecloud.com', username: 'puller@example.com', password: 'ccr-minted-token', expiresAt: new Date('2026-11-24T01:00:00Z') },
     ]);
@@ -185,7 +185,7 @@ describe('crusoe token request', () => {
       ],
       seen,
     );
-    const creds = await provider({ ...BASE, alias, tokenLifetime: '18h' }, deps(KEYS, fetchImpl, () => now)).fetch();
+    const creds = await provider({ ...BASE, alias, tokenLifetime: '18h' }, deps(KEYS, fetchImpl, () => now)).mint();
     assert.deepEqual(JSON.parse(seen[0]!.body ?? ''), { expires_at: '2026-11-24T07:00:00Z', alias });
     assert.deepEqual(creds[0]!.expiresAt, new Date('2026-11-23T23:00:00Z'));
     assert.deepEqual(seen.slice(2).map((s) => new URL(s.url).searchParams.get('key_id')), ['a']);
@@ -220,11 +220,11 @@ describe('crusoe token request', () => {
       ],
       [],
     );
-    const creds = await provider({ ...BASE, alias: 'regcred-x' }, deps(KEYS, fetchImpl, () => new Date(), lines)).fetch();
+    const creds = await provider({ ...BASE, alias: 'regcred-x' }, deps(KEYS, fetchImpl, () => new Date(), lines)).mint();
     assert.equal(creds[0]!.password, 'ccr-still-good');
     const warn = lines.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l['level'] === 'warn');
     assert.ok(warn, lines.join(''));
-    assert.match(String(warn['err']), /^crusoe GET \/v1alpha5\/users\/limited-usage-api-key: HTTP 403 \(permission denied\): permission_denied: not allowed to list keys$/);
+    assert.match(String(warn['err']), /^crusoe GET \/v1alpha5\/users\/limited-usage-api-key: HTTP 403 permission_denied \(permission denied\)$/);
     assert.ok(!lines.join('').includes('ccr-still-good'));
   });
 
@@ -241,32 +241,32 @@ describe('crusoe token request', () => {
       ],
       seen,
     );
-    const creds = await provider(BASE, deps(KEYS, fetchImpl, () => new Date(), lines)).fetch();
+    const creds = await provider(BASE, deps(KEYS, fetchImpl, () => new Date(), lines)).mint();
     assert.equal(creds[0]!.password, 'ccr-t2');
     assert.deepEqual(seen.slice(2).map((r) => new URL(r.url).searchParams.get('key_id')), ['x1', 'x2']);
     const logged = lines.map((l) => JSON.parse(l) as Record<string, unknown>);
-    assert.match(String(logged.find((l) => l['level'] === 'warn')?.['err']), /HTTP 404: not_found: no such key/);
+    assert.match(String(logged.find((l) => l['level'] === 'warn')?.['err']), /HTTP 404 not_found$/);
     assert.deepEqual(logged.find((l) => l['level'] === 'info')?.['deleted'], ['x2']);
   });
 
   test('source Secret problems: InvalidSource naming the keys, no network call', async () => {
     const none = answersInTurn([], []);
     await assert.rejects(
-      provider(BASE, deps({ CRUSOE_ACCESS_KEY: ACCESS_KEY }, none)).fetch(),
+      provider(BASE, deps({ CRUSOE_ACCESS_KEY: ACCESS_KEY }, none)).mint(),
       rejectsWith('InvalidSource', false, /^Secret regcred-system\/crusoe-api lacks key\(s\) "CRUSOE_SECRET_KEY" \(expected CRUSOE_ACCESS_KEY and CRUSOE_SECRET_KEY/, NO_SECRETS),
     );
     await assert.rejects(
-      provider(BASE, deps({ CRUSOE_ACCESS_KEY: ACCESS_KEY, CRUSOE_SECRET_KEY: 'not base64url!' }, none)).fetch(),
+      provider(BASE, deps({ CRUSOE_ACCESS_KEY: ACCESS_KEY, CRUSOE_SECRET_KEY: 'not base64url!' }, none)).mint(),
       rejectsWith('InvalidSource', false, /key "CRUSOE_SECRET_KEY" is not base64url/, NO_SECRETS),
     );
   });
 
   test('an answer without a token is a retryable provider error; a network failure too', async () => {
-    await assert.rejects(provider(BASE, deps(KEYS, answersInTurn([{ status: 200, body: {} }], []))).fetch(), rejectsWith('ProviderError', true, /^crusoe POST \/v1alpha5\/ccr\/tokens: the response has no token$/, NO_SECRETS));
+    await assert.rejects(provider(BASE, deps(KEYS, answersInTurn([{ status: 200, body: {} }], []))).mint(), rejectsWith('ProviderError', true, /^crusoe POST \/v1alpha5\/ccr\/tokens: the response has no token$/, NO_SECRETS));
     const reset = (async () => {
       throw Object.assign(new TypeError('fetch failed'), { cause: Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' }) });
     }) as typeof globalThis.fetch;
-    await assert.rejects(provider(BASE, deps(KEYS, reset)).fetch(), rejectsWith('ProviderError', true, /^crusoe POST \/v1alpha5\/ccr\/tokens: fetch failed: read ECONNRESET$/, NO_SECRETS));
+    await assert.rejects(provider(BASE, deps(KEYS, reset)).mint(), rejectsWith('ProviderError', true, /^crusoe POST \/v1alpha5\/ccr\/tokens: network error ECONNRESET$/, NO_SECRETS));
   });
 });
 
@@ -284,7 +284,7 @@ describe('crusoe against the verifying double', () => {
     const foreign = double.seed({ alias: 'ci-pipeline' });
     const s3 = double.seed({ alias: 'regcred', usage: 's3', expires_at: '2026-01-01T12:00:00Z' });
     const before = double.requests.length;
-    const creds = await provider({ ...BASE, baseUrl: double.baseUrl }, deps(KEYS, globalThis.fetch)).fetch();
+    const creds = await provider({ ...BASE, baseUrl: double.baseUrl }, deps(KEYS, globalThis.fetch)).mint();
     const minted = double.minted.at(-1)!;
     assert.equal(creds[0]!.password, minted.token);
     assert.equal(minted.alias, 'regcred');
@@ -310,7 +310,7 @@ describe('crusoe against the verifying double', () => {
     const p = provider({ ...BASE, baseUrl: double.baseUrl, alias }, deps(KEYS, globalThis.fetch));
     const tokens: string[] = [];
     for (let i = 0; i < 4; i++) {
-      tokens.push((await p.fetch())[0]!.password);
+      tokens.push((await p.mint())[0]!.password);
       await new Promise((r) => setTimeout(r, 5)); // distinct created_at (the double stamps milliseconds)
     }
     const left = double.tokens.filter((t) => t.alias === alias).map((t) => t.token);
@@ -320,16 +320,16 @@ describe('crusoe against the verifying double', () => {
   test('a wrong secret key: 401 bad_credentials, a permanent error', async () => {
     const wrong = randomBytes(32).toString('base64url');
     await assert.rejects(
-      provider({ ...BASE, baseUrl: double.baseUrl }, deps({ CRUSOE_ACCESS_KEY: ACCESS_KEY, CRUSOE_SECRET_KEY: wrong }, globalThis.fetch)).fetch(),
-      rejectsWith('ProviderError', false, /^crusoe POST \/v1alpha5\/ccr\/tokens: HTTP 401 \(bad credentials\): bad_credentials: the request signature does not match$/, NO_SECRETS),
+      provider({ ...BASE, baseUrl: double.baseUrl }, deps({ CRUSOE_ACCESS_KEY: ACCESS_KEY, CRUSOE_SECRET_KEY: wrong }, globalThis.fetch)).mint(),
+      rejectsWith('ProviderError', false, /^crusoe POST \/v1alpha5\/ccr\/tokens: HTTP 401 bad_credentials \(bad credentials\)$/, NO_SECRETS),
     );
     assert.equal(double.requests.at(-1)!.signatureValid, false);
   });
 
   test('a stale timestamp (a clock 10 minutes behind): 401, permanent', async () => {
     await assert.rejects(
-      provider({ ...BASE, baseUrl: double.baseUrl }, deps(KEYS, globalThis.fetch, () => new Date(Date.now() - 10 * 60_000))).fetch(),
-      rejectsWith('ProviderError', false, /HTTP 401 \(bad credentials\): bad_credentials: the request timestamp is too old/, NO_SECRETS),
+      provider({ ...BASE, baseUrl: double.baseUrl }, deps(KEYS, globalThis.fetch, () => new Date(Date.now() - 10 * 60_000))).mint(),
+      rejectsWith('ProviderError', false, /HTTP 401 bad_credentials \(bad credentials\)$/, NO_SECRETS),
     );
   });
 
@@ -349,8 +349,8 @@ describe('crusoe against the verifying double', () => {
     double.failWith = 503;
     try {
       await assert.rejects(
-        provider({ ...BASE, baseUrl: double.baseUrl }, deps(KEYS, globalThis.fetch)).fetch(),
-        rejectsWith('ProviderError', true, /^crusoe POST \/v1alpha5\/ccr\/tokens: HTTP 503: service_unavailable: /, NO_SECRETS),
+        provider({ ...BASE, baseUrl: double.baseUrl }, deps(KEYS, globalThis.fetch)).mint(),
+        rejectsWith('ProviderError', true, /^crusoe POST \/v1alpha5\/ccr\/tokens: HTTP 503 service_unavailable$/, NO_SECRETS),
       );
     } finally {
       double.failWith = undefined;

@@ -75,7 +75,7 @@ describe('ecrPublic fetch', () => {
       calls.push(input);
       return { authorizationData: { authorizationToken: Buffer.from(`AWS:${PASSWORD}`).toString('base64'), expiresAt: EXPIRY } };
     });
-    const creds = await p.fetch();
+    const creds = await p.mint();
     assert.deepEqual(creds, [{ registry: 'public.ecr.aws', username: 'AWS', password: PASSWORD, expiresAt: EXPIRY }]);
     assert.equal(calls.length, 1);
     assert.equal(calls[0]?.region, 'us-east-1');
@@ -85,7 +85,7 @@ describe('ecrPublic fetch', () => {
   });
   test('no expiresAt: 12 hours from now', async () => {
     const p = provider({}, async () => ({ authorizationData: { authorizationToken: Buffer.from(`AWS:${PASSWORD}`).toString('base64') } }));
-    const [c] = await p.fetch();
+    const [c] = await p.mint();
     assert.equal(c?.expiresAt?.toISOString(), '2029-12-31T12:00:00.000Z');
   });
   test('SDK errors name ecrPublic GetAuthorizationToken; auth errors are not retryable', async () => {
@@ -95,16 +95,16 @@ describe('ecrPublic fetch', () => {
         $metadata: { httpStatusCode: 400 },
       });
     });
-    await assert.rejects(p.fetch(), (err: unknown) => {
+    await assert.rejects(p.mint(), (err: unknown) => {
       assert.ok(err instanceof RegcredError);
       assert.equal(err.code, 'ProviderError');
       assert.equal(err.retryable, false);
-      assert.match(err.message, /^ecrPublic GetAuthorizationToken in us-east-1: UnrecognizedClientException: /);
+      assert.match(err.message, /^ecrPublic GetAuthorizationToken in us-east-1: UnrecognizedClientException \(HTTP 400\)$/);
       return true;
     });
   });
   test('a response without a token is a retryable ProviderError', async () => {
     const p = provider({}, async () => ({}));
-    await assert.rejects(p.fetch(), (err: unknown) => err instanceof RegcredError && err.retryable && /no authorizationData/.test(err.message));
+    await assert.rejects(p.mint(), (err: unknown) => err instanceof RegcredError && err.retryable && /no authorizationData/.test(err.message));
   });
 });

@@ -100,7 +100,7 @@ describe('ecr config schema', () => {
 describe('ecr provider fetch', () => {
   test('one call per region; each authorizationData entry is a credential', async () => {
     const calls: Call[] = [];
-    const creds = await provider({ regions: ['us-east-1', 'eu-west-1'], registryIds: ['111111111111', '222222222222'] }, answering(calls)).fetch();
+    const creds = await provider({ regions: ['us-east-1', 'eu-west-1'], registryIds: ['111111111111', '222222222222'] }, answering(calls)).mint();
     assert.deepEqual(calls.map((c) => c.region).sort(), ['eu-west-1', 'us-east-1']);
     assert.ok(calls.every((c) => c.credentials === undefined), 'default chain: no explicit credentials');
     assert.deepEqual(calls[0]!.registryIds, ['111111111111', '222222222222']);
@@ -118,7 +118,7 @@ describe('ecr provider fetch', () => {
     const past = new Date('2015-01-01T00:00:00Z');
     const creds = await provider({ region: 'us-east-1' }, async () => ({
       authorizationData: [{ authorizationToken: token(), proxyEndpoint: 'https://123456789012.dkr.ecr.us-east-1.amazonaws.com/', expiresAt: past }],
-    })).fetch();
+    })).mint();
     assert.deepEqual(creds, [{ registry: '123456789012.dkr.ecr.us-east-1.amazonaws.com', username: 'AWS', password: PASSWORD, expiresAt: past }]);
   });
 
@@ -129,7 +129,7 @@ describe('ecr provider fetch', () => {
       AWS_SECRET_ACCESS_KEY: `${SECRET_KEY}\n`,
       AWS_SESSION_TOKEN: SESSION,
     });
-    const [cred] = await p.fetch();
+    const [cred] = await p.mint();
     assert.deepEqual(calls[0]!.credentials, { accessKeyId: KEY_ID, secretAccessKey: SECRET_KEY, sessionToken: SESSION });
     assert.equal(calls[0]!.endpoint, 'http://127.0.0.1:1');
     const text = `${KEY_ID} ${SECRET_KEY} ${SESSION} ${cred!.password}`;
@@ -143,7 +143,7 @@ describe('ecr provider fetch', () => {
       return {};
     };
     await assert.rejects(
-      provider({ region: 'us-east-1', auth: { secretRef: { name: 'aws' } } }, call, { AWS_ACCESS_KEY_ID: KEY_ID }).fetch(),
+      provider({ region: 'us-east-1', auth: { secretRef: { name: 'aws' } } }, call, { AWS_ACCESS_KEY_ID: KEY_ID }).mint(),
       (err: unknown) => {
         assert.ok(err instanceof RegcredError);
         assert.equal(err.code, 'InvalidSource');
@@ -153,11 +153,11 @@ describe('ecr provider fetch', () => {
       },
     );
     assert.equal(called, false);
-    await assert.rejects(provider({ region: 'us-east-1', auth: { secretRef: { name: 'aws' } } }, call, {}).fetch(), /"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"/);
+    await assert.rejects(provider({ region: 'us-east-1', auth: { secretRef: { name: 'aws' } } }, call, {}).mint(), /"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"/);
   });
 
   test('an empty or malformed response is a ProviderError', async () => {
-    await assert.rejects(provider({ region: 'us-east-1' }, async () => ({ authorizationData: [] })).fetch(), (err: unknown) => {
+    await assert.rejects(provider({ region: 'us-east-1' }, async () => ({ authorizationData: [] })).mint(), (err: unknown) => {
       assert.ok(err instanceof RegcredError);
       assert.equal(err.code, 'ProviderError');
       assert.match(err.message, /^ecr GetAuthorizationToken in us-east-1: /);
@@ -166,7 +166,7 @@ describe('ecr provider fetch', () => {
     await assert.rejects(
       provider({ region: 'us-east-1' }, async () => ({
         authorizationData: [{ authorizationToken: Buffer.from('no-colon').toString('base64'), proxyEndpoint: 'https://x' }],
-      })).fetch(),
+      })).mint(),
       /not "user:password"/,
     );
   });
@@ -209,7 +209,7 @@ describe('ecr error classification', () => {
     await assert.rejects(
       provider({ region: 'us-east-1' }, async () => {
         throw sdkError('UnrecognizedClientException', 400);
-      }).fetch(),
+      }).mint(),
       (err: unknown) => err instanceof RegcredError && !err.retryable && /in us-east-1: UnrecognizedClientException/.test(err.message),
     );
   });
@@ -359,7 +359,7 @@ describe('ecr provider: STS', () => {
       calls,
       fakeSts(log),
       { data: { AWS_ACCESS_KEY_ID: KEY_ID, AWS_SECRET_ACCESS_KEY: SECRET_KEY } },
-    ).fetch();
+    ).mint();
     assert.equal(log.assume.length, 1, 'one AssumeRole per fetch, not per region');
     const a = log.assume[0]!;
     assert.deepEqual(
@@ -375,7 +375,7 @@ describe('ecr provider: STS', () => {
   test('assumeRole from the default chain: AssumeRole with no explicit credentials', async () => {
     const calls: Call[] = [];
     const log = { assume: [] as AssumeInput[], web: [] as WebInput[] };
-    await stsProvider({ region: 'us-east-1', auth: { assumeRole: { roleArn: ROLE, sessionName: 'custom' } } }, calls, fakeSts(log)).fetch();
+    await stsProvider({ region: 'us-east-1', auth: { assumeRole: { roleArn: ROLE, sessionName: 'custom' } } }, calls, fakeSts(log)).mint();
     assert.equal(log.assume[0]!.credentials, undefined);
     assert.equal(log.assume[0]!.roleSessionName, 'custom');
     assert.equal(log.assume[0]!.endpoint, undefined);
@@ -386,7 +386,7 @@ describe('ecr provider: STS', () => {
     const calls: Call[] = [];
     const tokens: { ref: unknown; audiences: string[]; expirationSeconds: number }[] = [];
     const log = { assume: [] as AssumeInput[], web: [] as WebInput[] };
-    await stsProvider({ region: 'us-east-1', auth: { webIdentity: { roleArn: WEB_ROLE, serviceAccount: { name: 'puller' } } } }, calls, fakeSts(log), { tokens }).fetch();
+    await stsProvider({ region: 'us-east-1', auth: { webIdentity: { roleArn: WEB_ROLE, serviceAccount: { name: 'puller' } } } }, calls, fakeSts(log), { tokens }).mint();
     assert.equal(tokens.length, 1);
     assert.deepEqual(tokens[0]!.ref, { name: 'puller' });
     assert.deepEqual(tokens[0]!.audiences, ['sts.amazonaws.com']);
@@ -412,7 +412,7 @@ describe('ecr provider: STS', () => {
       calls,
       fakeSts(log),
       { tokens },
-    ).fetch();
+    ).mint();
     assert.deepEqual(tokens[0]!.audiences, ['custom-aud']);
     assert.deepEqual(tokens[0]!.ref, { namespace: 'ns', name: 'sa' });
     assert.equal(log.assume[0]!.credentials, WEB_TEMP);
@@ -421,7 +421,7 @@ describe('ecr provider: STS', () => {
 
   test('webIdentity without Kubernetes access (no tokenRequest) is a clear input error', async () => {
     await assert.rejects(
-      stsProvider({ region: 'us-east-1', auth: { webIdentity: { roleArn: WEB_ROLE, serviceAccount: { name: 'sa' } } } }, [], fakeSts({ assume: [], web: [] }), { noTokens: true }).fetch(),
+      stsProvider({ region: 'us-east-1', auth: { webIdentity: { roleArn: WEB_ROLE, serviceAccount: { name: 'sa' } } } }, [], fakeSts({ assume: [], web: [] }), { noTokens: true }).mint(),
       (err: unknown) => err instanceof RegcredError && err.code === 'InvalidSource' && /webIdentity/.test(err.message),
     );
   });
@@ -430,18 +430,18 @@ describe('ecr provider: STS', () => {
     const calls: Call[] = [];
     const denied = Object.assign(new Error('User is not authorized to perform: sts:AssumeRole'), { name: 'AccessDenied', $metadata: { httpStatusCode: 403 } });
     await assert.rejects(
-      stsProvider({ region: 'us-east-1', auth: { assumeRole: { roleArn: ROLE } } }, calls, fakeSts({ assume: [], web: [] }, denied)).fetch(),
+      stsProvider({ region: 'us-east-1', auth: { assumeRole: { roleArn: ROLE } } }, calls, fakeSts({ assume: [], web: [] }, denied)).mint(),
       (err: unknown) => {
         assert.ok(err instanceof RegcredError);
         assert.equal(err.code, 'ProviderError');
         assert.equal(err.retryable, false);
-        assert.match(err.message, /^ecr sts:AssumeRole in us-east-1: AccessDenied: /);
+        assert.match(err.message, /^ecr sts:AssumeRole in us-east-1: AccessDenied \(HTTP 403\)$/);
         return true;
       },
     );
     const throttled = Object.assign(new Error('Rate exceeded'), { name: 'Throttling', $metadata: { httpStatusCode: 400 } });
     await assert.rejects(
-      stsProvider({ region: 'us-east-1', auth: { webIdentity: { roleArn: WEB_ROLE, serviceAccount: { name: 'sa' } } } }, calls, fakeSts({ assume: [], web: [] }, throttled)).fetch(),
+      stsProvider({ region: 'us-east-1', auth: { webIdentity: { roleArn: WEB_ROLE, serviceAccount: { name: 'sa' } } } }, calls, fakeSts({ assume: [], web: [] }, throttled)).mint(),
       (err: unknown) => err instanceof RegcredError && err.retryable && /^ecr sts:AssumeRoleWithWebIdentity in us-east-1: Throttling/.test(err.message),
     );
     assert.deepEqual(calls, []);

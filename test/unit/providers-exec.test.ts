@@ -151,7 +151,7 @@ describe('exec provider runs the plugin', () => {
   test('sends a v1 CredentialProviderRequest with the registry as image and args; reads auth and cacheDuration', async () => {
     const record = recordFile();
     const cfg = config({ PLUGIN_EXPECT_IMAGE: ECR, PLUGIN_EXPECT_ARGS: 'get-credentials', PLUGIN_CACHE_DURATION: '12h0m0s', PLUGIN_USERNAME: 'AWS', PLUGIN_PASSWORD: 'ecr-token-abc', PLUGIN_RECORD: record }, { args: [PLUGIN, 'get-credentials'] });
-    const creds = await createExecProvider(cfg, deps()).fetch();
+    const creds = await createExecProvider(cfg, deps()).mint();
     assert.deepEqual(creds, [{ registry: ECR, username: 'AWS', password: 'ecr-token-abc', expiresAt: new Date(NOW.getTime() + 12 * 3600_000) }]);
     const [r] = records(record);
     assert.deepEqual(r!['request'], { apiVersion: 'credentialprovider.kubelet.k8s.io/v1', kind: 'CredentialProviderRequest', image: ECR });
@@ -162,7 +162,7 @@ describe('exec provider runs the plugin', () => {
   test('a clean environment: PATH and the spec’s env only, nothing of the controller’s', async () => {
     process.env['REGCRED_TEST_LEAK'] = 'must-not-leak';
     try {
-      const creds = await createExecProvider(config({ PLUGIN_MODE: 'env-keys' }), deps()).fetch();
+      const creds = await createExecProvider(config({ PLUGIN_MODE: 'env-keys' }), deps()).mint();
       assert.equal(creds[0]!.password, 'PATH,PLUGIN_MODE');
     } finally {
       delete process.env['REGCRED_TEST_LEAK'];
@@ -176,40 +176,40 @@ describe('exec provider runs the plugin', () => {
       env: [{ name: 'PLUGIN_PASSWORD', valueFrom: { secretKeyRef: { name: 'plugin-creds', key: 'password' } } }],
       registries: [ECR],
     });
-    const creds = await createExecProvider(cfg, deps({ 'plugin-creds': { password: 'from-the-secret-123' } })).fetch();
+    const creds = await createExecProvider(cfg, deps({ 'plugin-creds': { password: 'from-the-secret-123' } })).mint();
     assert.equal(creds[0]!.password, 'from-the-secret-123');
     assert.equal(scrub('x from-the-secret-123 y'), `x ${REDACTED} y`);
-    await assert.rejects(createExecProvider(cfg, deps({ 'plugin-creds': { other: 'x' } })).fetch(), rejectsWith('InvalidSource', false, /Secret regcred-system\/plugin-creds lacks key "password" \(for env PLUGIN_PASSWORD\)/));
+    await assert.rejects(createExecProvider(cfg, deps({ 'plugin-creds': { other: 'x' } })).mint(), rejectsWith('InvalidSource', false, /Secret regcred-system\/plugin-creds lacks key "password" \(for env PLUGIN_PASSWORD\)/));
   });
 
   test('no cacheDuration: defaultCacheDuration, else no expiry; "0s" means no stated lifetime', async () => {
-    const noExpiry = await createExecProvider(config({}), deps()).fetch();
+    const noExpiry = await createExecProvider(config({}), deps()).mint();
     assert.equal(noExpiry[0]!.expiresAt, undefined);
-    const withDefault = await createExecProvider(config({}, { defaultCacheDuration: '2h' }), deps()).fetch();
+    const withDefault = await createExecProvider(config({}, { defaultCacheDuration: '2h' }), deps()).mint();
     assert.deepEqual(withDefault[0]!.expiresAt, new Date(NOW.getTime() + 2 * 3600_000));
-    const zero = await createExecProvider(config({ PLUGIN_CACHE_DURATION: '0s' }, { defaultCacheDuration: '2h' }), deps()).fetch();
+    const zero = await createExecProvider(config({ PLUGIN_CACHE_DURATION: '0s' }, { defaultCacheDuration: '2h' }), deps()).mint();
     assert.equal(zero[0]!.expiresAt, undefined);
   });
 
   test('a glob key covers several registries: one run; otherwise one run per registry', async () => {
     const record = recordFile();
     const cfg = config({ PLUGIN_AUTH_KEYS: '*.dkr.ecr.*.amazonaws.com', PLUGIN_PASSWORD: 'shared', PLUGIN_RECORD: record }, { registries: [ECR, ECR_WEST] });
-    const creds = await createExecProvider(cfg, deps()).fetch();
+    const creds = await createExecProvider(cfg, deps()).mint();
     assert.deepEqual(creds.map((c) => [c.registry, c.password]), [[ECR, 'shared'], [ECR_WEST, 'shared']]);
     assert.equal(records(record).length, 1, 'one run');
 
     const record2 = recordFile();
-    const perHost = await createExecProvider(config({ PLUGIN_RECORD: record2 }, { registries: [ECR, ECR_WEST] }), deps()).fetch();
+    const perHost = await createExecProvider(config({ PLUGIN_RECORD: record2 }, { registries: [ECR, ECR_WEST] }), deps()).mint();
     assert.deepEqual(perHost.map((c) => [c.registry, c.password]), [[ECR, `plugin-password-${ECR}`], [ECR_WEST, `plugin-password-${ECR_WEST}`]]);
     assert.deepEqual(records(record2).map((r) => r['request'].image), [ECR, ECR_WEST]);
   });
 
   test('`image` set: one run with that image; a registry its answer does not cover is a clear permanent error', async () => {
     const image = `${ECR}/team/app:1.2`;
-    const creds = await createExecProvider(config({ PLUGIN_EXPECT_IMAGE: image }, { image }), deps()).fetch();
+    const creds = await createExecProvider(config({ PLUGIN_EXPECT_IMAGE: image }, { image }), deps()).mint();
     assert.equal(creds[0]!.registry, ECR);
     await assert.rejects(
-      createExecProvider(config({ PLUGIN_AUTH_KEYS: '*.azurecr.io' }, { image, registries: [ECR, 'other.example.com'] }), deps()).fetch(),
+      createExecProvider(config({ PLUGIN_AUTH_KEYS: '*.azurecr.io' }, { image, registries: [ECR, 'other.example.com'] }), deps()).mint(),
       rejectsWith('ProviderError', false, new RegExp(`no auth entry matches registries ${ECR.replace(/\./g, '\\.')}, other\\.example\\.com \\(the plugin answered image ".*": keys "\\*\\.azurecr\\.io"\\)`)),
     );
   });
@@ -221,7 +221,7 @@ describe('exec provider runs the plugin', () => {
       { PLUGIN_EXPECT_TOKEN: 'yes', PLUGIN_RECORD: record },
       { serviceAccountToken: { serviceAccount: { name: 'ecr-puller' }, audience: 'sts.amazonaws.com', annotations: { 'eks.amazonaws.com/ecr/role-arn': 'arn:aws:iam::123456789012:role/puller' } } },
     );
-    await createExecProvider(cfg, deps({}, { tokenCalls })).fetch();
+    await createExecProvider(cfg, deps({}, { tokenCalls })).mint();
     assert.deepEqual(tokenCalls, [{ ref: { name: 'ecr-puller' }, audiences: ['sts.amazonaws.com'], seconds: 600 }]);
     const req = records(record)[0]!['request'];
     assert.equal(req.serviceAccountToken, 'eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ0ZXN0In0.c2lnbmF0dXJlLXNlY3JldA');
@@ -229,7 +229,7 @@ describe('exec provider runs the plugin', () => {
     assert.equal(scrub(req.serviceAccountToken), REDACTED);
     const noKube = deps();
     delete noKube.tokenRequest;
-    await assert.rejects(createExecProvider(cfg, noKube).fetch(), rejectsWith('InvalidSource', false, /cannot mint/));
+    await assert.rejects(createExecProvider(cfg, noKube).mint(), rejectsWith('InvalidSource', false, /cannot mint/));
   });
 });
 
@@ -239,12 +239,12 @@ describe('exec in a RegistryCredential', () => {
     const cfg = config({ PLUGIN_RECORD: record });
     const tenant = deps({}, { credential: { kind: 'RegistryCredential', namespace: 'team-a', name: 'sneaky' } });
     await assert.rejects(
-      createExecProvider(cfg, tenant).fetch(),
+      createExecProvider(cfg, tenant).mint(),
       rejectsWith('InvalidSpec', false, /^provider exec is allowed only in a ClusterRegistryCredential: it runs a command inside regcred with the controller's privileges$/),
     );
     assert.equal(recorded(record).length, 0, 'the plugin never ran');
-    assert.equal((await createExecProvider(cfg, deps({}, { credential: { kind: 'ClusterRegistryCredential', name: 'admin' } })).fetch()).length, 1);
-    assert.equal((await createExecProvider(cfg, deps()).fetch()).length, 1, 'no credential identity (regcred get)');
+    assert.equal((await createExecProvider(cfg, deps({}, { credential: { kind: 'ClusterRegistryCredential', name: 'admin' } })).mint()).length, 1);
+    assert.equal((await createExecProvider(cfg, deps()).mint()).length, 1, 'no credential identity (regcred get)');
   });
 
   test('refused by the schema (and the CRD) in a RegistryCredential, with the same reason', () => {
@@ -266,7 +266,7 @@ describe('exec in a RegistryCredential', () => {
 describe('exec provider failures', () => {
   test('non-zero exit: retryable, with the plugin’s stderr', async () => {
     await assert.rejects(
-      createExecProvider(config({ PLUGIN_MODE: 'fail' }), deps()).fetch(),
+      createExecProvider(config({ PLUGIN_MODE: 'fail' }), deps()).mint(),
       rejectsWith('ProviderError', true, /^exec \S+: exited with status 1; stderr: credential-plugin: cannot get credentials for .*AccessDenied/),
     );
   });
@@ -281,7 +281,7 @@ describe('exec provider failures', () => {
       ],
       registries: [ECR],
     });
-    await assert.rejects(createExecProvider(cfg, deps({ 'plugin-creds': { key: 'wJalrXUtnFEMI-very-secret' } })).fetch(), (err: unknown) => {
+    await assert.rejects(createExecProvider(cfg, deps({ 'plugin-creds': { key: 'wJalrXUtnFEMI-very-secret' } })).mint(), (err: unknown) => {
       assert.ok(err instanceof RegcredError);
       assert.ok(!err.message.includes('wJalrXUtnFEMI-very-secret'), err.message);
       assert.match(err.message, /stderr: debug: using key \[REDACTED\] \/ credential-plugin: login failed with key \[REDACTED\]/);
@@ -290,22 +290,22 @@ describe('exec provider failures', () => {
   });
 
   test('invalid JSON, a wrong kind and a bad cacheKeyType are permanent errors', async () => {
-    await assert.rejects(createExecProvider(config({ PLUGIN_MODE: 'invalid-json' }), deps()).fetch(), rejectsWith('ProviderError', false, /the output is not JSON \(\d+ bytes; expected a CredentialProviderResponse\)/));
+    await assert.rejects(createExecProvider(config({ PLUGIN_MODE: 'invalid-json' }), deps()).mint(), rejectsWith('ProviderError', false, /the output is not JSON \(\d+ bytes; expected a CredentialProviderResponse\)/));
     await assert.rejects(
-      createExecProvider(config({ PLUGIN_MODE: 'wrong-kind' }), deps()).fetch(),
+      createExecProvider(config({ PLUGIN_MODE: 'wrong-kind' }), deps()).mint(),
       rejectsWith('ProviderError', false, /kind "CredentialProviderRequest"; expected credentialprovider\.kubelet\.k8s\.io\/v1 CredentialProviderResponse/),
     );
-    await assert.rejects(createExecProvider(config({ PLUGIN_CACHE_KEY_TYPE: 'Pod' }), deps()).fetch(), rejectsWith('ProviderError', false, /cacheKeyType is "Pod"; expected Image, Registry or Global/));
-    await assert.rejects(createExecProvider(config({ PLUGIN_CACHE_DURATION: '12 hours' }), deps()).fetch(), rejectsWith('ProviderError', false, /cacheDuration "12 hours" is not a duration/));
-    await assert.rejects(createExecProvider(config({ PLUGIN_AUTH_KEYS: ',' }), deps()).fetch(), rejectsWith('ProviderError', false, /no auth entry matches registry .* no auth entries/));
-    await assert.rejects(createExecProvider(config({ PLUGIN_MODE: 'bad-auth' }), deps()).fetch(), rejectsWith('ProviderError', false, /the response's auth entry ".*" is not \{username, password\}/));
+    await assert.rejects(createExecProvider(config({ PLUGIN_CACHE_KEY_TYPE: 'Pod' }), deps()).mint(), rejectsWith('ProviderError', false, /cacheKeyType is "Pod"; expected Image, Registry or Global/));
+    await assert.rejects(createExecProvider(config({ PLUGIN_CACHE_DURATION: '12 hours' }), deps()).mint(), rejectsWith('ProviderError', false, /cacheDuration "12 hours" is not a duration/));
+    await assert.rejects(createExecProvider(config({ PLUGIN_AUTH_KEYS: ',' }), deps()).mint(), rejectsWith('ProviderError', false, /no auth entry matches registry .* no auth entries/));
+    await assert.rejects(createExecProvider(config({ PLUGIN_MODE: 'bad-auth' }), deps()).mint(), rejectsWith('ProviderError', false, /the response's auth entry ".*" is not \{username, password\}/));
   });
 
   test('a hanging plugin is killed with its process group after the timeout (retryable)', async () => {
     const record = recordFile();
     const started = Date.now();
     await assert.rejects(
-      createExecProvider(config({ PLUGIN_MODE: 'hang', PLUGIN_RECORD: record }, { timeout: '1s' }), deps()).fetch(),
+      createExecProvider(config({ PLUGIN_MODE: 'hang', PLUGIN_RECORD: record }, { timeout: '1s' }), deps()).mint(),
       rejectsWith('ProviderError', true, /timed out after 1s \(the process group was killed\); stderr: credential-plugin: waiting forever/),
     );
     const elapsed = Date.now() - started;
@@ -319,16 +319,16 @@ describe('exec provider failures', () => {
   test('an aborted signal stops the plugin', async () => {
     const ac = new AbortController();
     setTimeout(() => ac.abort(), 300);
-    await assert.rejects(createExecProvider(config({ PLUGIN_MODE: 'hang' }, { timeout: '20s' }), deps()).fetch(ac.signal), rejectsWith('ProviderError', true, /aborted/));
+    await assert.rejects(createExecProvider(config({ PLUGIN_MODE: 'hang' }, { timeout: '20s' }), deps()).mint(ac.signal), rejectsWith('ProviderError', true, /aborted/));
   });
 
   test('a missing program: a permanent error saying so', async () => {
     await assert.rejects(
-      createExecProvider(execConfig.parse({ command: '/nonexistent/credential-provider', registries: [ECR] }), deps()).fetch(),
+      createExecProvider(execConfig.parse({ command: '/nonexistent/credential-provider', registries: [ECR] }), deps()).mint(),
       rejectsWith('ProviderError', false, /^exec \/nonexistent\/credential-provider: cannot run the plugin: not found$/),
     );
     await assert.rejects(
-      createExecProvider(execConfig.parse({ command: 'no-such-plugin-anywhere', registries: [ECR] }), deps()).fetch(),
+      createExecProvider(execConfig.parse({ command: 'no-such-plugin-anywhere', registries: [ECR] }), deps()).mint(),
       rejectsWith('ProviderError', false, /cannot run the plugin: not found/),
     );
   });

@@ -6,7 +6,7 @@ import { after, afterEach, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { createJitProvider, jitConfig, registryHostOf, type JitConfig } from '../../src/providers/jit.js';
-import { timedFetch } from '../../src/providers/http-util.js';
+import { httpRequest } from '../../src/providers/internal/http.js';
 import { providerRegistry } from '../../src/providers/registry.js';
 import type { ProviderDeps } from '../../src/providers/types.js';
 import { resetRegisteredSecrets, scrub } from '../../src/redact.js';
@@ -80,7 +80,7 @@ describe('jit requests and credential', () => {
       ],
       seen,
     );
-    const creds = await provider({ secretRef: { name: 'jit-api' }, baseUrl: 'https://api.example.test/' }, deps(KEYS, fetchImpl)).fetch();
+    const creds = await provider({ secretRef: { name: 'jit-api' }, baseUrl: 'https://api.example.test/' }, deps(KEYS, fetchImpl)).mint();
     assert.equal(seen.length, 2);
     assert.equal(seen[0]!.url, 'https://api.example.test/authentication/login');
     assert.equal(seen[0]!.method, 'POST');
@@ -106,7 +106,7 @@ describe('jit requests and credential', () => {
       ],
       seen,
     );
-    const creds = await provider({ secretRef: { name: 'jit-api' }, registry: 'jit-mirror.example.com', assumedLifetime: '30m' }, deps(KEYS, fetchImpl)).fetch();
+    const creds = await provider({ secretRef: { name: 'jit-api' }, registry: 'jit-mirror.example.com', assumedLifetime: '30m' }, deps(KEYS, fetchImpl)).mint();
     assert.equal(seen[0]!.url, 'https://api.jit.io/authentication/login');
     assert.equal(creds[0]!.registry, 'jit-mirror.example.com');
     assert.deepEqual(creds[0]!.expiresAt, new Date(NOW.getTime() + 30 * 60_000));
@@ -126,19 +126,19 @@ describe('jit requests and credential', () => {
       ],
       [],
     );
-    await assert.rejects(provider({ secretRef: { name: 'jit-api' } }, deps(KEYS, fetchImpl)).fetch(), rejectsWith('ProviderError', true, /^jit registry authenticate: the response lacks password, registry_url$/, NO_SECRETS));
+    await assert.rejects(provider({ secretRef: { name: 'jit-api' } }, deps(KEYS, fetchImpl)).mint(), rejectsWith('ProviderError', true, /^jit registry authenticate: the response lacks password, registry_url$/, NO_SECRETS));
     const noToken = answersInTurn([{ status: 200, body: { token: 'x' } }], []);
-    await assert.rejects(provider({ secretRef: { name: 'jit-api' } }, deps(KEYS, noToken)).fetch(), rejectsWith('ProviderError', true, /^jit login: the response has no accessToken$/, NO_SECRETS));
+    await assert.rejects(provider({ secretRef: { name: 'jit-api' } }, deps(KEYS, noToken)).mint(), rejectsWith('ProviderError', true, /^jit login: the response has no accessToken$/, NO_SECRETS));
   });
 
   test('a source Secret without the keys: InvalidSource naming them, no network call', async () => {
     const noFetch = answersInTurn([], []);
     await assert.rejects(
-      provider({ secretRef: { name: 'jit-api' } }, deps({ client_id: CLIENT_ID }, noFetch)).fetch(),
+      provider({ secretRef: { name: 'jit-api' } }, deps({ client_id: CLIENT_ID }, noFetch)).mint(),
       rejectsWith('InvalidSource', false, /^Secret regcred-system\/jit-api lacks key\(s\) "secret" \(expected client_id and secret/, NO_SECRETS),
     );
     await assert.rejects(
-      provider({ secretRef: { name: 'jit-api' } }, deps({}, noFetch)).fetch(),
+      provider({ secretRef: { name: 'jit-api' } }, deps({}, noFetch)).mint(),
       rejectsWith('InvalidSource', false, /lacks key\(s\) "client_id", "secret"/, NO_SECRETS),
     );
   });
@@ -147,7 +147,7 @@ describe('jit requests and credential', () => {
     const refused = (async () => {
       throw Object.assign(new TypeError('fetch failed'), { cause: Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:1'), { code: 'ECONNREFUSED' }) });
     }) as typeof globalThis.fetch;
-    await assert.rejects(provider({ secretRef: { name: 'jit-api' } }, deps(KEYS, refused)).fetch(), rejectsWith('ProviderError', true, /^jit login: fetch failed: connect ECONNREFUSED 127\.0\.0\.1:1$/, NO_SECRETS));
+    await assert.rejects(provider({ secretRef: { name: 'jit-api' } }, deps(KEYS, refused)).mint(), rejectsWith('ProviderError', true, /^jit login: network error ECONNREFUSED$/, NO_SECRETS));
   });
 });
 
@@ -155,12 +155,12 @@ describe('jit HTTP limits', () => {
   test('a silent API times out (retryable), naming the call', async () => {
     const hanging = ((_u: string, init?: RequestInit) =>
       new Promise((_r, reject) => init?.signal?.addEventListener('abort', () => reject(init.signal?.reason)))) as typeof globalThis.fetch;
-    await assert.rejects(timedFetch(deps(KEYS, hanging), 'http://127.0.0.1:1/x', {}, undefined, 'jit login', 50), rejectsWith('ProviderError', true, /^jit login: timed out after 0\.05 s$/, NO_SECRETS));
+    await assert.rejects(httpRequest(deps(KEYS, hanging), { what: 'jit login', url: 'http://127.0.0.1:1/x', timeoutMs: 50 }), rejectsWith('ProviderError', true, /^jit login: timed out after 0\.05 s$/, NO_SECRETS));
   });
 
   test('a redirect is an error, not followed: the login body would go elsewhere', async () => {
     const redirect = (async () => new Response(null, { status: 307, headers: { location: 'https://elsewhere.example/login' } })) as typeof globalThis.fetch;
-    await assert.rejects(provider({ secretRef: { name: 'jit-api' } }, deps(KEYS, redirect)).fetch(), rejectsWith('ProviderError', false, /^jit login: HTTP 307$/, NO_SECRETS));
+    await assert.rejects(provider({ secretRef: { name: 'jit-api' } }, deps(KEYS, redirect)).mint(), rejectsWith('ProviderError', false, /^jit login: HTTP 307: redirects are not followed/, NO_SECRETS));
   });
 });
 
@@ -174,7 +174,7 @@ describe('jit against the verifying double', () => {
   });
 
   test('a full login: the double saw its own access token and handed out the password we return', async () => {
-    const creds = await provider({ secretRef: { name: 'jit-api' }, baseUrl: double.baseUrl }, deps(KEYS, globalThis.fetch)).fetch();
+    const creds = await provider({ secretRef: { name: 'jit-api' }, baseUrl: double.baseUrl }, deps(KEYS, globalThis.fetch)).mint();
     assert.deepEqual(creds, [{ registry: 'registry.jit.io', username: 'jit-registry-user', password: double.passwords.at(-1)!, expiresAt: new Date(NOW.getTime() + 3600_000) }]);
     assert.deepEqual(
       double.requests.slice(-2).map((r) => [r.path, r.status]),
@@ -188,8 +188,8 @@ describe('jit against the verifying double', () => {
 
   test('wrong client credentials: permanent error naming the call, the status and the API text', async () => {
     await assert.rejects(
-      provider({ secretRef: { name: 'jit-api' }, baseUrl: double.baseUrl }, deps({ client_id: CLIENT_ID, secret: 'not-the-secret' }, globalThis.fetch)).fetch(),
-      rejectsWith('ProviderError', false, /^jit login: HTTP 401 \(bad credentials\): Invalid client credentials$/, NO_SECRETS),
+      provider({ secretRef: { name: 'jit-api' }, baseUrl: double.baseUrl }, deps({ client_id: CLIENT_ID, secret: 'not-the-secret' }, globalThis.fetch)).mint(),
+      rejectsWith('ProviderError', false, /^jit login: HTTP 401 \(bad credentials\)$/, NO_SECRETS),
     );
     assert.equal(double.requests.at(-1)!.status, 401);
   });
@@ -204,8 +204,8 @@ describe('jit against the verifying double', () => {
     double.failWith = 503;
     try {
       await assert.rejects(
-        provider({ secretRef: { name: 'jit-api' }, baseUrl: double.baseUrl }, deps(KEYS, globalThis.fetch)).fetch(),
-        rejectsWith('ProviderError', true, /^jit login: HTTP 503: Service Unavailable$/, NO_SECRETS),
+        provider({ secretRef: { name: 'jit-api' }, baseUrl: double.baseUrl }, deps(KEYS, globalThis.fetch)).mint(),
+        rejectsWith('ProviderError', true, /^jit login: HTTP 503$/, NO_SECRETS),
       );
     } finally {
       double.failWith = undefined;

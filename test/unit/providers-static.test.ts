@@ -34,7 +34,7 @@ function fetchWith(config: StaticConfig, secret: { type?: string; data: Record<s
     }) as typeof globalThis.fetch,
     log: silentLogger(),
   });
-  return provider.fetch();
+  return provider.mint();
 }
 
 async function invalidSource(p: Promise<unknown>): Promise<RegcredError> {
@@ -67,7 +67,7 @@ describe('static provider', () => {
       { secretRef: { namespace: 'creds', name: 'src' } },
       { sources, now: () => new Date(), fetch: globalThis.fetch, log: silentLogger() },
     );
-    await provider.fetch();
+    await provider.mint();
     assert.deepEqual(refs, [{ namespace: 'creds', name: 'src' }]);
   });
 

@@ -75,9 +75,9 @@ describe('tenant policy: hosts, plain http, headers', () => {
     const [v] = checkTenantPolicy(obj, policy, providerRegistry);
     assert.equal(v?.rule, 'HostNotAllowed');
     assert.deepEqual(v?.path, ['spec', 'provider', 'http', 'url']);
-    assert.deepEqual(rules(obj, { ...policy, allowedHosts: [...policy.allowedHosts, 'broker.example.com'] }), []);
-    assert.deepEqual(rules(obj, { ...policy, allowedHosts: ['*.example.com'] }), []);
-    assert.deepEqual(rules(obj, { ...policy, allowedHosts: ['broker.example.com:8443'] }), ['HostNotAllowed'], 'a port-specific pattern matches that port only');
+    assert.deepEqual(rules(obj, defaultTenantPolicy(providerRegistry, { extraHosts: ['broker.example.com'] })), []);
+    assert.deepEqual(rules(obj, { ...policy, network: { allowedHosts: ['*.example.com'] } }), []);
+    assert.deepEqual(rules(obj, { ...policy, network: { allowedHosts: ['broker.example.com:8443'] } }), ['HostNotAllowed'], 'a port-specific pattern matches that port only');
   });
 
   test('endpoint overrides off the allowlist are refused, each at its path', () => {
@@ -117,7 +117,7 @@ describe('tenant policy: hosts, plain http, headers', () => {
         ],
       },
     });
-    const v = checkTenantPolicy(obj, { ...policy, allowedHosts: ['broker.example.com'] }, providerRegistry);
+    const v = checkTenantPolicy(obj, { ...policy, network: { allowedHosts: ['broker.example.com'] } }, providerRegistry);
     assert.deepEqual(
       v.map((x) => [x.rule, x.path.join('.')]),
       [
