@@ -647,7 +647,8 @@ export class Controller {
         state.refreshError = { reason: e.code === 'ApiError' ? 'ProviderError' : e.code, message: e.message };
         state.nextRefreshAt = now + delay;
         this.log.warn(
-          { credential: key, code: e.code, err: e.message, permanent, failures: state.refreshFailures, retryInMs: Math.round(delay) },
+          // The remote's own words go to the log only (scrubbed there), never into status or events, which the tenant reads.
+          { credential: key, code: e.code, err: e.message, ...(e.remoteDetail ? { remote: e.remoteDetail } : {}), permanent, failures: state.refreshFailures, retryInMs: Math.round(delay) },
           'refresh failed; keeping the previous credential',
         );
         this.opts.events?.record(eventTarget, 'Warning', state.refreshError.reason, `refresh failed: ${e.message}`);
