@@ -113,6 +113,9 @@ export function checkTenantPolicy(
     } catch {
       continue; // the schema already refused it
     }
+    if (url.protocol === 'http:') {
+      out.push({ rule: 'InsecureTransportRefused', path: at(u.path), message: 'must be an https:// URL in a RegistryCredential' });
+    }
     if (!hostAllowed(policy.network, url)) {
       out.push({ rule: 'HostNotAllowed', path: at(u.path), message: `host ${url.host} is not on the installation's allowlist for RegistryCredentials` });
     }

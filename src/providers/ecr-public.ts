@@ -2,8 +2,7 @@ import { z } from 'zod';
 import { RegcredError } from '../errors.js';
 import { registerSecret } from '../redact.js';
 import type { NetworkPolicy } from './internal/address-policy.js';
-import { deadline } from './internal/abort.js';
-import { AWS_HOSTS, awsAuth, awsClientOptions, awsSurface, awsEndpoint, checkEndpoint, classify, resolveCredentials, sdkSts, SDK_CALL_TIMEOUT_MS, type AwsCredentials, type StsCalls } from './internal/aws.js';
+import { AWS_HOSTS, awsAuth, awsClientConfig, awsSurface, awsEndpoint, checkEndpoint, classify, resolveCredentials, sdkSts, sendOnce, type AwsCredentials, type StsCalls } from './internal/aws.js';
 import { httpUrl } from './internal/schema.js';
 import { defineProvider, type Credential, type ProviderDeps } from './types.js';
 
@@ -41,19 +40,8 @@ export const sdkGetPublicAuthorizationToken: GetPublicAuthorizationToken = async
   process.env['AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED'] ??= 'true';
   // Loaded on first use, like the ECR SDK in ecr.ts.
   const { ECRPUBLICClient, GetAuthorizationTokenCommand } = await import('@aws-sdk/client-ecr-public');
-  const client = new ECRPUBLICClient({
-    region: input.region,
-    ...(input.endpoint ? { endpoint: input.endpoint } : {}),
-    ...(input.credentials ? { credentials: input.credentials } : {}),
-    ...awsClientOptions(input.network),
-  });
-  const d = deadline(SDK_CALL_TIMEOUT_MS, input.signal);
-  try {
-    return await client.send(new GetAuthorizationTokenCommand({}), { abortSignal: d.signal });
-  } finally {
-    d.clear();
-    client.destroy();
-  }
+  const client = new ECRPUBLICClient(awsClientConfig(input));
+  return sendOnce(client, input.signal, (abortSignal) => client.send(new GetAuthorizationTokenCommand({}), { abortSignal }));
 };
 
 export function createEcrPublicProvider(

@@ -3,18 +3,17 @@ import type { AuthorizationData } from '@aws-sdk/client-ecr';
 import { RegcredError } from '../errors.js';
 import { registerSecret } from '../redact.js';
 import type { NetworkPolicy } from './internal/address-policy.js';
-import { deadline } from './internal/abort.js';
 import {
   AWS_HOSTS,
   awsAuth,
-  awsClientOptions,
+  awsClientConfig,
   awsSurface,
   awsEndpoint,
   checkEndpoint,
   classify,
   resolveCredentials,
   sdkSts,
-  SDK_CALL_TIMEOUT_MS,
+  sendOnce,
   type AwsCredentials,
   type StsCalls,
 } from './internal/aws.js';
@@ -85,19 +84,8 @@ export const sdkGetAuthorizationToken: GetAuthorizationToken = async (input) => 
   process.env['AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED'] ??= 'true';
   // Loaded on first use: most runs never touch AWS, and the SDK is most of the bundle's start-up.
   const { ECRClient, GetAuthorizationTokenCommand } = await import('@aws-sdk/client-ecr');
-  const client = new ECRClient({
-    region: input.region,
-    ...(input.endpoint ? { endpoint: input.endpoint } : {}),
-    ...(input.credentials ? { credentials: input.credentials } : {}),
-    ...awsClientOptions(input.network),
-  });
-  const d = deadline(SDK_CALL_TIMEOUT_MS, input.signal);
-  try {
-    return await client.send(new GetAuthorizationTokenCommand(input.registryIds ? { registryIds: input.registryIds } : {}), { abortSignal: d.signal });
-  } finally {
-    d.clear();
-    client.destroy();
-  }
+  const client = new ECRClient(awsClientConfig(input));
+  return sendOnce(client, input.signal, (abortSignal) => client.send(new GetAuthorizationTokenCommand(input.registryIds ? { registryIds: input.registryIds } : {}), { abortSignal }));
 };
 
 

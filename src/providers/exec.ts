@@ -3,7 +3,8 @@ import { z } from 'zod';
 import { duration, parseDuration, secretRef } from '../config/common.js';
 import { RegcredError } from '../errors.js';
 import { registerSecret, scrub } from '../redact.js';
-import { secretKeyRef } from './http.js';
+import { secretKeyRef } from './internal/schema.js';
+import { bestMatch } from '../credential/keyring.js';
 import { defineProvider, type Credential, type ProviderDeps } from './types.js';
 
 // `exec`: runs a kubelet image credential provider plugin, any program that speaks
@@ -128,66 +129,6 @@ export const execConfig = z
     ],
   });
 export type ExecConfig = z.infer<typeof execConfig>;
-
-// ---------------------------------------------------------------------------------------------
-// Matching registries against the answer's keys (the kubelet's rules)
-
-interface ParsedPattern {
-  labels: string[];
-  port: string;
-  path: string;
-}
-
-function splitRegistry(text: string): ParsedPattern | undefined {
-  const s = text.replace(/^https?:\/\//, '');
-  const slash = s.indexOf('/');
-  const hostPort = slash === -1 ? s : s.slice(0, slash);
-  const path = slash === -1 ? '' : s.slice(slash);
-  const m = /^(.*?)(?::([0-9]+))?$/.exec(hostPort);
-  if (!m || !m[1]) return undefined;
-  return { labels: m[1].toLowerCase().split('.'), port: m[2] ?? '', path };
-}
-
-/** Go's filepath.Match for one host label (no separators inside a label): `*`, `?`, `[...]`, `\x`. */
-export function globLabel(pattern: string, label: string): boolean {
-  let re = '';
-  for (let i = 0; i < pattern.length; i++) {
-    const ch = pattern[i]!;
-    if (ch === '*') re += '.*';
-    else if (ch === '?') re += '.';
-    else if (ch === '\\') {
-      const next = pattern[++i];
-      if (next === undefined) return false; // Go: ErrBadPattern
-      re += next.replace(/[.*+?^${}()|[\]\\/-]/g, '\\$&');
-    } else if (ch === '[') {
-      const end = pattern.indexOf(']', i + 1);
-      if (end === -1) return false; // Go: ErrBadPattern
-      const body = pattern.slice(i + 1, end);
-      if (!/^\^?[A-Za-z0-9-]+$/.test(body)) return false;
-      re += `[${body}]`;
-      i = end;
-    } else re += ch.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
-  }
-  return new RegExp(`^${re}$`).test(label);
-}
-
-/** Whether the answer's key `pattern` covers the concrete `registry`, by the kubelet's URLsMatch. */
-export function registryMatches(pattern: string, registry: string): boolean {
-  const p = splitRegistry(pattern);
-  const r = splitRegistry(registry);
-  if (!p || !r) return false;
-  if (p.port !== r.port || p.labels.length !== r.labels.length || !r.path.startsWith(p.path)) return false;
-  return p.labels.every((label, i) => globLabel(label, r.labels[i]!));
-}
-
-/** The best key for a registry: an exact key first, then keys without globs, then the longest. */
-export function bestMatch(keys: string[], registry: string): string | undefined {
-  const matching = keys.filter((k) => registryMatches(k, registry));
-  const exact = matching.find((k) => k.toLowerCase() === registry.toLowerCase());
-  if (exact) return exact;
-  const glob = (k: string) => (/[*?[]/.test(k) ? 1 : 0);
-  return matching.sort((a, b) => glob(a) - glob(b) || b.length - a.length)[0];
-}
 
 /** A Go duration as metav1.Duration marshals it ("12h0m0s", "1m30.5s", "0s"), in milliseconds. */
 export function parseGoDuration(text: string): number | undefined {

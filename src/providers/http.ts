@@ -1,9 +1,9 @@
 import { z } from 'zod';
-import { dns1123Label, dns1123Subdomain, duration, parseDuration, registryHost, secretRef } from '../config/common.js';
+import { duration, parseDuration, registryHost, secretRef } from '../config/common.js';
 import { RegcredError } from '../errors.js';
 import { registerSecret } from '../redact.js';
 import { clip, httpRequest } from './internal/http.js';
-import { httpUrl, secretKey } from './internal/schema.js';
+import { httpUrl, secretKey, secretKeyRef, type SecretKeyRef } from './internal/schema.js';
 import { defineProvider, type Credential, type ProviderDeps } from './types.js';
 
 // `http`: a generic token broker, for in-house services that hand out registry credentials (Harbor
@@ -49,12 +49,6 @@ const headerValue = z
 export { secretKey };
 
 /** `{namespace?, name, key}`: one key of a Secret; namespace defaults like a source Secret's. */
-export const secretKeyRef = z.strictObject({
-  namespace: dns1123Label.optional(),
-  name: dns1123Subdomain,
-  key: secretKey,
-});
-export type SecretKeyRef = z.infer<typeof secretKeyRef>;
 
 /**
  * The JSON path subset: `$`, then any number of `.name`, `['any name']` and `[index]` steps.

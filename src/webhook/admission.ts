@@ -1,11 +1,8 @@
 // What the webhook decides for a Pod, as pure functions: which registries its images pull from,
 // which pull secrets match them, and the JSON patch that adds the missing references.
-//
-// Image references follow the distribution reference grammar (github.com/distribution/reference):
-// the first path component is a registry host when it contains "." or ":" or is "localhost";
-// otherwise the image is on Docker Hub. A .dockerconfigjson key matches an image the way the
-// kubelet matches them (pkg/credentialprovider/keyring.go): same host (a "*" label matches one DNS
-// label), same port, and the key's path, if any, a prefix of the repository at a "/" boundary.
+// Image and key matching: credential/keyring.ts.
+
+import { registryMatchesImage } from '../credential/keyring.js';
 
 export interface PodLike {
   metadata?: { annotations?: Record<string, string> | undefined; name?: string | undefined; generateName?: string | undefined } | undefined;
@@ -36,62 +33,6 @@ export type JsonPatchOp = { op: 'add'; path: string; value: unknown };
 
 /** Pods (or namespaces) annotated `regcred.dev/inject: "false"` are never changed. */
 export const ANNOTATION_INJECT = 'regcred.dev/inject';
-
-const DOCKER_HUB = 'docker.io';
-const DOCKER_HUB_ALIASES = new Set(['docker.io', 'index.docker.io', 'registry-1.docker.io', 'registry.hub.docker.com']);
-
-export interface ImageLocation {
-  host: string;
-  /** The repository path, without tag or digest. */
-  path: string;
-}
-
-/** Where an image reference pulls from. */
-export function imageLocation(image: string): ImageLocation {
-  const ref = image.trim().split('@')[0]!;
-  const slash = ref.indexOf('/');
-  const first = slash < 0 ? '' : ref.slice(0, slash);
-  const isHost = slash >= 0 && (first.includes('.') || first.includes(':') || first === 'localhost');
-  const host = isHost ? first.toLowerCase() : DOCKER_HUB;
-  let path = isHost ? ref.slice(slash + 1) : ref;
-  // A tag is a ":" after the last "/" (a ":" before it belongs to a host port, handled above).
-  const lastSlash = path.lastIndexOf('/');
-  const colon = path.indexOf(':', lastSlash + 1);
-  if (colon >= 0) path = path.slice(0, colon);
-  if (host === DOCKER_HUB && !path.includes('/')) path = `library/${path}`;
-  return { host: DOCKER_HUB_ALIASES.has(host) ? DOCKER_HUB : host, path };
-}
-
-/** A .dockerconfigjson key as the kubelet reads it: scheme and Docker Hub's "/v1/" dropped. */
-function parseKey(key: string): ImageLocation {
-  let k = key.trim().replace(/^[a-z]+:\/\//i, '');
-  k = k.replace(/\/+$/, '');
-  const slash = k.indexOf('/');
-  let host = (slash < 0 ? k : k.slice(0, slash)).toLowerCase();
-  let path = slash < 0 ? '' : k.slice(slash + 1);
-  if (DOCKER_HUB_ALIASES.has(host)) {
-    host = DOCKER_HUB;
-    if (/^v[12]$/.test(path)) path = '';
-  }
-  return { host, path };
-}
-
-function hostMatches(pattern: string, host: string): boolean {
-  const [pHost, pPort] = pattern.split(':');
-  const [hHost, hPort] = host.split(':');
-  if ((pPort ?? '') !== (hPort ?? '')) return false;
-  const p = (pHost ?? '').split('.');
-  const h = (hHost ?? '').split('.');
-  return p.length === h.length && p.every((label, i) => label === '*' || label === h[i]);
-}
-
-/** Whether credentials stored under `registryKey` apply to `image`. */
-export function registryMatchesImage(registryKey: string, image: string): boolean {
-  const key = parseKey(registryKey);
-  const img = imageLocation(image);
-  if (!hostMatches(key.host, img.host)) return false;
-  return key.path === '' || img.path === key.path || img.path.startsWith(`${key.path}/`);
-}
 
 export function imagesOf(pod: PodLike): string[] {
   const s = pod.spec;

@@ -82,11 +82,11 @@ describe('tenant policy: hosts, plain http, headers', () => {
 
   test('endpoint overrides off the allowlist are refused, each at its path', () => {
     const cases: Array<[Record<string, unknown>, string]> = [
-      [{ jit: { baseUrl: 'http://169.254.169.254', secretRef: { name: 'jit' } } }, 'spec.provider.jit.baseUrl'],
+      [{ jit: { baseUrl: 'https://169.254.169.254', secretRef: { name: 'jit' } } }, 'spec.provider.jit.baseUrl'],
       [{ crusoe: { baseUrl: 'https://127.0.0.1:8443', registry: 'registry.crusoecloud.com', username: 'u', secretRef: { name: 'c' } } }, 'spec.provider.crusoe.baseUrl'],
       [{ chainguard: { identity: 'abc/def', issuer: 'https://evil.example.com' } }, 'spec.provider.chainguard.issuer'],
       [{ quay: { baseUrl: 'https://10.0.0.1', robot: 'org+bot' } }, 'spec.provider.quay.baseUrl'],
-      [{ ecr: { region: 'eu-west-1', endpoint: 'http://localhost:5000', auth: { secretRef: { name: 'aws' } } } }, 'spec.provider.ecr.endpoint'],
+      [{ ecr: { region: 'eu-west-1', endpoint: 'https://localhost:5000', auth: { secretRef: { name: 'aws' } } } }, 'spec.provider.ecr.endpoint'],
       [{ acr: { registry: 'x.azurecr.io', endpoint: 'https://metadata.internal', tenantId: '11111111-2222-3333-4444-555555555555', clientId: '11111111-2222-3333-4444-555555555555', auth: { secretRef: { name: 'sp' } } } }, 'spec.provider.acr.endpoint'],
       [{ acr: { registry: 'registry.evil.example', tenantId: '11111111-2222-3333-4444-555555555555', clientId: '11111111-2222-3333-4444-555555555555', auth: { secretRef: { name: 'sp' } } } }, 'spec.provider.acr.registry'],
     ];
@@ -101,6 +101,11 @@ describe('tenant policy: hosts, plain http, headers', () => {
       assert.deepEqual(v.map((x) => [x.rule, x.path.join('.')]), [['HostNotAllowed', path]], path);
       assert.deepEqual(rules(credential('ClusterRegistryCredential', provider)), [], `${path}: a ClusterRegistryCredential keeps it`);
     }
+  });
+
+  test('plain http endpoints are refused even on an allowlisted host', () => {
+    const obj = credential('RegistryCredential', { jit: { baseUrl: 'http://api.jit.io', secretRef: { name: 'jit' } } });
+    assert.deepEqual(checkTenantPolicy(obj, policy, providerRegistry).map((x) => [x.rule, x.path.join('.')]), [['InsecureTransportRefused', 'spec.provider.jit.baseUrl']]);
   });
 
   test('allowInsecure and metadata-service headers are refused', () => {
@@ -122,6 +127,7 @@ describe('tenant policy: hosts, plain http, headers', () => {
       v.map((x) => [x.rule, x.path.join('.')]),
       [
         ['InsecureTransportRefused', 'spec.provider.http.allowInsecure'],
+        ['InsecureTransportRefused', 'spec.provider.http.url'],
         ['HeaderNotAllowed', 'spec.provider.http.headers.1.name'],
         ['HeaderNotAllowed', 'spec.provider.http.headers.2.name'],
         ['HeaderNotAllowed', 'spec.provider.http.headers.3.name'],

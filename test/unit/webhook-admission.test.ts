@@ -3,7 +3,8 @@
 // admit's contract: never refuse, nothing written on a dry run, errors admit unchanged.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { decidePod, decideServiceAccount, imageLocation, registryMatchesImage, type PullSecretCandidate } from '../../src/webhook/admission.js';
+import { decidePod, decideServiceAccount, type PullSecretCandidate } from '../../src/webhook/admission.js';
+import { imageLocation, registryMatchesImage } from '../../src/credential/keyring.js';
 import { admit, type PodAdmissionBackend } from '../../src/webhook/server.js';
 import { capturingLogger } from '../harness/provider-tests.js';
 
@@ -27,6 +28,10 @@ test('registryMatchesImage: host and port exact, "*" for one label, path prefixe
     ['*.gcr.io', 'eu.gcr.io/proj/img'],
     ['europe-docker.pkg.dev/proj', 'europe-docker.pkg.dev/proj/repo/img'],
     ['cgr.dev', 'cgr.dev/acme.com/python:latest'],
+    // Go's filepath.Match per label, as the kubelet applies it.
+    ['*.dkr.ecr.*.amazonaws.com', '123456789012.dkr.ecr.eu-west-1.amazonaws.com/app'],
+    ['r?.example.com', 'r1.example.com/app'],
+    ['r[0-9].example.com', 'r7.example.com/app'],
   ];
   const no: Array<[string, string]> = [
     ['registry.example', 'registry.example:5000/team/app'],
@@ -36,6 +41,8 @@ test('registryMatchesImage: host and port exact, "*" for one label, path prefixe
     ['europe-docker.pkg.dev/proj', 'europe-docker.pkg.dev/project2/img'],
     ['ghcr.io', 'busybox'],
     ['docker.io', 'ghcr.io/acme/tool'],
+    ['r?.example.com', 'r10.example.com/app'],
+    ['r[0-9].example.com', 'ra.example.com/app'],
   ];
   for (const [key, image] of yes) assert.equal(registryMatchesImage(key, image), true, `${key} should match ${image}`);
   for (const [key, image] of no) assert.equal(registryMatchesImage(key, image), false, `${key} should not match ${image}`);

@@ -96,6 +96,30 @@ export const SDK_CALL_TIMEOUT_MS = DEFAULT_TIMEOUT_MS;
  * its own backoff), connection and socket timeouts (the SDK's default requestTimeout is none),
  * and with a network policy the guarded agents, so the connected address is checked.
  */
+/**
+ * The settings of every AWS client regcred makes: region, endpoint override, credentials (absent: the
+ * SDK's default chain), retries, timeouts, and the network policy's agents.
+ */
+export function awsClientConfig(input: { region: string; endpoint?: string | undefined; credentials?: AwsCredentials | undefined; network?: NetworkPolicy | undefined }) {
+  return {
+    region: input.region,
+    ...(input.endpoint ? { endpoint: input.endpoint } : {}),
+    ...(input.credentials ? { credentials: input.credentials } : {}),
+    ...awsClientOptions(input.network),
+  };
+}
+
+/** One call of a client made for it: under the SDK call deadline and the caller's signal; the client is destroyed after. */
+export async function sendOnce<R>(client: { destroy(): void }, signal: AbortSignal | undefined, send: (abortSignal: AbortSignal) => Promise<R>): Promise<R> {
+  const d = deadline(SDK_CALL_TIMEOUT_MS, signal);
+  try {
+    return await send(d.signal);
+  } finally {
+    d.clear();
+    client.destroy();
+  }
+}
+
 export function awsClientOptions(network: NetworkPolicy | undefined) {
   return {
     maxAttempts: 2,
@@ -172,49 +196,29 @@ export const sdkSts: StsCalls = {
   async assumeRole(input) {
     process.env['AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED'] ??= 'true';
     const { STSClient, AssumeRoleCommand } = await import('@aws-sdk/client-sts');
-    const client = new STSClient({
-      region: input.region,
-      ...(input.endpoint ? { endpoint: input.endpoint } : {}),
-      ...(input.credentials ? { credentials: input.credentials } : {}),
-      ...awsClientOptions(input.network),
-    });
-    const d = deadline(SDK_CALL_TIMEOUT_MS, input.signal);
-    try {
-      const res = await client.send(
+    const client = new STSClient(awsClientConfig(input));
+    const res = await sendOnce(client, input.signal, (abortSignal) =>
+      client.send(
         new AssumeRoleCommand({
           RoleArn: input.roleArn,
           RoleSessionName: input.roleSessionName,
           ...(input.externalId !== undefined ? { ExternalId: input.externalId } : {}),
           ...(input.durationSeconds !== undefined ? { DurationSeconds: input.durationSeconds } : {}),
         }),
-        { abortSignal: d.signal },
-      );
-      return tempCredentials(res, 'AssumeRole');
-    } finally {
-      d.clear();
-      client.destroy();
-    }
+        { abortSignal },
+      ),
+    );
+    return tempCredentials(res, 'AssumeRole');
   },
   async assumeRoleWithWebIdentity(input) {
     process.env['AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED'] ??= 'true';
     const { STSClient, AssumeRoleWithWebIdentityCommand } = await import('@aws-sdk/client-sts');
     // AssumeRoleWithWebIdentity is an unsigned call: no base credentials are needed or used.
-    const client = new STSClient({ region: input.region, ...(input.endpoint ? { endpoint: input.endpoint } : {}), ...awsClientOptions(input.network) });
-    const d = deadline(SDK_CALL_TIMEOUT_MS, input.signal);
-    try {
-      const res = await client.send(
-        new AssumeRoleWithWebIdentityCommand({
-          RoleArn: input.roleArn,
-          RoleSessionName: input.roleSessionName,
-          WebIdentityToken: input.webIdentityToken,
-        }),
-        { abortSignal: d.signal },
-      );
-      return tempCredentials(res, 'AssumeRoleWithWebIdentity');
-    } finally {
-      d.clear();
-      client.destroy();
-    }
+    const client = new STSClient(awsClientConfig({ region: input.region, endpoint: input.endpoint, network: input.network }));
+    const res = await sendOnce(client, input.signal, (abortSignal) =>
+      client.send(new AssumeRoleWithWebIdentityCommand({ RoleArn: input.roleArn, RoleSessionName: input.roleSessionName, WebIdentityToken: input.webIdentityToken }), { abortSignal }),
+    );
+    return tempCredentials(res, 'AssumeRoleWithWebIdentity');
   },
 };
 

@@ -12,6 +12,9 @@ import { addressAllowed, hostAllowed, normalizeIp, type NetworkPolicy } from './
 //   refuse an IP-literal host before connecting, and that check the connected socket's
 //   remoteAddress before anything is written on it (the SDKs take these);
 // - createPolicyFetch: a fetch on those agents, for ProviderDeps.fetch (the HTTP core, http.ts).
+//   Written here rather than taken from undici: Node's built-in fetch accepts a connection policy only
+//   through undici's own dispatcher classes, which Node does not expose, and one enforcement point
+//   (these agents) then serves the SDKs and fetch alike.
 // The check is on the address actually connected to, so DNS rebinding (a name answering a public
 // address to one lookup and 127.0.0.1 to the next), `localhost`, IP literals and names that resolve
 // to metadata addresses are all refused before a byte of the request is sent.

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { dns1123Label, dns1123Subdomain } from '../../config/common.js';
 
 // Schema parts several providers use.
 
@@ -20,3 +21,11 @@ export const secretKey = z
   .min(1)
   .max(253)
   .regex(/^[-._a-zA-Z0-9]+$/, 'must be a Secret key: letters, digits, "-", "_" and "."');
+
+/** A key of a Secret: `namespace` defaults like a source Secret's. */
+export const secretKeyRef = z.strictObject({
+  namespace: dns1123Label.optional(),
+  name: dns1123Subdomain,
+  key: secretKey,
+});
+export type SecretKeyRef = z.infer<typeof secretKeyRef>;
