@@ -17,7 +17,7 @@ import { Informer, MultiInformer, StaticCache, type KubeObject, type ObjectCache
 import { LABEL_MANAGED_BY, MANAGED_BY_VALUE } from '../kube/labels.js';
 import { namespaceMatches } from '../kube/namespaces.js';
 import { deleteManagedSecret, isUpToDate, writePullSecret, type DesiredPullSecret } from '../kube/secrets.js';
-import { slimSecret } from '../kube/slim-secret.js';
+import { slimNamespace, slimSecret, slimServiceAccount, stripManagedFields } from '../kube/slim.js';
 import { ANNOTATION_INJECT, type PullSecretCandidate } from '../webhook/admission.js';
 import type { NamespaceCandidates } from '../webhook/server.js';
 import { detachPullSecret, hasPullSecret } from '../kube/serviceaccounts.js';
@@ -107,30 +107,6 @@ interface RawCredential extends KubeObject {
   status?: Partial<CredentialStatus>;
 }
 
-function stripManagedFields<T extends KubeObject>(obj: T): T {
-  const m = obj.metadata as { managedFields?: unknown } | undefined;
-  if (m?.managedFields) delete m.managedFields;
-  return obj;
-}
-
-// The namespace and service-account caches keep only what reconciling reads (both are changed
-// only by JSON patches, if at all): at 5,000 namespaces whole objects would be much of the memory.
-type Meta = NonNullable<V1Secret['metadata']>;
-function slimMeta(m: Meta | undefined): Meta {
-  return {
-    name: m?.name,
-    namespace: m?.namespace,
-    uid: m?.uid,
-    resourceVersion: m?.resourceVersion,
-    labels: m?.labels,
-    ...(m?.deletionTimestamp ? { deletionTimestamp: m.deletionTimestamp } : {}),
-  };
-}
-function slimNamespace(ns: V1Namespace): V1Namespace {
-  const inject = ns.metadata?.annotations?.[ANNOTATION_INJECT];
-  return { metadata: { ...slimMeta(ns.metadata), ...(inject !== undefined ? { annotations: { [ANNOTATION_INJECT]: inject } } : {}) }, status: { phase: ns.status?.phase } };
-}
-
 /** Rejects when `signal` aborts first: the webhook answers within its budget whatever a call does. */
 function within<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
   if (signal.aborted) return Promise.reject(new Error('the webhook\'s time budget is spent'));
@@ -138,9 +114,6 @@ function within<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
     p,
     new Promise<never>((_, reject) => signal.addEventListener('abort', () => reject(new Error('the webhook\'s time budget is spent')), { once: true })),
   ]);
-}
-function slimServiceAccount(sa: V1ServiceAccount): V1ServiceAccount {
-  return { metadata: slimMeta(sa.metadata), imagePullSecrets: sa.imagePullSecrets };
 }
 
 export class Controller {

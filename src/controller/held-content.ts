@@ -2,7 +2,7 @@ import type { CoreV1Api, V1Secret } from '@kubernetes/client-node';
 import { sha256Hex } from '../dockerconfig.js';
 import { ANNOTATION_CONTENT_HASH, ANNOTATION_EXPIRES_AT, isManagedBy, type OwnerRef } from '../kube/labels.js';
 import { DOCKERCONFIGJSON_KEY, DOCKERCONFIGJSON_TYPE, readSecret } from '../kube/secrets.js';
-import { dataHashOf } from '../kube/slim-secret.js';
+import { dataHashOf } from '../kube/slim.js';
 
 // A replica that has not minted a credential (a standby serving the admission webhook, a leader
 // just elected) may still hand out what the leader wrote: the content of one of the credential's

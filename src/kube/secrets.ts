@@ -12,7 +12,7 @@ import {
   ownerSelector,
   type OwnerRef,
 } from './labels.js';
-import { dataHashOf, secretDataHash } from './slim-secret.js';
+import { dataHashOf, secretDataHash } from './slim.js';
 
 export const DOCKERCONFIGJSON_TYPE = 'kubernetes.io/dockerconfigjson';
 export const DOCKERCONFIGJSON_KEY = '.dockerconfigjson';

@@ -14,7 +14,7 @@ import {
 import { ANNOTATION_CONTENT_HASH, ANNOTATION_EXPIRES_AT, isManagedBy, ownerLabels, type OwnerRef } from '../../src/kube/labels.js';
 import { buildDockerConfigJson, sha256Hex } from '../../src/dockerconfig.js';
 import { RegcredError } from '../../src/errors.js';
-import { slimSecret } from '../../src/kube/slim-secret.js';
+import { slimSecret } from '../../src/kube/slim.js';
 
 const NS = 'team-a';
 const OWNER: OwnerRef = { kind: 'ClusterRegistryCredential', name: 'demo' };

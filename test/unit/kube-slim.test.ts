@@ -1,10 +1,10 @@
-// Unit tests for src/kube/slim-secret.ts: what the Secret cache keeps (metadata, type, a digest of the
+// Unit tests for src/kube/slim.ts: what the Secret cache keeps (metadata, type, a digest of the
 // data, never the data), through an Informer fed by a scripted list and watch.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { KubeConfig, type V1Secret } from '@kubernetes/client-node';
 import { Informer, type ListPage, type WatchFn } from '../../src/kube/informer.js';
-import { dataHashOf, secretDataHash, slimSecret } from '../../src/kube/slim-secret.js';
+import { dataHashOf, secretDataHash, slimSecret } from '../../src/kube/slim.js';
 import { FakeClock } from '../../src/util/clock.js';
 import { silentLogger } from '../../src/log.js';
 import { settle } from './async-helpers.js';

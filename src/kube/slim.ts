@@ -1,5 +1,37 @@
 import { createHash } from 'node:crypto';
-import type { V1Secret } from '@kubernetes/client-node';
+import type { V1Namespace, V1Secret, V1ServiceAccount } from '@kubernetes/client-node';
+import { ANNOTATION_INJECT } from '../webhook/admission.js';
+import type { KubeObject } from './informer.js';
+
+// The forms the controller's caches keep of what they watch: no more than reconciling reads.
+
+export function stripManagedFields<T extends KubeObject>(obj: T): T {
+  const m = obj.metadata as { managedFields?: unknown } | undefined;
+  if (m?.managedFields) delete m.managedFields;
+  return obj;
+}
+
+// The namespace and service-account caches keep only what reconciling reads (both are changed
+// only by JSON patches, if at all): at 5,000 namespaces whole objects would be much of the memory.
+type Meta = NonNullable<V1Secret['metadata']>;
+function slimMeta(m: Meta | undefined): Meta {
+  return {
+    name: m?.name,
+    namespace: m?.namespace,
+    uid: m?.uid,
+    resourceVersion: m?.resourceVersion,
+    labels: m?.labels,
+    ...(m?.deletionTimestamp ? { deletionTimestamp: m.deletionTimestamp } : {}),
+  };
+}
+export function slimNamespace(ns: V1Namespace): V1Namespace {
+  const inject = ns.metadata?.annotations?.[ANNOTATION_INJECT];
+  return { metadata: { ...slimMeta(ns.metadata), ...(inject !== undefined ? { annotations: { [ANNOTATION_INJECT]: inject } } : {}) }, status: { phase: ns.status?.phase } };
+}
+
+export function slimServiceAccount(sa: V1ServiceAccount): V1ServiceAccount {
+  return { metadata: slimMeta(sa.metadata), imagePullSecrets: sa.imagePullSecrets };
+}
 
 // What the controller keeps of a Secret it watches: metadata (less managedFields), type and a
 // digest of the data, never the data itself. Anyone who may write Secrets in some namespace can
