@@ -14,9 +14,10 @@ import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import type { EventRecorder, EventTarget } from '../kube/events.js';
 import { Informer, MultiInformer, StaticCache, type KubeObject, type ObjectCache } from '../kube/informer.js';
-import { ANNOTATION_EXPIRES_AT, isManagedByRegcred, LABEL_MANAGED_BY, LABEL_OWNER_KIND, LABEL_OWNER_NAME, LABEL_OWNER_NAMESPACE, MANAGED_BY_VALUE, labelValue } from '../kube/labels.js';
+import { LABEL_MANAGED_BY, MANAGED_BY_VALUE } from '../kube/labels.js';
 import { namespaceMatches } from '../kube/namespaces.js';
-import { DOCKERCONFIGJSON_KEY, deleteManagedSecret, isUpToDate, writePullSecret, type DesiredPullSecret } from '../kube/secrets.js';
+import { deleteManagedSecret, isUpToDate, writePullSecret, type DesiredPullSecret } from '../kube/secrets.js';
+import { slimNamespace, slimSecret, slimServiceAccount, stripManagedFields } from '../kube/slim.js';
 import { ANNOTATION_INJECT, type PullSecretCandidate } from '../webhook/admission.js';
 import type { NamespaceCandidates } from '../webhook/server.js';
 import { detachPullSecret, hasPullSecret } from '../kube/serviceaccounts.js';
@@ -27,6 +28,7 @@ import { providerRegistry } from '../providers/registry.js';
 import type { ProviderDefinition } from '../providers/types.js';
 import { backoffDelay } from '../util/backoff.js';
 import { realClock, type Clock } from '../util/clock.js';
+import { HeldContentReader, type HeldContent } from './held-content.js';
 import { WorkQueue, type QueueResult } from './queue.js';
 import { desiredPullSecret, fanOut, mintCredential, ownerOf, type MintedCredential } from './reconcile.js';
 import { planRefresh } from './scheduler.js';
@@ -37,6 +39,9 @@ import { apiServerIssuer } from '../kube/issuer.js';
 import { DEFAULT_MINT_TIMEOUT_MS, MintDeadlines } from './mint-deadline.js';
 import type { NetworkPolicy } from '../providers/internal/address-policy.js';
 import { withNetworkPolicy } from '../providers/internal/guarded-net.js';
+import { credentialKey, OwnedSecretIndex, ownerIndexKey, trustedFor } from './secret-index.js';
+
+export { credentialKey } from './secret-index.js';
 
 // The controller: watches the two credential kinds, namespaces, the Secrets regcred manages and
 // service accounts; keeps one minted credential per object in memory; and reconciles an object
@@ -68,6 +73,11 @@ export interface ControllerOptions {
   informer?: { watchTimeoutSeconds?: [number, number]; stallGraceMs?: number; listTimeoutMs?: number };
   /** Liveness fails when a watch has been failing for longer than this. */
   livenessStallMs?: number;
+  /**
+   * Runs of one credential triggered by its Secrets' watch events: `burst` at once, then one per
+   * `intervalMs` (default 5, 1 s), so writers undoing each other cannot loop faster than that.
+   */
+  secretEventRateLimit?: { burst: number; intervalMs: number };
   /**
    * Namespaced mode (`--watch-namespace`, the chart's rbac.namespaced): only RegistryCredentials in
    * these namespaces, and nothing read or written elsewhere, so Roles in them are all the RBAC it
@@ -114,43 +124,6 @@ interface RawCredential extends KubeObject {
   status?: Partial<CredentialStatus>;
 }
 
-/** The queue key of a credential object: "ClusterRegistryCredential/name", "RegistryCredential/ns/name". */
-export function credentialKey(kind: string, name: string, namespace?: string): string {
-  return kind === 'RegistryCredential' ? `${kind}/${namespace ?? ''}/${name}` : `${kind}/${name}`;
-}
-
-function ownerKeyFromLabels(labels: Record<string, string> | undefined): string | undefined {
-  if (!labels || !isManagedByRegcred(labels)) return undefined;
-  const kind = labels[LABEL_OWNER_KIND];
-  const name = labels[LABEL_OWNER_NAME];
-  if (!kind || !name) return undefined;
-  return credentialKey(kind, name, labels[LABEL_OWNER_NAMESPACE]);
-}
-
-function stripManagedFields<T extends KubeObject>(obj: T): T {
-  const m = obj.metadata as { managedFields?: unknown } | undefined;
-  if (m?.managedFields) delete m.managedFields;
-  return obj;
-}
-
-// The namespace and service-account caches keep only what reconciling reads (both are changed
-// only by JSON patches, if at all): at 5,000 namespaces whole objects would be much of the memory.
-type Meta = NonNullable<V1Secret['metadata']>;
-function slimMeta(m: Meta | undefined): Meta {
-  return {
-    name: m?.name,
-    namespace: m?.namespace,
-    uid: m?.uid,
-    resourceVersion: m?.resourceVersion,
-    labels: m?.labels,
-    ...(m?.deletionTimestamp ? { deletionTimestamp: m.deletionTimestamp } : {}),
-  };
-}
-function slimNamespace(ns: V1Namespace): V1Namespace {
-  const inject = ns.metadata?.annotations?.[ANNOTATION_INJECT];
-  return { metadata: { ...slimMeta(ns.metadata), ...(inject !== undefined ? { annotations: { [ANNOTATION_INJECT]: inject } } : {}) }, status: { phase: ns.status?.phase } };
-}
-
 /** Rejects when `signal` aborts first: the webhook answers within its budget whatever a call does. */
 function within<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
   if (signal.aborted) return Promise.reject(new Error('the webhook\'s time budget is spent'));
@@ -158,9 +131,6 @@ function within<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
     p,
     new Promise<never>((_, reject) => signal.addEventListener('abort', () => reject(new Error('the webhook\'s time budget is spent')), { once: true })),
   ]);
-}
-function slimServiceAccount(sa: V1ServiceAccount): V1ServiceAccount {
-  return { metadata: slimMeta(sa.metadata), imagePullSecrets: sa.imagePullSecrets };
 }
 
 export class Controller {
@@ -180,8 +150,10 @@ export class Controller {
   private readonly states = new Map<string, CredentialState>();
   /** Parsed specs of every known credential, for mapping namespace and SA events to credentials. */
   private readonly specs = new Map<string, CredentialObject>();
-  /** owner key (label form) -> ("namespace/name" -> managed Secret). */
-  private readonly secretsByOwner = new Map<string, Map<string, V1Secret>>();
+  /** The Secrets labelled as regcred's (slim: no data), by the credential their labels name. */
+  private readonly ownedSecrets = new OwnedSecretIndex();
+  /** What a credential's Secrets hold, read by name when this replica has not minted it. */
+  private readonly heldContentReader: HeldContentReader;
   /** namespace -> (name -> service account). */
   private readonly serviceAccountsByNamespace = new Map<string, Map<string, V1ServiceAccount>>();
   private started = false;
@@ -209,7 +181,9 @@ export class Controller {
       workers: opts.workers ?? 4,
       clock: this.clock,
       log: opts.log,
+      ...(opts.secretEventRateLimit ? { rateLimit: opts.secretEventRateLimit } : {}),
     });
+    this.heldContentReader = new HeldContentReader(this.core, () => this.clock.now());
 
     const common = { kubeConfig: opts.kubeConfig, log: opts.log, clock: this.clock, ...opts.informer };
     const managed = `${LABEL_MANAGED_BY}=${MANAGED_BY_VALUE}`;
@@ -233,9 +207,12 @@ export class Controller {
         watchPath: ns ? `/api/v1/namespaces/${ns}/secrets` : '/api/v1/secrets',
         watchParams: { labelSelector: managed },
         list: (p) => (ns ? this.core.listNamespacedSecret({ namespace: ns, ...p, labelSelector: managed }) : this.core.listSecretForAllNamespaces({ ...p, labelSelector: managed })),
-        // Whole metadata (less managedFields): a Secret is updated with PUT, which must not drop
-        // owner references or finalizers someone else set.
-        transform: stripManagedFields,
+        // Anyone may put the label on a Secret of up to 1 MiB: small list pages, and only the slim
+        // form is kept (whole metadata less managedFields, the type, a digest of the data; never the
+        // data). A Secret is updated with PUT, which must not drop owner references or finalizers
+        // someone else set, and replaces the data whole.
+        pageSize: 20,
+        transform: slimSecret,
       });
     const serviceAccountInformer = (ns?: string) =>
       new Informer<V1ServiceAccount>({
@@ -332,14 +309,22 @@ export class Controller {
   private wireHandlers(): void {
     const onCredential = (event: string, obj: RawCredential, old?: RawCredential) => {
       const key = credentialKey(obj.kind ?? '', obj.metadata?.name ?? '', obj.metadata?.namespace);
+      const before = this.specs.get(key)?.spec.target.secretName;
       if (event === 'delete') {
         this.specs.delete(key);
         this.forget(key);
+        this.queueSecretNameSharers(key, before);
         return;
       }
       const parsed = credentialObject.safeParse(obj);
       if (parsed.success) this.specs.set(key, parsed.data);
       else this.specs.delete(key);
+      if (!old || old.metadata?.generation !== obj.metadata?.generation) {
+        // A credential that starts or stops wanting a Secret (name, namespaces) changes who else claims it.
+        const after = this.specs.get(key)?.spec.target.secretName;
+        this.queueSecretNameSharers(key, before);
+        if (after !== before) this.queueSecretNameSharers(key, after);
+      }
       const changed =
         !old ||
         old.metadata?.generation !== obj.metadata?.generation ||
@@ -357,29 +342,20 @@ export class Controller {
       const oldLabels = old?.metadata?.labels;
       if (event === 'update' && old && JSON.stringify(oldLabels ?? {}) === JSON.stringify(labels) && old.status?.phase === ns.status?.phase) return;
       for (const [key, spec] of this.specs) {
-        if (this.targets(spec, name, labels) || (oldLabels && this.targets(spec, name, oldLabels)) || this.secretsByOwner.get(this.labelKeyOf(spec))?.has(`${name}/${spec.spec.target.secretName}`)) {
+        if (this.targets(spec, name, labels) || (oldLabels && this.targets(spec, name, oldLabels)) || this.ownedSecrets.get(this.labelKeyOf(spec), name, spec.spec.target.secretName)) {
           this.queue.add(key);
         }
       }
     });
 
     this.informers.secrets.on((event, secret, old) => {
-      const id = `${secret.metadata?.namespace ?? ''}/${secret.metadata?.name ?? ''}`;
-      const oldOwner = ownerKeyFromLabels(old?.metadata?.labels);
-      const owner = ownerKeyFromLabels(secret.metadata?.labels);
-      if (oldOwner && (oldOwner !== owner || event === 'delete')) this.secretsByOwner.get(oldOwner)?.delete(id);
-      if (owner) {
-        let m = this.secretsByOwner.get(owner);
-        if (event === 'delete') m?.delete(id);
-        else {
-          if (!m) this.secretsByOwner.set(owner, (m = new Map()));
-          m.set(id, secret);
-        }
-      }
+      const { owner, oldOwner } = this.ownedSecrets.apply(event, secret, old);
       for (const ownerKey of new Set([owner, oldOwner])) {
         const key = ownerKey && this.specKeyOf(ownerKey);
-        // Our own writes come back as events too: a Secret that already holds what we want needs nothing.
-        if (key && !(event !== 'delete' && ownerKey === owner && this.holdsCurrent(key, secret))) this.queue.add(key);
+        // Our own writes come back as events too: a Secret that already holds what we want needs
+        // nothing. Anything else is re-checked, within the credential's rate limit: a Secret that
+        // someone keeps changing back cannot make us write without bound.
+        if (key && !(event !== 'delete' && ownerKey === owner && this.holdsCurrent(key, secret))) this.queue.addRateLimited(key);
       }
     });
 
@@ -406,8 +382,35 @@ export class Controller {
 
   /** The label form of a credential key: names over 63 characters are shortened in labels. */
   private labelKeyOf(obj: CredentialObject): string {
-    const owner = ownerOf(obj);
-    return credentialKey(owner.kind, labelValue(owner.name), owner.namespace);
+    return ownerIndexKey(ownerOf(obj));
+  }
+
+  /** Whether `secret`'s owner labels may be believed for `spec` (secret-index.ts trustedFor). */
+  private trusts(spec: CredentialObject, secret: V1Secret): boolean {
+    return trustedFor(spec, secret, (ns) => {
+      const nsObj = this.informers.namespaces.get(ns);
+      return !!nsObj && this.targets(spec, ns, nsObj.metadata?.labels ?? {});
+    });
+  }
+
+  /**
+   * The other credentials that want a Secret of the same name in `namespace`: each claims it, and
+   * only one of them (the one its labels name) may write it.
+   */
+  private rivalsIn(key: string, spec: CredentialObject, namespace: string): string[] {
+    const out: string[] = [];
+    const labels = this.informers.namespaces.get(namespace)?.metadata?.labels ?? {};
+    for (const [other, s] of this.specs) {
+      if (other === key || s.spec.target.secretName !== spec.spec.target.secretName) continue;
+      if (this.targets(s, namespace, labels)) out.push(other);
+    }
+    return out;
+  }
+
+  /** Queues the credentials that target a Secret named `secretName`: their claims may have changed. */
+  private queueSecretNameSharers(except: string, secretName: string | undefined): void {
+    if (secretName === undefined) return;
+    for (const [key, s] of this.specs) if (key !== except && s.spec.target.secretName === secretName) this.queue.add(key);
   }
 
   /** The credential key for an owner key read from a Secret's labels. */
@@ -435,6 +438,7 @@ export class Controller {
     const state = this.states.get(key);
     this.states.delete(key);
     this.queue.forget(key);
+    this.heldContentReader.forget(key);
     if (state && this.opts.metrics) {
       const [kind, a, b] = key.split('/');
       this.opts.metrics.forgetCredential({ kind: kind ?? '', namespace: b === undefined ? '' : (a ?? ''), name: b ?? a ?? '', provider: state.provider });
@@ -467,7 +471,7 @@ export class Controller {
     const candidates: PullSecretCandidate[] = [];
     for (const [key, spec] of this.specs) {
       if (!this.targets(spec, namespace, labels)) continue;
-      const registries = this.heldContent(key, spec)?.registries ?? [];
+      const registries = (await this.heldContent(key, spec, signal))?.registries ?? [];
       if (registries.length > 0) candidates.push({ key, secretName: spec.spec.target.secretName, registries, serviceAccounts: spec.spec.target.serviceAccounts });
     }
     return { candidates };
@@ -482,8 +486,8 @@ export class Controller {
     const spec = this.specs.get(candidate.key);
     if (!spec) return 'unavailable';
     const secretName = spec.spec.target.secretName;
-    if (this.secretsByOwner.get(this.labelKeyOf(spec))?.has(`${namespace}/${secretName}`)) return 'exists';
-    const held = this.heldContent(candidate.key, spec);
+    if (this.ownedSecrets.get(this.labelKeyOf(spec), namespace, secretName)) return 'exists';
+    const held = await this.heldContent(candidate.key, spec, signal);
     if (!held) return 'unavailable';
     const desired: DesiredPullSecret = desiredPullSecret(spec, { credentials: [], dockerConfigJson: held.dockerConfigJson, expiresAt: held.expiresAt });
     const written = await within(
@@ -494,25 +498,17 @@ export class Controller {
     return written.outcome === 'created' ? 'created' : 'exists';
   }
 
-  /** The content a credential's Secrets hold: the credential in memory, else any Secret it wrote. */
-  private heldContent(key: string, spec: CredentialObject): { registries: string[]; dockerConfigJson: string; expiresAt: Date | undefined } | undefined {
+  /**
+   * The content a credential's Secrets hold: the credential in memory, else (a replica that has not
+   * minted it) what the Secrets it wrote hold, read from the API server. Only Secrets whose owner
+   * labels are believable count (trusts): a Secret anyone labelled elsewhere is never handed out.
+   */
+  private async heldContent(key: string, spec: CredentialObject, signal: AbortSignal): Promise<HeldContent | undefined> {
     const minted = this.states.get(key)?.minted;
     if (minted) return { registries: minted.credentials.map((c) => c.registry), dockerConfigJson: minted.dockerConfigJson, expiresAt: minted.expiresAt };
-    for (const secret of this.secretsByOwner.get(this.labelKeyOf(spec))?.values() ?? []) {
-      const raw = secret.data?.[DOCKERCONFIGJSON_KEY];
-      if (!raw || secret.metadata?.name !== spec.spec.target.secretName) continue;
-      try {
-        const dockerConfigJson = Buffer.from(raw, 'base64').toString('utf8');
-        const auths = (JSON.parse(dockerConfigJson) as { auths?: Record<string, unknown> }).auths ?? {};
-        const expiry = secret.metadata?.annotations?.[ANNOTATION_EXPIRES_AT];
-        const expiresAt = expiry ? new Date(expiry) : undefined;
-        if (expiresAt && expiresAt.getTime() <= this.clock.now()) continue; // never hand out an expired copy
-        return { registries: Object.keys(auths), dockerConfigJson, expiresAt };
-      } catch {
-        continue;
-      }
-    }
-    return undefined;
+    const trusted = [...this.ownedSecrets.values(this.labelKeyOf(spec))].filter((s) => this.trusts(spec, s));
+    if (trusted.length === 0) return undefined;
+    return this.heldContentReader.read(key, ownerOf(spec), trusted, (p) => within(p, signal));
   }
 
   // ---- reconcile ----
@@ -660,20 +656,32 @@ export class Controller {
     let targets = { total: 0, synced: 0, failed: 0 };
     if (state.minted) {
       const wanted = this.targetNamespaces(obj);
-      const ownerSecrets = this.secretsByOwner.get(this.labelKeyOf(obj));
+      const ownerKey = this.labelKeyOf(obj);
       const secretName = obj.spec.target.secretName;
       const result = await fanOut(this.core, obj, state.minted, wanted, {
         concurrency: this.opts.fanOutConcurrency ?? 16,
         log: this.log,
         onWrite: (op) => this.opts.metrics?.secretWrites.inc({ operation: op }),
         cache: {
-          secret: (ns) => ownerSecrets?.get(`${ns}/${secretName}`) ?? null,
+          secret: (ns) => this.ownedSecrets.get(ownerKey, ns, secretName) ?? null,
           serviceAccounts: (ns) => [...(this.serviceAccountsByNamespace.get(ns)?.values() ?? [])],
         },
       });
       targets = { total: result.counts.total, synced: result.counts.synced, failed: result.counts.failed };
+      const shared = [...this.specs].some(([k, s]) => k !== key && s.spec.target.secretName === secretName);
       for (const r of result.namespaces) {
-        if (r.error) failures.push({ namespace: r.namespace, reason: r.error.code, message: r.error.message });
+        if (r.error) {
+          failures.push({ namespace: r.namespace, reason: r.error.code, message: r.error.message });
+          continue;
+        }
+        // Another credential wants the same Secret here: it holds this one's content (its labels name
+        // this one, so the other writes nothing), but the two claims are a conflict to report on both.
+        const rivals = shared ? this.rivalsIn(key, obj, r.namespace) : [];
+        if (rivals.length > 0) {
+          failures.push({ namespace: r.namespace, reason: 'SecretConflict', message: `Secret ${r.namespace}/${secretName} is also claimed by ${rivals.join(', ')}; it stays with this credential, which wrote it` });
+          targets.synced--;
+          targets.failed++;
+        }
       }
       if (obj.spec.cleanupPolicy === 'Delete') await this.removeStale(obj, new Set(wanted));
       if (minted) {
@@ -689,7 +697,8 @@ export class Controller {
     if (failures.length > 0) {
       state.targetFailures++;
       const summary = failures.slice(0, 5).map((f) => `${f.namespace} (${f.reason})`).join(', ');
-      this.opts.events?.record(eventTarget, 'Warning', failures.length === 1 ? failures[0]!.reason : 'PartiallySynced', `${failures.length} namespace(s) failed: ${summary}`);
+      const detail = failures.length === 1 ? `: ${failures[0]!.message}` : '';
+      this.opts.events?.record(eventTarget, 'Warning', failures.length === 1 ? failures[0]!.reason : 'PartiallySynced', `${failures.length} namespace(s) failed: ${summary}${detail}`);
     } else state.targetFailures = 0;
 
     // 3. Status and metrics.
@@ -741,8 +750,10 @@ export class Controller {
   /** Managed Secrets of this credential in namespaces it no longer targets, or under an old name. */
   private staleSecrets(obj: CredentialObject, wanted: Set<string>): V1Secret[] {
     const out: V1Secret[] = [];
-    for (const s of this.secretsByOwner.get(this.labelKeyOf(obj))?.values() ?? []) {
+    for (const s of this.ownedSecrets.values(this.labelKeyOf(obj))) {
       const ns = s.metadata?.namespace ?? '';
+      // A RegistryCredential writes only in its own namespace: one labelled as its elsewhere is not its.
+      if (obj.kind === 'RegistryCredential' && ns !== obj.metadata.namespace) continue;
       const nsObj = this.informers.namespaces.get(ns);
       if (!nsObj || nsObj.status?.phase === 'Terminating') continue; // the namespace controller removes it
       if (!wanted.has(ns) || s.metadata?.name !== obj.spec.target.secretName) out.push(s);

@@ -6,7 +6,10 @@ import { realClock, type Clock, type TimerHandle } from '../util/clock.js';
 //  - a key queued twice runs once (deduplicated);
 //  - a key never runs twice at the same time: added while running, it runs again afterwards;
 //  - delayed adds keep only the earliest pending time per key (a refresh schedule);
-//  - a handler that throws is retried with capped exponential backoff and jitter, per key.
+//  - a handler that throws is retried with capped exponential backoff and jitter, per key;
+//  - re-triggers from watch events (addRateLimited) draw on a token bucket per key: a burst, then
+//    one run per interval, so a key whose own writes keep coming back (two writers undoing each
+//    other) cannot drive API writes faster than that.
 
 export interface QueueResult {
   /** Run this key again after this many milliseconds (the next refresh). */
@@ -23,6 +26,8 @@ export interface WorkQueueOptions {
   retryBaseMs?: number;
   retryMaxMs?: number;
   random?: () => number;
+  /** The token bucket of addRateLimited: `burst` runs at once, then one per `intervalMs`. */
+  rateLimit?: { burst: number; intervalMs: number };
 }
 
 export class WorkQueue {
@@ -32,13 +37,17 @@ export class WorkQueue {
   private readonly dirty = new Set<string>();
   private readonly delayed = new Map<string, { at: number; timer: TimerHandle }>();
   private readonly failures = new Map<string, number>();
+  /** Per-key token buckets of addRateLimited; tokens may go below zero (reserved by a delayed run). */
+  private readonly buckets = new Map<string, { tokens: number; at: number }>();
+  /** Keys whose rate-limited run is already scheduled: further triggers add nothing. */
+  private readonly throttled = new Set<string>();
   private readonly clock: Clock;
   private running = 0;
   private started = false;
   private stopped = false;
   private idleWaiters: Array<() => void> = [];
   /** Counters for tests and metrics. */
-  readonly stats = { runs: 0, errors: 0, deduplicated: 0 };
+  readonly stats = { runs: 0, errors: 0, deduplicated: 0, throttled: 0 };
 
   constructor(private readonly opts: WorkQueueOptions) {
     this.clock = opts.clock ?? realClock;
@@ -76,6 +85,27 @@ export class WorkQueue {
     this.delayed.set(key, { at, timer });
   }
 
+  /**
+   * Queues `key` because something it watches changed, within the key's token bucket: at once while
+   * tokens last, else delayed until the next token (one pending run at most; later triggers fold into it).
+   */
+  addRateLimited(key: string): void {
+    if (this.stopped) return;
+    if (this.queued.has(key) || this.throttled.has(key)) {
+      this.stats.deduplicated++;
+      return;
+    }
+    const { burst, intervalMs } = this.opts.rateLimit ?? { burst: 5, intervalMs: 1000 };
+    const now = this.clock.now();
+    const b = this.buckets.get(key);
+    const tokens = (b ? Math.min(burst, b.tokens + (now - b.at) / intervalMs) : burst) - 1;
+    this.buckets.set(key, { tokens, at: now });
+    if (tokens >= 0) return this.add(key);
+    this.stats.throttled++;
+    this.throttled.add(key);
+    this.addAfter(key, -tokens * intervalMs);
+  }
+
   /** When `key` is next due, if it is scheduled. */
   scheduledAt(key: string): number | undefined {
     return this.delayed.get(key)?.at;
@@ -85,6 +115,8 @@ export class WorkQueue {
   forget(key: string): void {
     this.cancelDelayed(key);
     this.failures.delete(key);
+    this.buckets.delete(key);
+    this.throttled.delete(key);
   }
 
   failureCount(key: string): number {
@@ -103,6 +135,7 @@ export class WorkQueue {
     this.queued.clear();
     for (const { timer } of this.delayed.values()) timer.cancel();
     this.delayed.clear();
+    this.throttled.clear();
     if (this.running > 0) await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
   }
 
@@ -131,6 +164,7 @@ export class WorkQueue {
     while (this.running < workers && this.queue.length > 0) {
       const key = this.queue.shift()!;
       this.queued.delete(key);
+      this.throttled.delete(key);
       this.processing.add(key);
       this.running++;
       void this.process(key);

@@ -48,6 +48,16 @@ export function isManagedByRegcred(labels: Record<string, string> | undefined): 
   return labels?.[LABEL_MANAGED_BY] === MANAGED_BY_VALUE;
 }
 
+/** The credential a Secret's owner labels name, if they name one (managed-by regcred, kind and name set). */
+export function claimedOwner(labels: Record<string, string> | undefined): OwnerRef | undefined {
+  if (!labels || !isManagedByRegcred(labels)) return undefined;
+  const kind = labels[LABEL_OWNER_KIND];
+  const name = labels[LABEL_OWNER_NAME];
+  if (!kind || !name) return undefined;
+  const namespace = labels[LABEL_OWNER_NAMESPACE];
+  return namespace ? { kind, name, namespace } : { kind, name };
+}
+
 export function describeOwner(labels: Record<string, string>): string {
   const ns = labels[LABEL_OWNER_NAMESPACE];
   return `${labels[LABEL_OWNER_KIND] ?? '?'}/${ns ? `${ns}/` : ''}${labels[LABEL_OWNER_NAME] ?? '?'}`;

@@ -5,16 +5,21 @@ import { statusCode, toRegcredError, withApiRetry, type RetryOptions } from './c
 import {
   ANNOTATION_CONTENT_HASH,
   ANNOTATION_EXPIRES_AT,
+  claimedOwner,
   describeOwner,
   isManagedBy,
-  isManagedByRegcred,
   ownerLabels,
   ownerSelector,
   type OwnerRef,
 } from './labels.js';
+import { dataHashOf, secretDataHash } from './slim.js';
 
 export const DOCKERCONFIGJSON_TYPE = 'kubernetes.io/dockerconfigjson';
 export const DOCKERCONFIGJSON_KEY = '.dockerconfigjson';
+/** The legacy pull-secret type: adoptable, but replaced once since a Secret's type is immutable. */
+export const DOCKERCFG_TYPE = 'kubernetes.io/dockercfg';
+/** The only types `adopt` takes over: pull secrets. Anything else (TLS, Opaque, tokens) is never touched. */
+export const ADOPTABLE_TYPES: readonly string[] = [DOCKERCONFIGJSON_TYPE, DOCKERCFG_TYPE];
 
 /** What a target namespace should hold. */
 export interface DesiredPullSecret {
@@ -54,14 +59,26 @@ function desiredMetadata(d: DesiredPullSecret, namespace: string) {
   return { name: d.name, namespace, labels: { ...d.labels, ...ownerLabels(d.owner) }, annotations };
 }
 
-/** True when `existing` already holds exactly what `d` asks for: data, type, labels, annotations. */
+const desiredHashes = new WeakMap<DesiredPullSecret, string>();
+
+/** The data digest (secretDataHash) of the Secret regcred writes for `d`; computed once per desired object. */
+export function desiredDataHash(d: DesiredPullSecret): string {
+  let h = desiredHashes.get(d);
+  if (h === undefined) {
+    h = secretDataHash({ [DOCKERCONFIGJSON_KEY]: Buffer.from(d.dockerConfigJson).toString('base64') });
+    desiredHashes.set(d, h);
+  }
+  return h;
+}
+
+/**
+ * True when `existing` already holds exactly what `d` asks for: data, type, labels, annotations.
+ * `existing` may be a full Secret or the informer's slim form (slimSecret): the data is compared
+ * through its digest, so an edit by hand is seen even though the hash annotation stays as it was.
+ */
 export function isUpToDate(existing: V1Secret, d: DesiredPullSecret, namespace: string): boolean {
   if (existing.type !== DOCKERCONFIGJSON_TYPE) return false;
-  const data = existing.data ?? {};
-  if (Object.keys(data).length !== 1) return false;
-  const current = data[DOCKERCONFIGJSON_KEY];
-  // Compare the bytes, not only the hash annotation: an edit by hand leaves the annotation as it was.
-  if (current === undefined || Buffer.from(current, 'base64').toString('utf8') !== d.dockerConfigJson) return false;
+  if (dataHashOf(existing) !== desiredDataHash(d)) return false;
   const want = desiredMetadata(d, namespace);
   const labels = existing.metadata?.labels ?? {};
   const annotations = existing.metadata?.annotations ?? {};
@@ -74,7 +91,8 @@ export function isUpToDate(existing: V1Secret, d: DesiredPullSecret, namespace: 
 /**
  * Writes the pull Secret into one namespace: creates it, or updates it in place (same UID, never
  * delete and re-create), or does nothing when it is already up to date. A Secret of that name that
- * regcred does not manage for this owner is reported as SecretConflict, unless `adopt` is set.
+ * regcred does not manage for this owner is reported as SecretConflict, unless `adopt` is set and it
+ * is a pull secret (ADOPTABLE_TYPES) that no other regcred credential claims (adoptionRefusal).
  *
  * `existing` may be passed when the caller listed the namespace's Secrets already: `null` means
  * "known not to exist", undefined means "unknown, read it".
@@ -115,17 +133,14 @@ export async function writePullSecret(
       }
     }
 
-    const labels = current.metadata?.labels;
-    const ours = isManagedBy(labels, desired.owner);
-    if (!ours && !desired.adopt) {
-      const who = isManagedByRegcred(labels) ? `managed by ${describeOwner(labels ?? {})}` : 'not managed by regcred';
-      throw new RegcredError('SecretConflict', `${what} exists and is ${who}; set target.adopt: true to take it over`);
-    }
+    const ours = isManagedBy(current.metadata?.labels, desired.owner);
+    const refusal = ours ? typeRefusal(current) : adoptionRefusal(current, desired);
+    if (refusal) throw new RegcredError('SecretConflict', `${what} ${refusal}`);
     if (ours && isUpToDate(current, desired, namespace)) return { outcome: 'unchanged' };
 
     if (current.type !== DOCKERCONFIGJSON_TYPE) {
-      // The type of a Secret is immutable: an adopted Secret of another type can only be replaced.
-      // This happens once, at adoption; refreshes always update in place.
+      // The type of a Secret is immutable: an adopted kubernetes.io/dockercfg Secret can only be
+      // replaced. This happens once, at adoption; refreshes always update in place.
       try {
         await withApiRetry(
           () => core.deleteNamespacedSecret({ namespace, name: desired.name, body: { preconditions: { uid: current!.metadata?.uid } } }),
@@ -165,6 +180,25 @@ export async function writePullSecret(
     }
   }
   throw new RegcredError('ApiError', `cannot write ${what}: it kept changing under us`, true);
+}
+
+/**
+ * Why `existing`, a Secret regcred does not manage for `desired.owner`, may not be taken over; undefined
+ * when it may. Owner labels naming another credential are that credential's claim, adopt or not: two
+ * credentials never take one Secret from each other in turn.
+ */
+export function adoptionRefusal(existing: V1Secret, desired: Pick<DesiredPullSecret, 'adopt'>): string | undefined {
+  const claimant = claimedOwner(existing.metadata?.labels);
+  if (claimant) return `exists and is managed by ${describeOwner(existing.metadata?.labels ?? {})}; it stays with that credential`;
+  if (!desired.adopt) return 'exists and is not managed by regcred; set target.adopt: true to take it over';
+  return typeRefusal(existing);
+}
+
+/** Only pull secrets are ever written over: a Secret of another type is someone else's, whatever its labels. */
+function typeRefusal(existing: V1Secret): string | undefined {
+  const type = existing.type ?? 'Opaque';
+  if (ADOPTABLE_TYPES.includes(type)) return undefined;
+  return `exists and is of type ${type}; only ${ADOPTABLE_TYPES.join(' or ')} Secrets are taken over`;
 }
 
 function stripOwnerLabels(labels: Record<string, string> | undefined): Record<string, string> {

@@ -251,15 +251,30 @@ describe('regcred sync (static provider, real API server)', () => {
     assert.equal(decodeConfig(now).auths[REGISTRY]?.password, PASSWORD);
   });
 
-  test('adopting a Secret of another type replaces it (the type is immutable)', async () => {
-    await createNamespace('adopt-opaque');
-    await core.createNamespacedSecret({ namespace: 'adopt-opaque', body: { metadata: { name: 'pull-opaque' }, stringData: { foo: 'bar' } } });
-    const file = writeConfig(staticCredential('opaque', '    namespaces: {names: [adopt-opaque]}\n    serviceAccounts: []\n    adopt: true'));
+  test('adopting a kubernetes.io/dockercfg Secret replaces it (the type is immutable)', async () => {
+    await createNamespace('adopt-dockercfg');
+    await core.createNamespacedSecret({
+      namespace: 'adopt-dockercfg',
+      body: { metadata: { name: 'pull-dockercfg' }, type: 'kubernetes.io/dockercfg', data: { '.dockercfg': Buffer.from('{}').toString('base64') } },
+    });
+    const file = writeConfig(staticCredential('dockercfg', '    namespaces: {names: [adopt-dockercfg]}\n    serviceAccounts: []\n    adopt: true'));
     const res = await runCli(['sync', '-f', file, ...kube()]);
     assert.equal(res.code, 0, res.stderr);
-    const secret = (await readSecret('adopt-opaque', 'pull-opaque'))!;
+    const secret = (await readSecret('adopt-dockercfg', 'pull-dockercfg'))!;
     assert.equal(secret.type, 'kubernetes.io/dockerconfigjson');
     assert.equal(decodeConfig(secret).auths[REGISTRY]?.username, USERNAME);
+  });
+
+  test('adopt never takes a Secret that is not a pull secret: an Opaque one is reported and left as it was', async () => {
+    await createNamespace('adopt-opaque');
+    const before = await core.createNamespacedSecret({ namespace: 'adopt-opaque', body: { metadata: { name: 'pull-opaque' }, stringData: { foo: 'bar' } } });
+    const file = writeConfig(staticCredential('opaque', '    namespaces: {names: [adopt-opaque]}\n    serviceAccounts: []\n    adopt: true'));
+    const res = await runCli(['sync', '-f', file, ...kube()]);
+    assert.equal(res.code, 1, res.stderr);
+    assert.match(res.stderr, /SecretConflict: Secret adopt-opaque\/pull-opaque exists and is of type Opaque; only kubernetes.io\/dockerconfigjson or kubernetes.io\/dockercfg Secrets are taken over/);
+    const secret = (await readSecret('adopt-opaque', 'pull-opaque'))!;
+    assert.equal(secret.metadata?.resourceVersion, before.metadata?.resourceVersion);
+    assert.deepEqual(secret.data, before.data);
   });
 
   test('a Secret managed by another credential is a conflict too', async () => {

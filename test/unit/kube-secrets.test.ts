@@ -4,6 +4,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ApiException, type CoreV1Api, type V1Secret } from '@kubernetes/client-node';
 import {
+  DOCKERCFG_TYPE,
   DOCKERCONFIGJSON_KEY,
   DOCKERCONFIGJSON_TYPE,
   isUpToDate,
@@ -13,6 +14,7 @@ import {
 import { ANNOTATION_CONTENT_HASH, ANNOTATION_EXPIRES_AT, isManagedBy, ownerLabels, type OwnerRef } from '../../src/kube/labels.js';
 import { buildDockerConfigJson, sha256Hex } from '../../src/dockerconfig.js';
 import { RegcredError } from '../../src/errors.js';
+import { slimSecret } from '../../src/kube/slim.js';
 
 const NS = 'team-a';
 const OWNER: OwnerRef = { kind: 'ClusterRegistryCredential', name: 'demo' };
@@ -203,6 +205,20 @@ describe('isUpToDate', () => {
     assert.equal(isUpToDate(extra, d, NS), false);
     assert.equal(isUpToDate({ ...secretFor(d), data: undefined }, d, NS), false);
   });
+
+  test('the slim form (no data, a digest) answers the same: up to date, and an edit by hand is seen', () => {
+    const d = desired();
+    const slim = slimSecret(secretFor(d));
+    assert.equal(slim.data, undefined);
+    assert.equal(isUpToDate(slim, d, NS), true);
+    const edited = secretFor(d);
+    edited.data = { [DOCKERCONFIGJSON_KEY]: Buffer.from(JSON_V2).toString('base64') };
+    assert.equal(isUpToDate(slimSecret(edited), d, NS), false, 'data changed, annotation kept');
+    const extra = secretFor(d);
+    extra.data!['other'] = 'eA==';
+    assert.equal(isUpToDate(slimSecret(extra), d, NS), false, 'an extra key');
+    assert.equal(isUpToDate(slimSecret({ ...secretFor(d), data: undefined }), d, NS), false, 'no data');
+  });
 });
 
 describe('writePullSecret', () => {
@@ -305,7 +321,7 @@ describe('writePullSecret', () => {
     await assert.rejects(writePullSecret(api.core, NS, desired({ dockerConfigJson: JSON_V2 }), null, NO_SLEEP), (err: unknown) => {
       assert.ok(err instanceof RegcredError);
       assert.equal(err.code, 'SecretConflict');
-      assert.match(err.message, /is managed by RegistryCredential\/team-a\/demo;/);
+      assert.match(err.message, /is managed by RegistryCredential\/team-a\/demo; it stays with that credential/);
       return true;
     });
     assert.equal(decoded(api.get(NS, 'demo-pull')), JSON_V1);
@@ -333,19 +349,47 @@ describe('writePullSecret', () => {
     assert.equal(isUpToDate(after, d, NS), true);
   });
 
-  test('adopting a Secret of another regcred owner drops that owner\'s labels', async () => {
+  test('adopt never takes a Secret another regcred credential owns: SecretConflict naming it, nothing written', async () => {
     const api = new FakeSecretsApi();
-    api.put(secretFor(desired({ owner: { kind: 'RegistryCredential', name: 'demo', namespace: NS } })));
-    const result = await writePullSecret(api.core, NS, desired({ adopt: true }), undefined, NO_SLEEP);
-    assert.equal(result.adopted, true);
-    const labels = api.get(NS, 'demo-pull')?.metadata?.labels;
-    assert.equal(labels?.['regcred.dev/owner-namespace'], undefined);
-    assert.equal(isManagedBy(labels, OWNER), true);
+    const theirs = api.put(secretFor(desired({ owner: { kind: 'RegistryCredential', name: 'other', namespace: NS } })));
+    const w = writes();
+    await assert.rejects(writePullSecret(api.core, NS, desired({ adopt: true, dockerConfigJson: JSON_V2 }), undefined, { ...NO_SLEEP, onWrite: w.onWrite }), (err: unknown) => {
+      assert.ok(err instanceof RegcredError);
+      assert.equal(err.code, 'SecretConflict');
+      assert.match(err.message, /managed by RegistryCredential\/team-a\/other; it stays with that credential/);
+      assert.doesNotMatch(err.message, /password/);
+      return true;
+    });
+    assert.deepEqual(w.seen, []);
+    assert.deepEqual(api.get(NS, 'demo-pull'), theirs);
   });
 
-  test('adopting a Secret of another type replaces it (the type is immutable) and reports the adoption', async () => {
+  for (const type of ['kubernetes.io/tls', 'Opaque', 'kubernetes.io/service-account-token', undefined]) {
+    test(`adopt refuses a Secret of type ${type ?? '(none)'} and leaves it byte for byte`, async () => {
+      const api = new FakeSecretsApi();
+      const before = api.put({ metadata: { name: 'demo-pull', namespace: NS }, ...(type ? { type } : {}), data: { 'tls.crt': 'Y2VydA==', 'tls.key': 'a2V5' } });
+      const w = writes();
+      await assert.rejects(writePullSecret(api.core, NS, desired({ adopt: true }), undefined, { ...NO_SLEEP, onWrite: w.onWrite }), (err: unknown) => {
+        assert.ok(err instanceof RegcredError);
+        assert.equal(err.code, 'SecretConflict');
+        assert.match(err.message, new RegExp(`is of type ${type ?? 'Opaque'}; only kubernetes.io/dockerconfigjson or kubernetes.io/dockercfg`));
+        return true;
+      });
+      assert.deepEqual(w.seen, []);
+      assert.deepEqual(api.get(NS, 'demo-pull'), before);
+    });
+  }
+
+  test('owner labels on a Secret of another type do not make it writable', async () => {
     const api = new FakeSecretsApi();
-    const before = api.put({ metadata: { name: 'demo-pull', namespace: NS }, type: 'Opaque', data: { x: 'eA==' } });
+    const before = api.put({ ...secretFor(desired()), type: 'kubernetes.io/tls' });
+    await assert.rejects(writePullSecret(api.core, NS, desired({ dockerConfigJson: JSON_V2 }), undefined, NO_SLEEP), /is of type kubernetes.io\/tls/);
+    assert.deepEqual(api.get(NS, 'demo-pull'), before);
+  });
+
+  test('adopting a kubernetes.io/dockercfg Secret replaces it (the type is immutable) and reports the adoption', async () => {
+    const api = new FakeSecretsApi();
+    const before = api.put({ metadata: { name: 'demo-pull', namespace: NS }, type: DOCKERCFG_TYPE, data: { '.dockercfg': 'e30=' } });
     const w = writes();
     const result = await writePullSecret(api.core, NS, desired({ adopt: true }), undefined, { ...NO_SLEEP, onWrite: w.onWrite });
     assert.deepEqual(w.seen, [

@@ -389,3 +389,54 @@ describe('WorkQueue: stop and idle', () => {
     assert.equal(h.queue.scheduledAt('c'), 60_000);
   });
 });
+
+describe('WorkQueue: addRateLimited', () => {
+  test('a burst runs at once, then one run per interval however often the key is re-triggered', async () => {
+    const h = harness({ auto: () => undefined, rateLimit: { burst: 3, intervalMs: 1000 } });
+    h.queue.start();
+    // A writer fighting another: every run's write comes back as an event that triggers it again.
+    for (let t = 0; t < 10_000; t += 50) {
+      h.queue.addRateLimited('k');
+      await settle();
+      await h.clock.advance(50);
+    }
+    await settle();
+    const runs = h.calls.length;
+    assert.ok(runs >= 3 + 9 && runs <= 3 + 11, `${runs} runs in 10 s (burst 3, then 1/s)`);
+    assert.equal(h.maxPerKey(), 1);
+    assert.ok(h.queue.stats.throttled > 0);
+  });
+
+  test('keys have separate buckets; a pending throttled run absorbs further triggers', async () => {
+    const h = harness({ auto: () => undefined, rateLimit: { burst: 1, intervalMs: 1000 } });
+    h.queue.start();
+    h.queue.addRateLimited('a');
+    h.queue.addRateLimited('b');
+    await settle();
+    assert.deepEqual(h.keys().sort(), ['a', 'b']);
+    for (let i = 0; i < 5; i++) h.queue.addRateLimited('a');
+    await settle();
+    assert.equal(h.calls.length, 2, 'out of tokens: delayed');
+    assert.equal(h.queue.scheduledAt('a'), 1000);
+    await h.clock.advance(1000);
+    await settle();
+    assert.deepEqual(h.keys(), ['a', 'b', 'a'], 'one delayed run for five triggers');
+  });
+
+  test('a plain add() is never rate-limited, and forget() resets the bucket', async () => {
+    const h = harness({ auto: () => undefined, rateLimit: { burst: 1, intervalMs: 60_000 } });
+    h.queue.start();
+    h.queue.addRateLimited('k');
+    await settle();
+    h.queue.add('k');
+    await settle();
+    assert.equal(h.calls.length, 2);
+    h.queue.addRateLimited('k');
+    await settle();
+    assert.equal(h.calls.length, 2, 'throttled');
+    h.queue.forget('k');
+    h.queue.addRateLimited('k');
+    await settle();
+    assert.equal(h.calls.length, 3);
+  });
+});

@@ -1,0 +1,79 @@
+// Unit tests for src/kube/slim.ts: what the Secret cache keeps (metadata, type, a digest of the
+// data, never the data), through an Informer fed by a scripted list and watch.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { KubeConfig, type V1Secret } from '@kubernetes/client-node';
+import { Informer, type ListPage, type WatchFn } from '../../src/kube/informer.js';
+import { dataHashOf, secretDataHash, slimSecret } from '../../src/kube/slim.js';
+import { FakeClock } from '../../src/util/clock.js';
+import { silentLogger } from '../../src/log.js';
+import { settle } from './async-helpers.js';
+
+const big = Buffer.alloc(64 * 1024, 'x').toString('base64');
+
+function labelled(name: string, rv: string, data: Record<string, string>): V1Secret {
+  return {
+    apiVersion: 'v1',
+    kind: 'Secret',
+    metadata: {
+      name,
+      namespace: 'tenant',
+      resourceVersion: rv,
+      uid: `uid-${name}`,
+      labels: { 'app.kubernetes.io/managed-by': 'regcred' },
+      annotations: { keep: 'me' },
+      finalizers: ['example.com/f'],
+      managedFields: [{ manager: 'kubectl' }],
+    },
+    type: 'Opaque',
+    data,
+  };
+}
+
+test('slimSecret keeps metadata (less managedFields), type and a digest of the data, never the data', () => {
+  const full = labelled('a', '1', { blob: big });
+  const slim = slimSecret(full);
+  assert.equal(slim.data, undefined);
+  assert.equal(slim.stringData, undefined);
+  assert.equal(JSON.stringify(slim).includes(big.slice(0, 100)), false);
+  assert.equal(slim.metadata?.managedFields, undefined);
+  assert.deepEqual(slim.metadata?.finalizers, ['example.com/f'], 'a PUT from the slim form keeps what others set');
+  assert.deepEqual(slim.metadata?.annotations, { keep: 'me' });
+  assert.equal(slim.type, 'Opaque');
+  assert.equal(dataHashOf(slim), secretDataHash({ blob: big }));
+  assert.equal(dataHashOf(full), secretDataHash({ blob: big }), 'a full Secret is hashed from its data');
+  assert.notEqual(secretDataHash({ a: 'b' }), secretDataHash({ a: 'c' }));
+  assert.notEqual(secretDataHash({ ab: 'c' }), secretDataHash({ a: 'bc' }), 'keys and values are delimited');
+  assert.equal(secretDataHash({ a: '1', b: '2' }), secretDataHash({ b: '2', a: '1' }), 'key order does not matter');
+});
+
+test('an Informer with the slimSecret transform caches no data, from the list or the watch', async () => {
+  const watches: Array<(type: string, o: unknown) => void> = [];
+  const watch: WatchFn = async (_path, _params, onEvent) => {
+    watches.push(onEvent);
+    return new AbortController();
+  };
+  const informer = new Informer<V1Secret>({
+    name: 'secrets',
+    kubeConfig: new KubeConfig(),
+    list: async (): Promise<ListPage<V1Secret>> => ({ items: [labelled('listed', '1', { blob: big })], metadata: { resourceVersion: '1' } }),
+    watchPath: '/api/v1/secrets',
+    log: silentLogger(),
+    clock: new FakeClock(),
+    watch,
+    transform: slimSecret,
+  });
+  const seen: V1Secret[] = [];
+  informer.on((_e, o) => seen.push(o));
+  await informer.start();
+  await settle(10);
+  watches.at(-1)!('ADDED', labelled('watched', '2', { blob: big }));
+  watches.at(-1)!('MODIFIED', labelled('listed', '3', { blob: big, more: 'eA==' }));
+  assert.equal(informer.list().length, 2);
+  for (const s of [...informer.list(), ...seen]) {
+    assert.equal(s.data, undefined, `${s.metadata?.name} has no data in the cache`);
+    assert.ok(dataHashOf(s), 'but a digest of it');
+  }
+  assert.equal(dataHashOf(informer.get('tenant/listed')!), secretDataHash({ blob: big, more: 'eA==' }));
+  await informer.stop();
+});
