@@ -118,7 +118,7 @@ async function main(): Promise<void> {
     // for production, where credentials live hours); no other credential here expires.
     controller = spawn(
       process.execPath,
-      [...nodeFlags, CLI_PATH, 'controller', '--kubeconfig', kubeconfig, '--metrics-bind-address', `127.0.0.1:${metricsPort}`, '--health-probe-bind-address', '0', '--log-level', 'warn', '--min-refresh-delay', '5s'],
+      [...nodeFlags, CLI_PATH, 'controller', '--kubeconfig', kubeconfig, '--metrics-bind-address', `127.0.0.1:${metricsPort}`, '--health-probe-bind-address', '0', '--log-level', 'warn', '--min-refresh-delay', '5s', '--allowed-cidr', '127.0.0.0/8'],
       { stdio: ['ignore', 'inherit', 'inherit'], env: { ...process.env, ...rotationBench.controllerEnv } },
     );
     const createCrc = (name: string, selector: Record<string, string>) =>

@@ -7,9 +7,7 @@ import {
   type V1ServiceAccount,
 } from '@kubernetes/client-node';
 import { API_GROUP, credentialObject, objectRef, type CredentialObject } from '../config/schema.js';
-import { parseDuration } from '../config/common.js';
 import { formatPath } from '../config/load.js';
-import { RegcredError, errorMessage } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import type { EventRecorder, EventTarget } from '../kube/events.js';
@@ -21,7 +19,6 @@ import { slimNamespace, slimSecret, slimServiceAccount, stripManagedFields } fro
 import { ANNOTATION_INJECT, type PullSecretCandidate } from '../webhook/admission.js';
 import type { NamespaceCandidates } from '../webhook/server.js';
 import { detachPullSecret, hasPullSecret } from '../kube/serviceaccounts.js';
-import { kubeProviderDeps } from '../kube/sources.js';
 import { statusCode, toRegcredError, withApiRetry } from '../kube/client.js';
 import { poolConnections } from '../kube/pool.js';
 import { providerRegistry } from '../providers/registry.js';
@@ -30,15 +27,13 @@ import { backoffDelay } from '../util/backoff.js';
 import { realClock, type Clock } from '../util/clock.js';
 import { HeldContentReader, type HeldContent } from './held-content.js';
 import { WorkQueue, type QueueResult } from './queue.js';
-import { desiredPullSecret, fanOut, mintCredential, ownerOf, type MintedCredential } from './reconcile.js';
-import { planRefresh } from './scheduler.js';
+import { desiredPullSecret, fanOut, ownerOf } from './reconcile.js';
 import { computeStatus, sameStatus, type CredentialStatus, type TargetFailure } from './status.js';
-import { checkTenantPolicy, defaultTenantPolicy, type TenantPolicy } from '../config/tenant-policy.js';
+import { defaultTenantPolicy, type TenantPolicy } from '../config/tenant-policy.js';
 import { API_SERVER_AUDIENCES } from '../kube/sources.js';
 import { apiServerIssuer } from '../kube/issuer.js';
-import { DEFAULT_MINT_TIMEOUT_MS, MintDeadlines } from './mint-deadline.js';
+import { Refresher, type CredentialState } from './refresh.js';
 import type { NetworkPolicy } from '../providers/internal/address-policy.js';
-import { withNetworkPolicy } from '../providers/internal/guarded-net.js';
 import { credentialKey, OwnedSecretIndex, ownerIndexKey, trustedFor } from './secret-index.js';
 
 export { credentialKey } from './secret-index.js';
@@ -98,17 +93,6 @@ export interface ControllerOptions {
   mintTimeoutMs?: number | undefined;
 }
 
-interface CredentialState {
-  uid?: string | undefined;
-  generation?: number | undefined;
-  minted?: MintedCredential | undefined;
-  mintedAt?: number | undefined;
-  nextRefreshAt?: number | undefined;
-  refreshFailures: number;
-  targetFailures: number;
-  refreshError?: { reason: string; message: string; refused?: boolean } | undefined;
-  provider: string;
-}
 
 interface RawCredential extends KubeObject {
   apiVersion?: string;
@@ -158,13 +142,7 @@ export class Controller {
   private readonly serviceAccountsByNamespace = new Map<string, Map<string, V1ServiceAccount>>();
   private started = false;
   private cachesStarted: Promise<void> | undefined;
-  private readonly tenantPolicy: TenantPolicy;
-  private readonly clusterNetwork: NetworkPolicy;
-  private readonly mintDeadlines: MintDeadlines;
-  /** Aborted by stop(): in-flight provider calls end instead of holding the shutdown. */
-  private readonly shutdown = new AbortController();
-  /** Refused for RegistryCredentials' tokens: the in-cluster names, the issuer (read at start) and --api-audience. */
-  private deniedAudiences: string[] = [];
+  private readonly refresher: Refresher;
 
   constructor(private readonly opts: ControllerOptions) {
     poolConnections(opts.kubeConfig);
@@ -173,9 +151,23 @@ export class Controller {
     this.clock = opts.clock ?? realClock;
     this.providers = opts.providers ?? providerRegistry;
     this.log = opts.log;
-    this.tenantPolicy = opts.tenantPolicy ?? defaultTenantPolicy(this.providers);
-    this.clusterNetwork = opts.clusterNetwork ?? {};
-    this.mintDeadlines = new MintDeadlines(this.clock, opts.mintTimeoutMs ?? DEFAULT_MINT_TIMEOUT_MS);
+    this.refresher = new Refresher({
+      core: this.core,
+      namespace: opts.namespace,
+      allowCrossNamespaceRefs: opts.allowCrossNamespaceRefs,
+      providers: this.providers,
+      clock: this.clock,
+      log: this.log,
+      metrics: opts.metrics,
+      events: opts.events,
+      fetch: opts.fetch,
+      tenantPolicy: opts.tenantPolicy ?? defaultTenantPolicy(this.providers),
+      clusterNetwork: opts.clusterNetwork ?? {},
+      minRefreshDelayMs: opts.minRefreshDelayMs,
+      retryBaseMs: opts.retryBaseMs,
+      retryMaxMs: opts.retryMaxMs,
+      mintTimeoutMs: opts.mintTimeoutMs,
+    });
     this.queue = new WorkQueue({
       handler: (key) => this.reconcile(key),
       workers: opts.workers ?? 4,
@@ -274,7 +266,7 @@ export class Controller {
 
   /** Starts the watches, waits until every cache is filled, then starts reconciling. */
   async start(): Promise<void> {
-    this.deniedAudiences = [...API_SERVER_AUDIENCES, ...(await apiServerIssuer(this.opts.kubeConfig, this.log)), ...(this.opts.apiServerAudiences ?? [])];
+    this.refresher.deniedAudiences = [...API_SERVER_AUDIENCES, ...(await apiServerIssuer(this.opts.kubeConfig, this.log)), ...(this.opts.apiServerAudiences ?? [])];
     await this.startCaches();
     this.started = true;
     this.queue.start();
@@ -282,7 +274,7 @@ export class Controller {
   }
 
   async stop(): Promise<void> {
-    this.shutdown.abort();
+    this.refresher.stop();
     await this.queue.stop();
     await Promise.all(Object.values(this.informers).map((i) => i.stop()));
     await this.opts.events?.flush();
@@ -300,7 +292,7 @@ export class Controller {
     const bound = this.opts.livenessStallMs ?? 120_000;
     const stuck = Object.entries(this.informers).filter(([, i]) => i.unhealthyForMs() > bound).map(([n]) => n);
     if (stuck.length > 0) return { ok: false, reason: `watch failing for over ${bound / 1000}s: ${stuck.join(', ')}` };
-    const overdue = this.mintDeadlines.overdue(bound);
+    const overdue = this.refresher.overdue(bound);
     return overdue.length > 0 ? { ok: false, reason: `provider call running past its deadline: ${overdue.slice(0, 5).join(', ')}` } : { ok: true };
   }
 
@@ -330,7 +322,9 @@ export class Controller {
         old.metadata?.generation !== obj.metadata?.generation ||
         !!old.metadata?.deletionTimestamp !== !!obj.metadata?.deletionTimestamp ||
         JSON.stringify(old.metadata?.annotations ?? {}) !== JSON.stringify(obj.metadata?.annotations ?? {}) ||
-        !obj.metadata?.finalizers?.includes(FINALIZER);
+        // The finalizer is to be added or removed. (Not "is absent": a Retain credential has none, and
+        // each of its status writes would requeue it.)
+        (obj.metadata?.finalizers?.includes(FINALIZER) ?? false) !== (parsed.success && parsed.data.spec.cleanupPolicy === 'Delete');
       if (changed) this.queue.add(key);
     };
     this.informers.crc.on(onCredential);
@@ -570,86 +564,8 @@ export class Controller {
     state.generation = raw.metadata?.generation;
     state.provider = obj.spec.provider.key;
 
-    // 1. Mint, when there is nothing yet, the spec changed, or the refresh is due; never what the
-    // tenant policy refuses (then the last good Secrets stay as they are).
-    let minted = false;
-    const violations = checkTenantPolicy(obj, this.tenantPolicy, this.providers);
-    const due = !state.minted || specChanged || (state.nextRefreshAt !== undefined && now >= state.nextRefreshAt);
-    if (violations.length > 0 && due) {
-      const first = violations[0]!;
-      const message = `refused by the tenant policy: ${violations.map((v) => `${formatPath(v.path)} ${v.message}`).join('; ')}`;
-      const changed = state.refreshError?.message !== message;
-      state.refreshError = { reason: first.rule, message, refused: true };
-      state.nextRefreshAt = now + (this.opts.retryMaxMs ?? 300_000);
-      if (changed) {
-        for (const v of violations) this.opts.metrics?.policyRefusals.inc({ kind, namespace: namespace ?? '', name, rule: v.rule });
-        this.log.warn({ credential: key, rules: violations.map((v) => v.rule) }, 'refused by the tenant policy; nothing minted');
-        this.opts.events?.record(eventTarget, 'Warning', first.rule, state.refreshError.message);
-      }
-    } else if (due) {
-      const started = this.clock.now();
-      try {
-        const base = kubeProviderDeps(
-          this.core,
-          obj,
-          this.opts.namespace,
-          this.opts.allowCrossNamespaceRefs,
-          { now: () => new Date(this.clock.now()), fetch: this.opts.fetch ?? globalThis.fetch, log: this.log.child({ credential: key }) },
-          true,
-          this.deniedAudiences,
-        );
-        // A tenant's calls go where the tenant policy allows; the administrator's anywhere but the always-refused addresses.
-        const network = kind === 'RegistryCredential' ? this.tenantPolicy.network : this.clusterNetwork;
-        const deps = this.opts.fetch ? { ...base, network } : withNetworkPolicy(base, network);
-        const credential = await this.mintDeadlines.run(key, this.shutdown.signal, (signal) => mintCredential(obj, deps, signal, this.providers));
-        this.opts.metrics?.providerRequestDuration.observe({ provider: obj.spec.provider.key, result: 'success' }, (this.clock.now() - started) / 1000);
-        this.opts.metrics?.refreshTotal.inc({ ...labels, result: 'success' });
-        state.minted = credential;
-        state.mintedAt = now;
-        state.refreshFailures = 0;
-        state.refreshError = undefined;
-        minted = true;
-        const plan = planRefresh({
-          now,
-          issuedAt: now,
-          expiresAt: credential.expiresAt?.getTime(),
-          renewBeforeMs: obj.spec.refresh.renewBefore ? parseDuration(obj.spec.refresh.renewBefore) : undefined,
-          intervalMs: parseDuration(obj.spec.refresh.interval),
-          minDelayMs: this.opts.minRefreshDelayMs ?? 30_000,
-          floorMs: kind === 'RegistryCredential' ? this.tenantPolicy.minRefreshIntervalMs : undefined,
-        });
-        state.nextRefreshAt = plan.at;
-        if (plan.clamped) {
-          const why =
-            plan.clamped === 'expired'
-              ? `the provider returned a credential that already expired (${credential.expiresAt?.toISOString()})`
-              : `the credential expires at ${credential.expiresAt?.toISOString()}, sooner than its renewal window allows`;
-          this.log.warn({ credential: key, expiresAt: credential.expiresAt?.toISOString(), retryAt: new Date(plan.at).toISOString() }, plan.clamped === 'expired' ? `${why}; retrying at the minimum delay` : `${why}; refreshing just before it expires`);
-          this.opts.events?.record(eventTarget, 'Warning', 'ShortLivedCredential', `${why}; next refresh at ${new Date(plan.at).toISOString()}`);
-        }
-      } catch (err) {
-        const e = err instanceof RegcredError ? err : new RegcredError('ProviderError', errorMessage(err), true);
-        this.opts.metrics?.providerRequestDuration.observe({ provider: obj.spec.provider.key, result: 'error' }, (this.clock.now() - started) / 1000);
-        this.opts.metrics?.refreshTotal.inc({ ...labels, result: 'error' });
-        // A provider's permanent refusal (bad credentials, no permission, a setting it rejects) goes
-        // straight to the longest delay: only a user can fix it, a spec change re-mints at once, and a
-        // fix elsewhere (IAM, the source Secret's content) is picked up within that delay. Everything
-        // else (network, 5xx, throttling, a source Secret not created yet) backs off exponentially.
-        const permanent = e.code === 'ProviderError' && !e.retryable;
-        const delay = permanent
-          ? (this.opts.retryMaxMs ?? 300_000)
-          : backoffDelay(state.refreshFailures, this.opts.retryBaseMs ?? 5_000, this.opts.retryMaxMs ?? 300_000);
-        state.refreshFailures++;
-        state.refreshError = { reason: e.code === 'ApiError' ? 'ProviderError' : e.code, message: e.message };
-        state.nextRefreshAt = now + delay;
-        this.log.warn(
-          // The remote's own words go to the log only (scrubbed there), never into status or events, which the tenant reads.
-          { credential: key, code: e.code, err: e.message, ...(e.remoteDetail ? { remote: e.remoteDetail } : {}), permanent, failures: state.refreshFailures, retryInMs: Math.round(delay) },
-          'refresh failed; keeping the previous credential',
-        );
-        this.opts.events?.record(eventTarget, 'Warning', state.refreshError.reason, `refresh failed: ${e.message}`);
-      }
-    }
+    // 1. Mint, when there is nothing yet, the spec changed, or the refresh is due (refresh.ts).
+    const minted = await this.refresher.refresh({ key, obj, kind, state, now, eventTarget, labels, specChanged });
 
     // 2. Fan out the credential we hold (never an empty one), and clean up where it no longer belongs.
     const failures: TargetFailure[] = [];

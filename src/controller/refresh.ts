@@ -1,0 +1,178 @@
+import type { CoreV1Api } from '@kubernetes/client-node';
+import { parseDuration } from '../config/common.js';
+import { formatPath } from '../config/load.js';
+import type { CredentialObject } from '../config/schema.js';
+import { checkTenantPolicy, type TenantPolicy } from '../config/tenant-policy.js';
+import { RegcredError, errorMessage, type ErrorCode } from '../errors.js';
+import type { EventRecorder, EventTarget } from '../kube/events.js';
+import { kubeProviderDeps } from '../kube/sources.js';
+import type { Logger } from '../log.js';
+import type { Metrics } from '../metrics.js';
+import type { NetworkPolicy } from '../providers/internal/address-policy.js';
+import { withNetworkPolicy } from '../providers/internal/guarded-net.js';
+import type { ProviderDefinition } from '../providers/types.js';
+import { backoffDelay } from '../util/backoff.js';
+import type { Clock } from '../util/clock.js';
+import { DEFAULT_MINT_TIMEOUT_MS, MintDeadlines } from './mint-deadline.js';
+import { mintCredential, type MintedCredential } from './reconcile.js';
+import { planRefresh } from './scheduler.js';
+
+// Step 1 of a reconcile: mint when there is nothing yet, the spec changed or the refresh is due;
+// never what the tenant policy refuses (then the Secrets in place keep their last good content).
+// Each mint runs under its deadline with the network policy of its kind; the next refresh is
+// planned from the real expiry (scheduler.ts), never sooner than a RegistryCredential's floor.
+
+/** What the controller remembers of one credential between reconciles. */
+export interface CredentialState {
+  uid?: string | undefined;
+  generation?: number | undefined;
+  minted?: MintedCredential | undefined;
+  mintedAt?: number | undefined;
+  nextRefreshAt?: number | undefined;
+  refreshFailures: number;
+  targetFailures: number;
+  /** `refused`: the tenant policy refused the spec or a call it made: not ready, whatever the targets hold. */
+  refreshError?: { reason: string; message: string; refused?: boolean } | undefined;
+  provider: string;
+}
+
+/** Refusals of the network and token rules, raised while minting rather than found in the spec. */
+const RUNTIME_REFUSALS: ReadonlySet<ErrorCode> = new Set<ErrorCode>(['HostNotAllowed', 'AddressNotAllowed', 'TokenNotAllowed']);
+
+export interface RefresherDeps {
+  core: CoreV1Api;
+  /** The controller's namespace and cross-namespace rule (kube/sources.ts). */
+  namespace: string;
+  allowCrossNamespaceRefs: boolean;
+  providers: ReadonlyMap<string, ProviderDefinition<unknown>>;
+  clock: Clock;
+  log: Logger;
+  metrics?: Metrics | undefined;
+  events?: EventRecorder | undefined;
+  /** Injected transport (tests): then the network policy is passed to providers but not enforced on connections. */
+  fetch?: typeof globalThis.fetch | undefined;
+  tenantPolicy: TenantPolicy;
+  clusterNetwork: NetworkPolicy;
+  minRefreshDelayMs?: number | undefined;
+  retryBaseMs?: number | undefined;
+  retryMaxMs?: number | undefined;
+  mintTimeoutMs?: number | undefined;
+}
+
+export interface RefreshInput {
+  key: string;
+  obj: CredentialObject;
+  kind: 'ClusterRegistryCredential' | 'RegistryCredential';
+  state: CredentialState;
+  now: number;
+  eventTarget: EventTarget;
+  labels: { kind: string; namespace: string; name: string; provider: string };
+  specChanged: boolean;
+}
+
+export class Refresher {
+  private readonly mintDeadlines: MintDeadlines;
+  /** Aborted by stop(): in-flight provider calls end instead of holding the shutdown. */
+  private readonly shutdown = new AbortController();
+  /** Refused for RegistryCredentials' tokens: the in-cluster names, the issuer and --api-audience (set at start). */
+  deniedAudiences: readonly string[] = [];
+
+  constructor(private readonly d: RefresherDeps) {
+    this.mintDeadlines = new MintDeadlines(d.clock, d.mintTimeoutMs ?? DEFAULT_MINT_TIMEOUT_MS);
+  }
+
+  stop(): void {
+    this.shutdown.abort();
+  }
+
+  /** Credentials whose mint still runs `graceMs` past its deadline. */
+  overdue(graceMs: number): string[] {
+    return this.mintDeadlines.overdue(graceMs);
+  }
+
+  /** Mints if due; true when a new credential was minted (state updated either way). */
+  async refresh({ key, obj, kind, state, now, eventTarget, labels, specChanged }: RefreshInput): Promise<boolean> {
+    let minted = false;
+    const violations = checkTenantPolicy(obj, this.d.tenantPolicy, this.d.providers);
+    // Due: first time, spec changed, or the planned time (after a success, or the backoff after a failure) has come.
+    const due = specChanged || state.nextRefreshAt === undefined || now >= state.nextRefreshAt;
+    if (violations.length > 0 && due) {
+      const first = violations[0]!;
+      const message = `refused by the tenant policy: ${violations.map((v) => `${formatPath(v.path)} ${v.message}`).join('; ')}`;
+      const changed = state.refreshError?.message !== message;
+      state.refreshError = { reason: first.rule, message, refused: true };
+      state.nextRefreshAt = now + (this.d.retryMaxMs ?? 300_000);
+      if (changed) {
+        for (const v of violations) this.d.metrics?.policyRefusals.inc({ kind, namespace: labels.namespace, name: labels.name, rule: v.rule });
+        this.d.log.warn({ credential: key, rules: violations.map((v) => v.rule) }, 'refused by the tenant policy; nothing minted');
+        this.d.events?.record(eventTarget, 'Warning', first.rule, state.refreshError.message);
+      }
+    } else if (due) {
+      const started = this.d.clock.now();
+      try {
+        const base = kubeProviderDeps(
+          this.d.core,
+          obj,
+          this.d.namespace,
+          this.d.allowCrossNamespaceRefs,
+          { now: () => new Date(this.d.clock.now()), fetch: this.d.fetch ?? globalThis.fetch, log: this.d.log.child({ credential: key }) },
+          true,
+          this.deniedAudiences,
+        );
+        // A tenant's calls go where the tenant policy allows; the administrator's anywhere but the always-refused addresses.
+        const network = kind === 'RegistryCredential' ? this.d.tenantPolicy.network : this.d.clusterNetwork;
+        const deps = this.d.fetch ? { ...base, network } : withNetworkPolicy(base, network);
+        const credential = await this.mintDeadlines.run(key, this.shutdown.signal, (signal) => mintCredential(obj, deps, signal, this.d.providers));
+        this.d.metrics?.providerRequestDuration.observe({ provider: obj.spec.provider.key, result: 'success' }, (this.d.clock.now() - started) / 1000);
+        this.d.metrics?.refreshTotal.inc({ ...labels, result: 'success' });
+        state.minted = credential;
+        state.mintedAt = now;
+        state.refreshFailures = 0;
+        state.refreshError = undefined;
+        minted = true;
+        const plan = planRefresh({
+          now,
+          issuedAt: now,
+          expiresAt: credential.expiresAt?.getTime(),
+          renewBeforeMs: obj.spec.refresh.renewBefore ? parseDuration(obj.spec.refresh.renewBefore) : undefined,
+          intervalMs: parseDuration(obj.spec.refresh.interval),
+          minDelayMs: this.d.minRefreshDelayMs ?? 30_000,
+          floorMs: kind === 'RegistryCredential' ? this.d.tenantPolicy.minRefreshIntervalMs : undefined,
+        });
+        state.nextRefreshAt = plan.at;
+        if (plan.clamped) {
+          const why =
+            plan.clamped === 'expired'
+              ? `the provider returned a credential that already expired (${credential.expiresAt?.toISOString()})`
+              : `the credential expires at ${credential.expiresAt?.toISOString()}, sooner than its renewal window allows`;
+          this.d.log.warn({ credential: key, expiresAt: credential.expiresAt?.toISOString(), retryAt: new Date(plan.at).toISOString() }, plan.clamped === 'expired' ? `${why}; retrying at the minimum delay` : `${why}; refreshing just before it expires`);
+          this.d.events?.record(eventTarget, 'Warning', 'ShortLivedCredential', `${why}; next refresh at ${new Date(plan.at).toISOString()}`);
+        }
+      } catch (err) {
+        const e = err instanceof RegcredError ? err : new RegcredError('ProviderError', errorMessage(err), true);
+        this.d.metrics?.providerRequestDuration.observe({ provider: obj.spec.provider.key, result: 'error' }, (this.d.clock.now() - started) / 1000);
+        this.d.metrics?.refreshTotal.inc({ ...labels, result: 'error' });
+        // A provider's permanent refusal (bad credentials, no permission, a setting it rejects) goes
+        // straight to the longest delay: only a user can fix it, a spec change re-mints at once, and a
+        // fix elsewhere (IAM, the source Secret's content) is picked up within that delay. Everything
+        // else (network, 5xx, throttling, a source Secret not created yet) backs off exponentially.
+        const refused = RUNTIME_REFUSALS.has(e.code);
+        const permanent = (e.code === 'ProviderError' || refused) && !e.retryable;
+        const delay = permanent
+          ? (this.d.retryMaxMs ?? 300_000)
+          : backoffDelay(state.refreshFailures, this.d.retryBaseMs ?? 5_000, this.d.retryMaxMs ?? 300_000);
+        state.refreshFailures++;
+        state.refreshError = { reason: e.code === 'ApiError' ? 'ProviderError' : e.code, message: e.message, ...(refused ? { refused } : {}) };
+        if (refused) this.d.metrics?.policyRefusals.inc({ kind, namespace: labels.namespace, name: labels.name, rule: e.code });
+        state.nextRefreshAt = now + delay;
+        this.d.log.warn(
+          // The remote's own words go to the log only (scrubbed there), never into status or events, which the tenant reads.
+          { credential: key, code: e.code, err: e.message, ...(e.remoteDetail ? { remote: e.remoteDetail } : {}), permanent, failures: state.refreshFailures, retryInMs: Math.round(delay) },
+          'refresh failed; keeping the previous credential',
+        );
+        this.d.events?.record(eventTarget, 'Warning', state.refreshError.reason, `refresh failed: ${e.message}`);
+      }
+    }
+    return minted;
+  }
+}
