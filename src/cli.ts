@@ -124,6 +124,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .option('--webhook-host <host>', 'a DNS name or IP for the certificate instead of the Service\'s (repeatable)', collect)
     .option('--webhook-cert-validity <duration>', 'lifetime of the serving certificate regcred issues (renewed at 2/3)', durationMs, 365 * 24 * 3600_000)
     .option('--webhook-ca-validity <duration>', 'lifetime of the CA regcred creates (renewed at 2/3, the old one trusted until it expires)', durationMs, 10 * 365 * 24 * 3600_000)
+    .option('--webhook-max-in-flight <n>', 'admission requests the webhook handles at once; more are answered 429 (the API server then applies the failurePolicy)', positiveInt, 16)
     .action(async (
       opts: {
         namespace: string;
@@ -145,6 +146,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
         webhookHost?: string[];
         webhookCertValidity: number;
         webhookCaValidity: number;
+        webhookMaxInFlight: number;
       },
       cmd: Command,
     ) => {

@@ -44,6 +44,8 @@ export interface ControllerCommandOptions extends GlobalOptions {
   webhookHost?: string[];
   webhookCertValidity?: number;
   webhookCaValidity?: number;
+  /** Admission requests handled at once; more are answered 429 (default 16). */
+  webhookMaxInFlight?: number;
 }
 
 export const DEFAULT_WEBHOOK_SECRET = 'regcred-webhook-tls';
@@ -90,6 +92,7 @@ async function startWebhook(
       candidatesFor: (namespace, signal) => controller.admissionCandidates(namespace, signal),
       ensureSecret: (candidate, namespace, signal) => controller.admissionEnsureSecret(candidate, namespace, signal),
     },
+    ...(opts.webhookMaxInFlight !== undefined ? { maxInFlight: opts.webhookMaxInFlight } : {}),
     onAdmission: (result) => metrics.webhookAdmissions.inc({ result }),
   });
   return { server, certificates };
