@@ -36,8 +36,9 @@ export const DEFAULT_MAX_BUFFERED_BYTES = 16 * 1024 * 1024;
  * configuration's timeoutSeconds, at most 30 s, default 5 s here). A slow sender is answered 408.
  */
 export const DEFAULT_READ_TIMEOUT_MS = 10_000;
-/** After refusing a request, its unread rest is discarded (not buffered) this long at most, then the connection is closed. */
+/** After refusing a request, its unread rest is discarded (not kept) this long and this much at most, then the connection is closed. */
 const DRAIN_MS = 2_000;
+const DRAIN_BYTES = 8 * 1024 * 1024;
 
 /** What the webhook answered, for regcred_webhook_admissions_total{result}. */
 export type AdmissionResult = 'patched' | 'unchanged' | 'error' | 'too_large' | 'throttled' | 'timeout';
@@ -152,22 +153,38 @@ function reply(res: ServerResponse, status: number, body: unknown, headers: Reco
 }
 
 /**
- * Answers a refused request and closes its connection. Whatever the client still sends is
- * discarded as it arrives (nothing is kept), for DRAIN_MS at most, so that it can read the answer
- * rather than see its connection reset mid-upload.
+ * Answers a refused request. Whatever the client still sends is discarded as it arrives, never
+ * kept, so that it reads the answer instead of seeing its upload fail (closing at once makes the
+ * client's next write fail, often before it has read the status); but for DRAIN_MS and
+ * DRAIN_BYTES at most, after which the connection is closed.
  */
 function refuse(req: IncomingMessage, res: ServerResponse, refusal: Refusal): void {
   if (res.headersSent) {
     req.destroy();
     return;
   }
-  reply(res, refusal.status, { message: refusal.message }, { Connection: 'close', ...(refusal.status === 429 ? { 'Retry-After': '1' } : {}) });
+  reply(res, refusal.status, { message: refusal.message }, refusal.status === 429 ? { 'Retry-After': '1' } : {});
   if (req.complete) return;
-  req.resume();
-  const timer = setTimeout(() => req.destroy(), DRAIN_MS);
+  let discarded = 0;
+  const stop = () => {
+    clearTimeout(timer);
+    req.removeListener('data', count);
+  };
+  const count = (c: Buffer) => {
+    discarded += c.length;
+    if (discarded > DRAIN_BYTES) {
+      stop();
+      req.destroy();
+    }
+  };
+  const timer = setTimeout(() => {
+    stop();
+    req.destroy();
+  }, DRAIN_MS);
   timer.unref();
-  req.once('end', () => clearTimeout(timer));
-  req.once('close', () => clearTimeout(timer));
+  req.on('data', count);
+  req.once('end', stop);
+  req.once('close', stop);
 }
 
 /**

@@ -3,7 +3,7 @@
 // a slow sender 408; each refusal is counted, and a normal review still gets its answer.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { request } from 'node:https';
+import { Agent, request } from 'node:https';
 import { generateCa, issueServingCert } from '../../src/webhook/certs.js';
 import { MAX_BODY_BYTES, startWebhookServer, type AdmissionResult, type PodAdmissionBackend, type WebhookServer, type WebhookServerOptions } from '../../src/webhook/server.js';
 import type { CertificateSource } from '../../src/webhook/tls.js';
@@ -29,6 +29,8 @@ const backend: PodAdmissionBackend = {
   ensureSecret: async () => 'exists',
 };
 
+// Keep-alive, as the API server's client: a refused upload is then drained, not cut off.
+const agent = new Agent({ keepAlive: true, maxSockets: Infinity });
 const results: AdmissionResult[] = [];
 const servers: WebhookServer[] = [];
 async function serve(extra: Partial<WebhookServerOptions> = {}): Promise<number> {
@@ -55,7 +57,7 @@ interface Sent {
 function post(port: number, opts: { body?: string | Buffer; chunks?: Buffer[]; gapMs?: number; headers?: Record<string, string | number> } = {}): Promise<Sent> {
   return new Promise((resolve, reject) => {
     const req = request(
-      { host: '127.0.0.1', port, path: '/mutate-v1-pod', method: 'POST', rejectUnauthorized: false, agent: false, headers: { 'Content-Type': 'application/json', ...opts.headers } },
+      { host: '127.0.0.1', port, path: '/mutate-v1-pod', method: 'POST', rejectUnauthorized: false, agent, headers: { 'Content-Type': 'application/json', ...opts.headers } },
       (res) => {
         let text = '';
         res.setEncoding('utf8');
@@ -83,6 +85,7 @@ before(() => {
 });
 
 after(async () => {
+  agent.destroy();
   for (const s of servers) await s.close();
 });
 
@@ -105,7 +108,6 @@ test('a declared length over the limit: 413 at once, the body never read into me
   const before = process.memoryUsage();
   const r = await post(port, { body: Buffer.alloc(4 * 1024 * 1024, 0x61) });
   assert.equal(r.status, 413);
-  assert.equal(r.headers['connection'], 'close');
   assert.deepEqual(results, ['too_large']);
   const grown = process.memoryUsage().heapUsed - before.heapUsed;
   assert.ok(grown < 8 * 1024 * 1024, `heap grew by ${grown} bytes`);
