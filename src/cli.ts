@@ -116,6 +116,8 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .option('--chainguard-compat', 'also fill dockerconfigjson Secrets annotated pull-secret-updater.chainguard.dev/identity=<UID> (as chainguard-dev/pull-secret-updater did)', false)
     .option('--chainguard-issuer <url>', 'the Chainguard issuer for --chainguard-compat', 'https://issuer.enforce.dev')
     .option('--chainguard-service-account <[namespace/]name>', 'the service account whose token --chainguard-compat exchanges (default: the one regcred runs as, else "regcred")')
+    .option('--chainguard-compat-identities <uid>', 'a Chainguard identity --chainguard-compat may mint tokens for (repeatable or comma-separated; required with it; "*" for any)', collect)
+    .option('--chainguard-compat-namespaces <namespace>', 'only fill annotated Secrets in this namespace (repeatable or comma-separated; default every namespace)', collect)
     .option('--webhook-bind-address <addr>', 'serve the mutating admission webhook (HTTPS) here, e.g. ":9443"; "0" disables', '0')
     .option('--webhook-cert-dir <dir>', 'serve tls.crt/tls.key from this directory (e.g. cert-manager\'s Secret, mounted), re-read on change; default: regcred makes and renews its own')
     .option('--webhook-secret-name <name>', 'the Secret (in --namespace) where regcred keeps its own webhook CA and certificate', 'regcred-webhook-tls')
@@ -136,6 +138,8 @@ export function buildProgram(setExit: (code: number) => void): Command {
         chainguardCompat: boolean;
         chainguardIssuer: string;
         chainguardServiceAccount?: string;
+        chainguardCompatIdentities?: string[];
+        chainguardCompatNamespaces?: string[];
         watchNamespace?: string[];
         minRefreshDelay: number;
         webhookBindAddress: string;

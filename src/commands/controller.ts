@@ -29,6 +29,10 @@ export interface ControllerCommandOptions extends GlobalOptions {
   chainguardIssuer?: string;
   /** `[namespace/]name` of the service account whose token is exchanged; default regcred's own. */
   chainguardServiceAccount?: string;
+  /** Identities --chainguard-compat may mint for ("*": any); required with it. */
+  chainguardCompatIdentities?: string[];
+  /** Namespaces whose annotated Secrets --chainguard-compat fills; none: every namespace. */
+  chainguardCompatNamespaces?: string[];
   /** Namespaced mode: only RegistryCredentials in these namespaces. */
   watchNamespace?: string[];
   /** --min-refresh-delay in ms (default 30 s). */
@@ -98,6 +102,11 @@ async function startWebhook(
   return { server, certificates };
 }
 
+/** A repeatable flag whose values may also be comma-separated. */
+function listFlag(values: readonly string[] | undefined): string[] {
+  return [...new Set((values ?? []).flatMap((v) => v.split(',')).map((v) => v.trim()).filter(Boolean))];
+}
+
 /** The service account this process runs as, from its in-cluster token; undefined outside a Pod. */
 function ownServiceAccount(): { namespace: string; name: string } | undefined {
   try {
@@ -125,11 +134,15 @@ function chainguardCompat(kubeConfig: KubeConfig, opts: ControllerCommandOptions
     rule: 'chainguard compatibility mode mints tokens for its configured service account only',
   });
   const issuer = opts.chainguardIssuer ?? DEFAULT_CHAINGUARD_ISSUER;
-  log.info({ issuer, serviceAccount: `${serviceAccount.namespace}/${serviceAccount.name}` }, 'chainguard compatibility mode enabled');
+  const identities = listFlag(opts.chainguardCompatIdentities);
+  const namespaces = listFlag(opts.chainguardCompatNamespaces);
+  log.info({ issuer, serviceAccount: `${serviceAccount.namespace}/${serviceAccount.name}`, identities, namespaces: namespaces.length ? namespaces : 'all' }, 'chainguard compatibility mode enabled');
   return new ChainguardCompat({
     kubeConfig,
     log,
     events,
+    identities,
+    namespaces,
     mint: (identity) =>
       exchangeChainguardToken({ identity, issuer, serviceAccount }, { tokenRequest, fetch: globalThis.fetch, now: () => new Date(), log }),
   });
@@ -154,6 +167,11 @@ export async function runController(opts: ControllerCommandOptions, output: Outp
   const watchNamespaces = opts.watchNamespace?.length ? [...new Set(opts.watchNamespace)] : undefined;
   if (watchNamespaces && opts.chainguardCompat) {
     output.err('error: --chainguard-compat watches Secrets cluster-wide and cannot be combined with --watch-namespace');
+    return EXIT_INVALID;
+  }
+  if (opts.chainguardCompat && listFlag(opts.chainguardCompatIdentities).length === 0) {
+    // Whoever can create a Secret could otherwise name any identity that trusts regcred.
+    output.err('error: --chainguard-compat needs --chainguard-compat-identities: the Chainguard identities it may mint tokens for ("*" for any)');
     return EXIT_INVALID;
   }
   const controller = new Controller({ kubeConfig, namespace: opts.namespace, allowCrossNamespaceRefs: opts.allowCrossNamespaceRefs, log, metrics, events, watchNamespaces, ...(opts.minRefreshDelay !== undefined ? { minRefreshDelayMs: opts.minRefreshDelay } : {}) });
