@@ -1,6 +1,7 @@
 import { CoreV1Api, type KubeConfig, type V1Secret } from '@kubernetes/client-node';
 import { buildDockerConfigJson } from '../dockerconfig.js';
 import { errorMessage, RegcredError } from '../errors.js';
+import { withSecretOwner } from '../redact.js';
 import type { Logger } from '../log.js';
 import type { Credential } from '../providers/types.js';
 import { statusCode, withApiRetry } from '../kube/client.js';
@@ -194,7 +195,8 @@ export class ChainguardCompat {
       this.opts.events?.record(secretTarget(secret), 'Warning', token.lastError?.code ?? 'ProviderError', `chainguard identity ${identity}: ${token.lastError?.message ?? 'no token yet'}`);
       return { requeueAfterMs: retryIn };
     }
-    const config = buildDockerConfigJson([token.credential]);
+    const credential = token.credential;
+    const config = withSecretOwner(`chainguard-compat/${identity}`, () => buildDockerConfigJson([credential]));
     const encoded = Buffer.from(config).toString('base64');
     const expiresAt = token.credential.expiresAt?.toISOString();
     const upToDate = secret.data?.[DOCKERCONFIGJSON_KEY] === encoded && secret.metadata?.annotations?.[ANNOTATION_EXPIRES_AT] === expiresAt;
@@ -261,7 +263,8 @@ export class ChainguardCompat {
   private async refresh(identity: string, entry: IdentityToken): Promise<void> {
     const now = this.clock.now();
     try {
-      const credential = await this.opts.mint(identity);
+      // The token is the identity's own in the scrubber (redact.ts), whoever else registers values.
+      const credential = await withSecretOwner(`chainguard-compat/${identity}`, () => this.opts.mint(identity));
       entry.credential = credential;
       entry.mintedAt = now;
       entry.failures = 0;
