@@ -115,7 +115,10 @@ interface ReadLimits {
   take(n: number): boolean;
 }
 
-/** Reads the body within the limits; returns it with the number of budget bytes it holds (to give back). */
+/** The client went away before sending its whole request: nothing to answer. */
+class ClientGone extends Error {}
+
+/** Reads the body within the limits; `held.bytes` counts the budget bytes taken (the caller gives them back). */
 function readBody(req: IncomingMessage, limits: ReadLimits, held: { bytes: number }): Promise<string> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
@@ -142,7 +145,8 @@ function readBody(req: IncomingMessage, limits: ReadLimits, held: { bytes: numbe
       clearTimeout(timer);
       resolve(Buffer.concat(chunks).toString('utf8'));
     });
-    req.on('error', (err) => fail(err));
+    req.on('error', () => fail(new ClientGone()));
+    req.on('close', () => fail(new ClientGone()));
   });
 }
 
@@ -282,7 +286,7 @@ export async function startWebhookServer(opts: WebhookServerOptions): Promise<We
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const path = (req.url ?? '').split('?')[0];
     const kind = path === POD_PATH ? 'Pod' : path === SERVICE_ACCOUNT_PATH ? 'ServiceAccount' : undefined;
-    if (req.method !== 'POST' || !kind) return reply(res, 404, { message: 'not found' }, { Connection: 'close' });
+    if (req.method !== 'POST' || !kind) return reply(res, 404, { message: 'not found' });
     const declared = Number(req.headers['content-length'] ?? 0);
     if (declared > maxBodyBytes) return refused(req, res, new Refusal(413, 'too_large', `request body over ${maxBodyBytes} bytes`));
     if (inFlight >= maxInFlight) return refused(req, res, new Refusal(429, 'throttled', `${maxInFlight} admission requests in flight`));
@@ -300,6 +304,7 @@ export async function startWebhookServer(opts: WebhookServerOptions): Promise<We
         review = JSON.parse(text) as typeof review;
       } catch (err) {
         if (err instanceof Refusal) return refused(req, res, err);
+        if (err instanceof ClientGone) return;
         opts.onAdmission?.('error');
         return reply(res, 400, { message: `invalid AdmissionReview: ${errorMessage(err)}` });
       }

@@ -167,6 +167,21 @@ test('a sender too slow to finish within the read timeout: 408, and its slot is 
   assert.equal((await post(port)).status, 200);
 });
 
+test('a client that disconnects mid-body frees its slot at once, nothing counted', async () => {
+  const port = await serve({ maxInFlight: 1 });
+  results.length = 0;
+  const req = request({ host: '127.0.0.1', port, path: '/mutate-v1-pod', method: 'POST', rejectUnauthorized: false, agent: false, headers: { 'Content-Length': 1000 } });
+  req.on('error', () => undefined);
+  req.write('{"partial":');
+  await new Promise((r) => setTimeout(r, 200));
+  req.destroy();
+  await new Promise((r) => setTimeout(r, 200));
+  const t0 = Date.now();
+  assert.equal((await post(port)).status, 200);
+  assert.ok(Date.now() - t0 < 2000);
+  assert.deepEqual(results, ['patched']);
+});
+
 test('other paths and methods: 404, nothing counted', async () => {
   const port = await serve();
   results.length = 0;
