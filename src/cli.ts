@@ -155,6 +155,8 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .option('--chainguard-compat', 'also fill dockerconfigjson Secrets annotated pull-secret-updater.chainguard.dev/identity=<UID> (as chainguard-dev/pull-secret-updater did)', false)
     .option('--chainguard-issuer <url>', 'the Chainguard issuer for --chainguard-compat', 'https://issuer.enforce.dev')
     .option('--chainguard-service-account <[namespace/]name>', 'the service account whose token --chainguard-compat exchanges (default: the one regcred runs as, else "regcred")')
+    .option('--chainguard-compat-identities <uid>', 'a Chainguard identity --chainguard-compat may mint tokens for (repeatable or comma-separated; required with it; "*" for any)', collect)
+    .option('--chainguard-compat-namespaces <namespace>', 'only fill annotated Secrets in this namespace (repeatable or comma-separated; default every namespace)', collect)
     .option('--webhook-bind-address <addr>', 'serve the mutating admission webhook (HTTPS) here, e.g. ":9443"; "0" disables', '0')
     .option('--webhook-cert-dir <dir>', 'serve tls.crt/tls.key from this directory (e.g. cert-manager\'s Secret, mounted), re-read on change; default: regcred makes and renews its own')
     .option('--webhook-secret-name <name>', 'the Secret (in --namespace) where regcred keeps its own webhook CA and certificate', 'regcred-webhook-tls')
@@ -163,6 +165,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .option('--webhook-host <host>', 'a DNS name or IP for the certificate instead of the Service\'s (repeatable)', collect)
     .option('--webhook-cert-validity <duration>', 'lifetime of the serving certificate regcred issues (renewed at 2/3)', durationMs, 365 * 24 * 3600_000)
     .option('--webhook-ca-validity <duration>', 'lifetime of the CA regcred creates (renewed at 2/3, the old one trusted until it expires)', durationMs, 10 * 365 * 24 * 3600_000)
+    .option('--webhook-max-in-flight <n>', 'admission requests the webhook handles at once; more are answered 429 (the API server then applies the failurePolicy)', positiveInt, 16)
     .option('--api-audience <audience>', 'an audience the API server accepts (its --api-audiences), refused for RegistryCredentials\' service-account tokens; the issuer and in-cluster names are always refused (repeatable)', collect)
     .option('--allowed-cidr <cidr>', 'addresses ClusterRegistryCredentials may connect to although always refused otherwise (loopback, link-local, metadata): e.g. a broker on the node (repeatable)', collect)
     .option('--mint-timeout <duration>', 'deadline of each mint; a provider call running well past it makes /healthz fail', durationMs, 60_000);
@@ -177,6 +180,8 @@ export function buildProgram(setExit: (code: number) => void): Command {
         chainguardCompat: boolean;
         chainguardIssuer: string;
         chainguardServiceAccount?: string;
+        chainguardCompatIdentities?: string[];
+        chainguardCompatNamespaces?: string[];
         watchNamespace?: string[];
         minRefreshDelay: number;
         webhookBindAddress: string;
@@ -187,6 +192,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
         webhookHost?: string[];
         webhookCertValidity: number;
         webhookCaValidity: number;
+        webhookMaxInFlight: number;
         apiAudience?: string[];
         allowedCidr?: string[];
         mintTimeout: number;

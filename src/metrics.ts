@@ -92,7 +92,7 @@ export function createMetrics(): Metrics {
   });
   const webhookAdmissions = new Counter({
     name: 'regcred_webhook_admissions_total',
-    help: 'Pods the admission webhook answered for, by result (patched: imagePullSecrets added; unchanged; error: admitted unchanged after an error).',
+    help: 'Requests the admission webhook answered, by result (patched: imagePullSecrets added; unchanged; error: admitted unchanged after an error; refused before reading: too_large 413, throttled 429, timeout 408).',
     labelNames: ['result'] as const,
     registers,
   });

@@ -31,6 +31,10 @@ export interface ControllerCommandOptions extends GlobalOptions {
   chainguardIssuer?: string;
   /** `[namespace/]name` of the service account whose token is exchanged; default regcred's own. */
   chainguardServiceAccount?: string;
+  /** Identities --chainguard-compat may mint for ("*": any); required with it. */
+  chainguardCompatIdentities?: string[];
+  /** Namespaces whose annotated Secrets --chainguard-compat fills; none: every namespace. */
+  chainguardCompatNamespaces?: string[];
   /** Namespaced mode: only RegistryCredentials in these namespaces. */
   watchNamespace?: string[];
   /** --min-refresh-delay in ms (default 30 s). */
@@ -52,6 +56,8 @@ export interface ControllerCommandOptions extends GlobalOptions {
   /** Audiences the API server accepts besides its issuer and the in-cluster names. */
   apiAudience?: string[];
   mintTimeout?: number;
+  /** Admission requests handled at once; more are answered 429 (default 16). */
+  webhookMaxInFlight?: number;
 }
 
 export const DEFAULT_WEBHOOK_SECRET = 'regcred-webhook-tls';
@@ -98,9 +104,15 @@ async function startWebhook(
       candidatesFor: (namespace, signal) => controller.admissionCandidates(namespace, signal),
       ensureSecret: (candidate, namespace, signal) => controller.admissionEnsureSecret(candidate, namespace, signal),
     },
+    ...(opts.webhookMaxInFlight !== undefined ? { maxInFlight: opts.webhookMaxInFlight } : {}),
     onAdmission: (result) => metrics.webhookAdmissions.inc({ result }),
   });
   return { server, certificates };
+}
+
+/** A repeatable flag whose values may also be comma-separated. */
+function listFlag(values: readonly string[] | undefined): string[] {
+  return [...new Set((values ?? []).flatMap((v) => v.split(',')).map((v) => v.trim()).filter(Boolean))];
 }
 
 /** The service account this process runs as, from its in-cluster token; undefined outside a Pod. */
@@ -130,11 +142,15 @@ function chainguardCompat(kubeConfig: KubeConfig, opts: ControllerCommandOptions
     rule: 'chainguard compatibility mode mints tokens for its configured service account only',
   });
   const issuer = opts.chainguardIssuer ?? DEFAULT_CHAINGUARD_ISSUER;
-  log.info({ issuer, serviceAccount: `${serviceAccount.namespace}/${serviceAccount.name}` }, 'chainguard compatibility mode enabled');
+  const identities = listFlag(opts.chainguardCompatIdentities);
+  const namespaces = listFlag(opts.chainguardCompatNamespaces);
+  log.info({ issuer, serviceAccount: `${serviceAccount.namespace}/${serviceAccount.name}`, identities, namespaces: namespaces.length ? namespaces : 'all' }, 'chainguard compatibility mode enabled');
   return new ChainguardCompat({
     kubeConfig,
     log,
     events,
+    identities,
+    namespaces,
     mint: (identity) =>
       exchangeChainguardToken({ identity, issuer, serviceAccount }, { tokenRequest, fetch: globalThis.fetch, now: () => new Date(), log }),
   });
@@ -159,6 +175,11 @@ export async function runController(opts: ControllerCommandOptions, output: Outp
   const watchNamespaces = opts.watchNamespace?.length ? [...new Set(opts.watchNamespace)] : undefined;
   if (watchNamespaces && opts.chainguardCompat) {
     output.err('error: --chainguard-compat watches Secrets cluster-wide and cannot be combined with --watch-namespace');
+    return EXIT_INVALID;
+  }
+  if (opts.chainguardCompat && listFlag(opts.chainguardCompatIdentities).length === 0) {
+    // Whoever can create a Secret could otherwise name any identity that trusts regcred.
+    output.err('error: --chainguard-compat needs --chainguard-compat-identities: the Chainguard identities it may mint tokens for ("*" for any)');
     return EXIT_INVALID;
   }
   const controller = new Controller({

@@ -1,6 +1,7 @@
 import { CoreV1Api, type KubeConfig, type V1Secret } from '@kubernetes/client-node';
 import { buildDockerConfigJson } from '../dockerconfig.js';
 import { errorMessage, RegcredError } from '../errors.js';
+import { withSecretOwner } from '../redact.js';
 import type { Logger } from '../log.js';
 import type { Credential } from '../providers/types.js';
 import { statusCode, withApiRetry } from '../kube/client.js';
@@ -25,14 +26,32 @@ import { planRefresh } from './scheduler.js';
 //    no write when nothing changed, and an `regcred.dev/expires-at` annotation to see the expiry.
 // The Secret stays the user's: no regcred labels (the main controller never adopts or deletes it),
 // other keys and metadata untouched.
+//
+// Who may have a token minted: anyone who can create a Secret could name any identity that trusts
+// regcred's service account, so an identity is served only when it is allowlisted
+// (--chainguard-compat-identities; "*" for any, the original's behaviour), and a Secret only in the
+// allowlisted namespaces (--chainguard-compat-namespaces; none given: every namespace, the
+// identity allowlist then being the guard). A refused Secret is left untouched, with a Warning
+// Event saying why. At most maxIdentities identities hold a token at once (identities no Secret
+// names any more are dropped first); a new one beyond that is refused the same way.
 
 export const CHAINGUARD_IDENTITY_ANNOTATION = 'pull-secret-updater.chainguard.dev/identity';
+/** Identities holding a token at once, by default. */
+export const DEFAULT_MAX_IDENTITIES = 1000;
+/** In an identity allowlist: any identity. */
+export const ANY_IDENTITY = '*';
 
 export interface ChainguardCompatOptions {
   kubeConfig: KubeConfig;
   log: Logger;
   /** Exchanges for one identity (providers/chainguard.ts exchangeChainguardToken, bound to the issuer and service account). */
   mint(identity: string): Promise<Credential>;
+  /** The identities tokens may be minted for; "*" allows any. Empty or absent: none. */
+  identities?: readonly string[];
+  /** The namespaces whose Secrets are filled; empty or absent: every namespace. */
+  namespaces?: readonly string[];
+  /** Identities holding a token at once (default DEFAULT_MAX_IDENTITIES). */
+  maxIdentities?: number;
   events?: EventRecorder | undefined;
   clock?: Clock;
   /** Never refresh sooner than this after a mint (default 30 s). */
@@ -52,11 +71,44 @@ interface IdentityToken {
   inflight?: Promise<void>;
 }
 
-/** Keeps only what this loop needs of Secrets it does not act on: no data of unannotated Secrets in memory. */
-function slim(secret: V1Secret): V1Secret {
-  const { managedFields: _drop, ...metadata } = secret.metadata ?? {};
-  if (metadata.annotations?.[CHAINGUARD_IDENTITY_ANNOTATION] !== undefined) return { ...secret, metadata };
-  return { apiVersion: secret.apiVersion, kind: secret.kind, type: secret.type, metadata: { name: metadata.name, namespace: metadata.namespace, resourceVersion: metadata.resourceVersion, uid: metadata.uid } };
+/**
+ * Keeps only what this loop needs of Secrets it does not act on: no data of unannotated Secrets,
+ * nor of Secrets in namespaces it does not serve, in memory (the annotation is kept, for the event).
+ */
+function slimmer(namespaceAllowed: (ns: string | undefined) => boolean) {
+  return (secret: V1Secret): V1Secret => {
+    const { managedFields: _drop, ...metadata } = secret.metadata ?? {};
+    const identity = metadata.annotations?.[CHAINGUARD_IDENTITY_ANNOTATION];
+    if (identity !== undefined && namespaceAllowed(metadata.namespace)) return { ...secret, metadata };
+    return {
+      apiVersion: secret.apiVersion,
+      kind: secret.kind,
+      type: secret.type,
+      metadata: {
+        name: metadata.name,
+        namespace: metadata.namespace,
+        resourceVersion: metadata.resourceVersion,
+        uid: metadata.uid,
+        ...(identity !== undefined ? { annotations: { [CHAINGUARD_IDENTITY_ANNOTATION]: identity } } : {}),
+      },
+    };
+  };
+}
+
+/** Why a Secret is not served, or undefined when it is. */
+export function refusal(
+  namespace: string,
+  identity: string,
+  allow: { namespaces?: readonly string[] | undefined; identities?: readonly string[] | undefined },
+): { reason: string; message: string } | undefined {
+  if (allow.namespaces?.length && !allow.namespaces.includes(namespace)) {
+    return { reason: 'NamespaceNotAllowed', message: `chainguard compatibility mode does not serve namespace ${namespace} (not in --chainguard-compat-namespaces); nothing minted for identity ${identity}` };
+  }
+  const ids = allow.identities ?? [];
+  if (!ids.includes(ANY_IDENTITY) && !ids.includes(identity)) {
+    return { reason: 'IdentityNotAllowed', message: `chainguard identity ${identity} is not in --chainguard-compat-identities; nothing minted` };
+  }
+  return undefined;
 }
 
 export class ChainguardCompat {
@@ -70,6 +122,7 @@ export class ChainguardCompat {
     this.core = opts.kubeConfig.makeApiClient(CoreV1Api);
     this.clock = opts.clock ?? realClock;
     const fieldSelector = `type=${DOCKERCONFIGJSON_TYPE}`;
+    const served = opts.namespaces?.length ? new Set(opts.namespaces) : undefined;
     this.informer = new Informer<V1Secret>({
       kubeConfig: opts.kubeConfig,
       log: opts.log,
@@ -79,7 +132,7 @@ export class ChainguardCompat {
       watchPath: '/api/v1/secrets',
       watchParams: { fieldSelector },
       list: (p) => this.core.listSecretForAllNamespaces({ ...p, fieldSelector }),
-      transform: slim,
+      transform: slimmer((ns) => !served || (ns !== undefined && served.has(ns))),
     });
     this.queue = new WorkQueue({ handler: (key) => this.reconcile(key), workers: 2, clock: this.clock, log: opts.log });
     this.informer.on((event, secret, old) => {
@@ -119,14 +172,31 @@ export class ChainguardCompat {
     if (!secret || identity === undefined) return {};
     const namespace = secret.metadata!.namespace!;
     const name = secret.metadata!.name!;
-    const token = await this.tokenFor(identity);
+    const refused = refusal(namespace, identity, this.opts);
+    if (refused) {
+      // Left exactly as it is; served again only if it changes (another identity, say) or after a restart with other flags.
+      this.opts.log.info({ secret: key, identity, reason: refused.reason }, 'chainguard compat: Secret not served');
+      this.opts.events?.record(secretTarget(secret), 'Warning', refused.reason, refused.message);
+      return {};
+    }
+    const held = this.tokenFor(identity);
+    if (!held) {
+      const max = this.opts.maxIdentities ?? DEFAULT_MAX_IDENTITIES;
+      this.opts.log.warn({ secret: key, identity, maxIdentities: max }, 'chainguard compat: too many identities; not minting for a new one');
+      this.opts.events?.record(secretTarget(secret), 'Warning', 'TooManyIdentities', `chainguard compatibility mode already holds tokens for ${max} identities; nothing minted for identity ${identity}`);
+      // Another identity may be dropped by then (its Secrets deleted).
+      return { requeueAfterMs: this.opts.retryMaxMs ?? 300_000 };
+    }
+    await held.ready;
+    const token = held.entry;
     const now = this.clock.now();
     if (!token.credential) {
       const retryIn = Math.max(0, token.refreshAt - now);
       this.opts.events?.record(secretTarget(secret), 'Warning', token.lastError?.code ?? 'ProviderError', `chainguard identity ${identity}: ${token.lastError?.message ?? 'no token yet'}`);
       return { requeueAfterMs: retryIn };
     }
-    const config = buildDockerConfigJson([token.credential]);
+    const credential = token.credential;
+    const config = withSecretOwner(`chainguard-compat/${identity}`, () => buildDockerConfigJson([credential]));
     const encoded = Buffer.from(config).toString('base64');
     const expiresAt = token.credential.expiresAt?.toISOString();
     const upToDate = secret.data?.[DOCKERCONFIGJSON_KEY] === encoded && secret.metadata?.annotations?.[ANNOTATION_EXPIRES_AT] === expiresAt;
@@ -153,10 +223,16 @@ export class ChainguardCompat {
     return { requeueAfterMs: Math.max(0, token.refreshAt - now) };
   }
 
-  /** The identity's token, exchanging first when there is none or it is due (once for all Secrets). */
-  private async tokenFor(identity: string): Promise<IdentityToken> {
+  /**
+   * The identity's token (`ready` once exchanged, when there was none or it was due; once for all
+   * Secrets), or undefined when the identity is new and maxIdentities are held already.
+   */
+  private tokenFor(identity: string): { entry: IdentityToken; ready: Promise<void> } | undefined {
     let entry = this.tokens.get(identity);
     if (!entry) {
+      const max = this.opts.maxIdentities ?? DEFAULT_MAX_IDENTITIES;
+      if (this.tokens.size >= max) this.dropUnusedIdentities();
+      if (this.tokens.size >= max) return undefined;
       entry = { refreshAt: 0, failures: 0 };
       this.tokens.set(identity, entry);
     }
@@ -166,14 +242,29 @@ export class ChainguardCompat {
         current.inflight = undefined;
       });
     }
-    if (current.inflight) await current.inflight;
-    return current;
+    return { entry: current, ready: current.inflight ?? Promise.resolve() };
+  }
+
+  /** Forgets the tokens of identities that no served Secret names any more. */
+  private dropUnusedIdentities(): void {
+    const named = new Set<string>();
+    for (const s of this.informer.list()) {
+      const identity = identityOf(s);
+      if (identity !== undefined && !refusal(s.metadata?.namespace ?? '', identity, this.opts)) named.add(identity);
+    }
+    for (const [identity, entry] of this.tokens) if (!named.has(identity) && !entry.inflight) this.tokens.delete(identity);
+  }
+
+  /** Identities holding a token (or waiting for one). */
+  identityCount(): number {
+    return this.tokens.size;
   }
 
   private async refresh(identity: string, entry: IdentityToken): Promise<void> {
     const now = this.clock.now();
     try {
-      const credential = await this.opts.mint(identity);
+      // The token is the identity's own in the scrubber (redact.ts), whoever else registers values.
+      const credential = await withSecretOwner(`chainguard-compat/${identity}`, () => this.opts.mint(identity));
       entry.credential = credential;
       entry.mintedAt = now;
       entry.failures = 0;

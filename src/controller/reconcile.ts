@@ -2,6 +2,7 @@ import type { CoreV1Api, V1Secret, V1ServiceAccount } from '@kubernetes/client-n
 import { objectRef, type CredentialObject } from '../config/schema.js';
 import { buildDockerConfigJson, earliestExpiry } from '../dockerconfig.js';
 import { RegcredError, errorMessage } from '../errors.js';
+import { withSecretOwner } from '../redact.js';
 import type { Logger } from '../log.js';
 import { providerRegistry } from '../providers/registry.js';
 import type { Credential, ProviderDefinition, ProviderDeps } from '../providers/types.js';
@@ -32,6 +33,12 @@ export async function mintCredential(
 ): Promise<MintedCredential> {
   const def = registry.get(obj.spec.provider.key);
   if (!def) throw new RegcredError('InvalidSpec', `unknown provider "${obj.spec.provider.key}"`);
+  // Every value read or minted for this credential is registered with the scrubber as its own
+  // (redact.ts): however many its source holds, they never push out another credential's.
+  return withSecretOwner(objectRef(obj), () => mint(def, obj, deps, signal));
+}
+
+async function mint(def: ProviderDefinition<unknown>, obj: CredentialObject, deps: ProviderDeps, signal: AbortSignal | undefined): Promise<MintedCredential> {
   const provider = def.create(obj.spec.provider.config, deps);
   const credentials = await provider.mint(signal);
   if (credentials.length === 0) throw new RegcredError('ProviderError', `provider ${def.key} returned no credentials`, true);

@@ -2,6 +2,8 @@
 // outcome. Conditions keep their lastTransitionTime while their status does not change, so a
 // status that did not change is equal to the previous one and is not written.
 
+import { scrub } from '../redact.js';
+
 export interface Condition {
   type: 'Ready' | 'Degraded';
   status: 'True' | 'False' | 'Unknown';
@@ -34,8 +36,10 @@ export const MAX_FAILURES = 20;
 /** Messages are bounded: the API server refuses a condition message over 32 KiB. */
 export const MAX_MESSAGE = 1024;
 
+/** Scrubbed of every registered secret first (a provider's error can echo one), then clipped. */
 function clip(text: string, max = MAX_MESSAGE): string {
-  return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
+  const clean = scrub(text);
+  return clean.length <= max ? clean : `${clean.slice(0, max - 1)}…`;
 }
 
 export const Reasons = {

@@ -13,8 +13,35 @@ import type { CertificateSource } from './tls.js';
 
 export const POD_PATH = '/mutate-v1-pod';
 export const SERVICE_ACCOUNT_PATH = '/mutate-v1-serviceaccount';
-/** The API server sends at most 3 MiB objects; leave room for the review around it. */
-const MAX_BODY_BYTES = 8 * 1024 * 1024;
+/**
+ * The largest AdmissionReview accepted. The API server refuses request bodies over 3 MiB
+ * (apiserver's MaxRequestBodyBytes), so the Pod or ServiceAccount it sends for review is at most
+ * that as JSON (neither kind has binary fields that JSON would grow), plus what the API server adds
+ * before admission (managedFields, defaults) and the review around it (uid, kind, userInfo, options:
+ * a few KiB). 512 KiB covers that. Anything larger is not from the API server: it is refused with
+ * 413 without being read into memory (and an oversized object from the API server would only go
+ * unmutated, failurePolicy Ignore).
+ */
+export const MAX_BODY_BYTES = 3 * 1024 * 1024 + 512 * 1024;
+/** Admission requests handled at once (--webhook-max-in-flight); more are answered 429. */
+export const DEFAULT_MAX_IN_FLIGHT = 16;
+/**
+ * Request bytes held in memory across all requests at once. Real reviews are a few KiB; this stops
+ * a handful of maximal bodies (each a string and its parsed object several times its size on the
+ * heap) from filling the controller's small heap. Beyond it: 429.
+ */
+export const DEFAULT_MAX_BUFFERED_BYTES = 16 * 1024 * 1024;
+/**
+ * Time allowed to receive a whole request, headers and body (the API server gives up after the
+ * configuration's timeoutSeconds, at most 30 s, default 5 s here). A slow sender is answered 408.
+ */
+export const DEFAULT_READ_TIMEOUT_MS = 10_000;
+/** After refusing a request, its unread rest is discarded (not kept) this long and this much at most, then the connection is closed. */
+const DRAIN_MS = 2_000;
+const DRAIN_BYTES = 8 * 1024 * 1024;
+
+/** What the webhook answered, for regcred_webhook_admissions_total{result}. */
+export type AdmissionResult = 'patched' | 'unchanged' | 'error' | 'too_large' | 'throttled' | 'timeout';
 
 export interface NamespaceCandidates {
   candidates: PullSecretCandidate[];
@@ -37,7 +64,15 @@ export interface WebhookServerOptions {
   log: Logger;
   /** Time allowed for writing missing Secrets before answering anyway (the reference is added regardless). */
   budgetMs?: number;
-  onAdmission?: (result: 'patched' | 'unchanged' | 'error') => void;
+  /** Requests handled at once; default DEFAULT_MAX_IN_FLIGHT. */
+  maxInFlight?: number;
+  /** Largest request body; default MAX_BODY_BYTES. */
+  maxBodyBytes?: number;
+  /** Request bytes held in memory across requests; default DEFAULT_MAX_BUFFERED_BYTES. */
+  maxBufferedBytes?: number;
+  /** Time to receive a whole request; default DEFAULT_READ_TIMEOUT_MS. */
+  readTimeoutMs?: number;
+  onAdmission?: (result: AdmissionResult) => void;
 }
 
 interface AdmissionRequest {
@@ -62,28 +97,98 @@ export interface WebhookServer {
   close(): Promise<void>;
 }
 
-function readBody(req: IncomingMessage): Promise<string> {
+/** A request refused before it is decided: its HTTP status and the metric's result. */
+class Refusal extends Error {
+  constructor(
+    readonly status: 413 | 429 | 408,
+    readonly result: 'too_large' | 'throttled' | 'timeout',
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+interface ReadLimits {
+  maxBytes: number;
+  timeoutMs: number;
+  /** Reserves bytes of the shared in-memory budget; false when it is spent. */
+  take(n: number): boolean;
+}
+
+/** The client went away before sending its whole request: nothing to answer. */
+class ClientGone extends Error {}
+
+/** Reads the body within the limits; `held.bytes` counts the budget bytes taken (the caller gives them back). */
+function readBody(req: IncomingMessage, limits: ReadLimits, held: { bytes: number }): Promise<string> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (c: Buffer) => {
-      size += c.length;
-      if (size > MAX_BODY_BYTES) {
-        reject(new Error(`request body over ${MAX_BODY_BYTES} bytes`));
-        req.destroy();
-        return;
-      }
+    let settled = false;
+    const fail = (err: Error) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      chunks.length = 0;
+      req.removeListener('data', onData);
+      reject(err);
+    };
+    const timer = setTimeout(() => fail(new Refusal(408, 'timeout', `request not received within ${limits.timeoutMs} ms`)), limits.timeoutMs);
+    const onData = (c: Buffer) => {
+      if (held.bytes + c.length > limits.maxBytes) return fail(new Refusal(413, 'too_large', `request body over ${limits.maxBytes} bytes`));
+      if (!limits.take(c.length)) return fail(new Refusal(429, 'throttled', 'too many request bytes in flight'));
+      held.bytes += c.length;
       chunks.push(c);
+    };
+    req.on('data', onData);
+    req.on('end', () => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      resolve(Buffer.concat(chunks).toString('utf8'));
     });
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    req.on('error', reject);
+    req.on('error', () => fail(new ClientGone()));
+    req.on('close', () => fail(new ClientGone()));
   });
 }
 
-function reply(res: ServerResponse, status: number, body: unknown): void {
+function reply(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
   const text = JSON.stringify(body);
-  res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text) });
+  res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text), ...headers });
   res.end(text);
+}
+
+/**
+ * Answers a refused request. Whatever the client still sends is discarded as it arrives, never
+ * kept, so that it reads the answer instead of seeing its upload fail (closing at once makes the
+ * client's next write fail, often before it has read the status); but for DRAIN_MS and
+ * DRAIN_BYTES at most, after which the connection is closed.
+ */
+function refuse(req: IncomingMessage, res: ServerResponse, refusal: Refusal): void {
+  if (res.headersSent) {
+    req.destroy();
+    return;
+  }
+  reply(res, refusal.status, { message: refusal.message }, refusal.status === 429 ? { 'Retry-After': '1' } : {});
+  if (req.complete) return;
+  let discarded = 0;
+  const stop = () => {
+    clearTimeout(timer);
+    req.removeListener('data', count);
+  };
+  const count = (c: Buffer) => {
+    discarded += c.length;
+    if (discarded > DRAIN_BYTES) {
+      stop();
+      req.destroy();
+    }
+  };
+  const timer = setTimeout(() => {
+    stop();
+    req.destroy();
+  }, DRAIN_MS);
+  timer.unref();
+  req.on('data', count);
+  req.once('end', stop);
+  req.once('close', stop);
 }
 
 /**
@@ -143,28 +248,74 @@ export async function admit(
 export async function startWebhookServer(opts: WebhookServerOptions): Promise<WebhookServer> {
   const initial = opts.certificates.current();
   if (!initial) throw new Error('no serving certificate yet');
-  const server: Server = createServer({ cert: initial.certPem, key: initial.keyPem, minVersion: 'TLSv1.2' }, (req, res) => {
-    void handle(req, res);
-  });
+  const maxInFlight = opts.maxInFlight ?? DEFAULT_MAX_IN_FLIGHT;
+  const maxBodyBytes = opts.maxBodyBytes ?? MAX_BODY_BYTES;
+  const maxBufferedBytes = opts.maxBufferedBytes ?? DEFAULT_MAX_BUFFERED_BYTES;
+  const readTimeoutMs = opts.readTimeoutMs ?? DEFAULT_READ_TIMEOUT_MS;
+  let inFlight = 0;
+  let buffered = 0;
+  const server: Server = createServer(
+    {
+      cert: initial.certPem,
+      key: initial.keyPem,
+      minVersion: 'TLSv1.2',
+      // Slow senders: the TLS handshake and the headers within the read timeout too (the body's
+      // own timer, in readBody, answers 408 and is counted); requestTimeout is the backstop.
+      handshakeTimeout: readTimeoutMs,
+      headersTimeout: readTimeoutMs,
+      requestTimeout: readTimeoutMs + 5_000,
+      connectionsCheckingInterval: Math.min(1_000, readTimeoutMs),
+    },
+    (req, res) => {
+      void handle(req, res);
+    },
+  );
   opts.certificates.onChange((m) => {
     server.setSecureContext({ cert: m.certPem, key: m.keyPem, minVersion: 'TLSv1.2' });
     opts.log.info({}, 'webhook: serving the renewed certificate');
   });
 
+  let refusalsLogged = 0;
+  function refused(req: IncomingMessage, res: ServerResponse, refusal: Refusal): void {
+    opts.onAdmission?.(refusal.result);
+    // Logged, but not one line per request of a flood: the metric counts them all.
+    if (refusalsLogged++ % 100 === 0) opts.log.warn({ status: refusal.status, reason: refusal.message, refusals: refusalsLogged }, 'webhook: request refused');
+    refuse(req, res, refusal);
+  }
+
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const path = (req.url ?? '').split('?')[0];
     const kind = path === POD_PATH ? 'Pod' : path === SERVICE_ACCOUNT_PATH ? 'ServiceAccount' : undefined;
     if (req.method !== 'POST' || !kind) return reply(res, 404, { message: 'not found' });
-    let review: { apiVersion?: string; request?: AdmissionRequest };
+    const declared = Number(req.headers['content-length'] ?? 0);
+    if (declared > maxBodyBytes) return refused(req, res, new Refusal(413, 'too_large', `request body over ${maxBodyBytes} bytes`));
+    if (inFlight >= maxInFlight) return refused(req, res, new Refusal(429, 'throttled', `${maxInFlight} admission requests in flight`));
+    inFlight++;
+    const held = { bytes: 0 };
     try {
-      review = JSON.parse(await readBody(req)) as typeof review;
-    } catch (err) {
-      opts.onAdmission?.('error');
-      return reply(res, 400, { message: `invalid AdmissionReview: ${errorMessage(err)}` });
+      let review: { apiVersion?: string; request?: AdmissionRequest };
+      try {
+        const take = (n: number) => {
+          if (buffered + n > maxBufferedBytes) return false;
+          buffered += n;
+          return true;
+        };
+        const text = await readBody(req, { maxBytes: maxBodyBytes, timeoutMs: readTimeoutMs, take }, held);
+        review = JSON.parse(text) as typeof review;
+      } catch (err) {
+        if (err instanceof Refusal) return refused(req, res, err);
+        if (err instanceof ClientGone) return;
+        opts.onAdmission?.('error');
+        return reply(res, 400, { message: `invalid AdmissionReview: ${errorMessage(err)}` });
+      }
+      const { response, result } = await admit(review.request ?? {}, opts, kind);
+      opts.onAdmission?.(result);
+      reply(res, 200, { apiVersion: review.apiVersion ?? 'admission.k8s.io/v1', kind: 'AdmissionReview', response });
+    } finally {
+      // Held until answered: the parsed review lives as long as the request.
+      buffered -= held.bytes;
+      inFlight--;
     }
-    const { response, result } = await admit(review.request ?? {}, opts, kind);
-    opts.onAdmission?.(result);
-    reply(res, 200, { apiVersion: review.apiVersion ?? 'admission.k8s.io/v1', kind: 'AdmissionReview', response });
   }
 
   await new Promise<void>((resolve, reject) => {

@@ -1,9 +1,14 @@
 // `regcred controller --chainguard-compat` against a real API server and the Chainguard STS double
 // (which verifies the service-account tokens against the API server's JWKS): Secrets annotated the
-// way chainguard-dev's pull-secret-updater expects are filled without touching anything else.
+// way chainguard-dev's pull-secret-updater expects are filled without touching anything else, for
+// the allowlisted identities in the allowlisted namespaces only; at most maxIdentities at once.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { CoreV1Api, EventsV1Api, type V1Secret } from '@kubernetes/client-node';
+import { runCli } from '../harness/cli.js';
+import { capturingLogger } from '../harness/provider-tests.js';
+import { ChainguardCompat } from '../../src/controller/chainguard-compat.js';
+import { EventRecorder } from '../../src/kube/events.js';
 import { start, type ControlPlane } from '../harness/controlplane.js';
 import { installCrds } from '../harness/crds.js';
 import { secretOrUndefined } from '../harness/kube.js';
@@ -16,6 +21,7 @@ const ANNOTATION = 'pull-secret-updater.chainguard.dev/identity';
 const SUBJECT = 'system:serviceaccount:regcred-system:regcred';
 const ID_A = 'a1b2c3d4e5/0123456789abcdef';
 const ID_B = 'a1b2c3d4e5/fedcba9876543210';
+const ID_UNLISTED = 'a1b2c3d4e5/1111111111111111';
 
 let cp: ControlPlane;
 let core: CoreV1Api;
@@ -43,8 +49,8 @@ before(async () => {
   cp = await start();
   core = cp.kubeConfig.makeApiClient(CoreV1Api);
   await installCrds(cp.kubeConfig);
-  cg = await startChainguardDouble({ jwks: await apiServerJwks(cp), kubeIssuer: cp.issuer, identities: { [ID_A]: [SUBJECT], [ID_B]: [SUBJECT] } });
-  for (const ns of ['regcred-system', 'cg-1', 'cg-2']) await core.createNamespace({ body: { metadata: { name: ns } } });
+  cg = await startChainguardDouble({ jwks: await apiServerJwks(cp), kubeIssuer: cp.issuer, identities: { [ID_A]: [SUBJECT], [ID_B]: [SUBJECT], [ID_UNLISTED]: [SUBJECT] } });
+  for (const ns of ['regcred-system', 'cg-1', 'cg-2', 'cg-other']) await core.createNamespace({ body: { metadata: { name: ns } } });
   await core.createNamespacedServiceAccount({ namespace: 'regcred-system', body: { metadata: { name: 'regcred' } } });
   await core.createNamespacedSecret({ namespace: 'cg-1', body: emptyPullSecret('pull-secret', { [ANNOTATION]: ID_A }) });
   await core.createNamespacedSecret({ namespace: 'cg-2', body: emptyPullSecret('pull-secret', { [ANNOTATION]: ID_A }) });
@@ -52,8 +58,15 @@ before(async () => {
   await core.createNamespacedSecret({ namespace: 'cg-1', body: emptyPullSecret('not-annotated') });
   await core.createNamespacedSecret({ namespace: 'cg-1', body: emptyPullSecret('opaque', { [ANNOTATION]: ID_A }, 'Opaque') });
   await core.createNamespacedSecret({ namespace: 'cg-1', body: emptyPullSecret('unknown-identity', { [ANNOTATION]: 'a1b2c3d4e5/nobody' }) });
+  // Chainguard would issue for it, but it is not allowlisted; and an allowlisted one outside the namespaces.
+  await core.createNamespacedSecret({ namespace: 'cg-1', body: emptyPullSecret('unlisted-identity', { [ANNOTATION]: ID_UNLISTED }) });
+  await core.createNamespacedSecret({ namespace: 'cg-other', body: emptyPullSecret('pull-secret', { [ANNOTATION]: ID_A }) });
   ctl = spawnController(cp.kubeconfigPath, {
-    args: ['--log-format', 'json', '--chainguard-compat', '--chainguard-issuer', cg.url, '--chainguard-service-account', 'regcred-system/regcred'],
+    args: [
+      '--log-format', 'json', '--chainguard-compat', '--chainguard-issuer', cg.url, '--chainguard-service-account', 'regcred-system/regcred',
+      '--chainguard-compat-identities', `${ID_A},${ID_B}`, '--chainguard-compat-identities', 'a1b2c3d4e5/nobody',
+      '--chainguard-compat-namespaces', 'cg-1', '--chainguard-compat-namespaces', 'cg-2',
+    ],
   });
 });
 
@@ -107,6 +120,28 @@ describe('regcred controller --chainguard-compat', () => {
     assert.equal(Buffer.from((await secretOrUndefined(core, 'cg-1', 'unknown-identity'))?.data?.['.dockerconfigjson'] ?? '', 'base64').toString(), '{}');
   });
 
+  test('a Secret in a namespace not allowlisted, or naming an identity not allowlisted: nothing minted, a Warning Event says why', async () => {
+    const events = cp.kubeConfig.makeApiClient(EventsV1Api);
+    const warning = (namespace: string, name: string) =>
+      eventually(`a warning event for ${namespace}/${name}`, async () => (await events.listNamespacedEvent({ namespace })).items.find((e) => e.regarding?.name === name && e.type === 'Warning'));
+    const unlisted = await warning('cg-1', 'unlisted-identity');
+    assert.equal(unlisted.reason, 'IdentityNotAllowed');
+    assert.match(unlisted.note ?? '', /chainguard identity a1b2c3d4e5\/1111111111111111 is not in --chainguard-compat-identities/);
+    const elsewhere = await warning('cg-other', 'pull-secret');
+    assert.equal(elsewhere.reason, 'NamespaceNotAllowed');
+    assert.match(elsewhere.note ?? '', /does not serve namespace cg-other/);
+    for (const [ns, name] of [['cg-1', 'unlisted-identity'], ['cg-other', 'pull-secret']] as const) {
+      assert.equal(Buffer.from((await secretOrUndefined(core, ns, name))?.data?.['.dockerconfigjson'] ?? '', 'base64').toString(), '{}', `${ns}/${name} untouched`);
+    }
+    assert.ok(!cg.requests.some((r) => r.identity === ID_UNLISTED), 'no exchange was even tried for the unlisted identity');
+  });
+
+  test('--chainguard-compat without --chainguard-compat-identities does not start (exit 2)', async () => {
+    const res = await runCli(['controller', '--kubeconfig', cp.kubeconfigPath, '--chainguard-compat', '--metrics-bind-address', '0', '--health-probe-bind-address', '0']);
+    assert.equal(res.code, 2);
+    assert.match(res.stderr, /--chainguard-compat needs --chainguard-compat-identities/);
+  });
+
   test('a Secret annotated while the controller runs is filled within seconds', async () => {
     const t0 = Date.now();
     await core.createNamespacedSecret({ namespace: 'cg-2', body: emptyPullSecret('late', { [ANNOTATION]: ID_A }) });
@@ -124,5 +159,48 @@ describe('regcred controller --chainguard-compat', () => {
     const all = ctl.output.join('');
     assert.ok(all.includes('chainguard compatibility mode started'));
     for (const t of [...cg.issued, ...cg.bearers]) assert.ok(!all.includes(t), 'a token appeared in the controller output');
+  });
+});
+
+describe('at most maxIdentities identities hold a token (in process)', () => {
+  test('a new identity beyond the bound is refused with an event; served once an old one is no longer named', async () => {
+    for (const ns of ['cg-bound']) await core.createNamespace({ body: { metadata: { name: ns } } });
+    const lines: string[] = [];
+    const log = capturingLogger(lines);
+    const events = new EventRecorder({ kubeConfig: cp.kubeConfig, controller: 'regcred.dev/controller', instance: 'bound-test', log, minUpdateIntervalMs: 0 });
+    const minted: string[] = [];
+    const compat = new ChainguardCompat({
+      kubeConfig: cp.kubeConfig,
+      log,
+      events,
+      identities: ['*'],
+      namespaces: ['cg-bound'],
+      maxIdentities: 1,
+      retryMaxMs: 500,
+      mint: async (identity) => {
+        minted.push(identity);
+        return { registry: 'cgr.dev', username: '_token', password: `bound-token-${minted.length}-5d1e`, expiresAt: new Date(Date.now() + 3600_000) };
+      },
+    });
+    await core.createNamespacedSecret({ namespace: 'cg-bound', body: emptyPullSecret('first', { [ANNOTATION]: 'org/first' }) });
+    await compat.start();
+    try {
+      await eventually('first filled', async () => auths(await secretOrUndefined(core, 'cg-bound', 'first'))['cgr.dev']);
+      await core.createNamespacedSecret({ namespace: 'cg-bound', body: emptyPullSecret('second', { [ANNOTATION]: 'org/second' }) });
+      const refused = await eventually('a TooManyIdentities event', async () =>
+        (await cp.kubeConfig.makeApiClient(EventsV1Api).listNamespacedEvent({ namespace: 'cg-bound' })).items.find((e) => e.regarding?.name === 'second' && e.reason === 'TooManyIdentities'),
+      );
+      assert.match(refused.note ?? '', /already holds tokens for 1 identities; nothing minted for identity org\/second/);
+      assert.deepEqual(minted, ['org/first']);
+      assert.equal(compat.identityCount(), 1);
+      // The first Secret goes: its identity is dropped and the second is served.
+      await core.deleteNamespacedSecret({ namespace: 'cg-bound', name: 'first' });
+      await eventually('second filled', async () => auths(await secretOrUndefined(core, 'cg-bound', 'second'))['cgr.dev']);
+      assert.deepEqual(minted, ['org/first', 'org/second']);
+      assert.equal(compat.identityCount(), 1);
+    } finally {
+      await compat.stop();
+      await events.flush();
+    }
   });
 });

@@ -212,6 +212,32 @@ describe('the Helm chart: lint, render, dry-run', () => {
     await dryRunCreate(objects);
   });
 
+  test('RBAC: only the verbs regcred calls, cluster-wide and in namespaced Roles', async () => {
+    const verbs = (rules: Array<{ resources: string[]; verbs: string[] }>, resource: string) => rules.find((r) => r.resources.includes(resource))?.verbs;
+    const cluster = find(await renderChart({}), 'ClusterRole')['rules'];
+    const tenantRole = (await renderChart({ rbac: { namespaced: true, namespaces: ['tenant-a'] } })).find((o) => o.kind === 'Role' && o.metadata.namespace === 'tenant-a');
+    assert.ok(tenantRole);
+    const role = tenantRole['rules'];
+    for (const rules of [cluster, role]) {
+      assert.deepEqual(verbs(rules, 'secrets'), ['get', 'list', 'watch', 'create', 'update', 'delete'], 'Secrets are replaced, never patched');
+      assert.deepEqual(verbs(rules, 'serviceaccounts'), ['get', 'list', 'watch', 'patch'], 'service accounts are patched, never updated');
+      assert.deepEqual(verbs(rules, 'registrycredentials'), ['get', 'list', 'watch', 'patch'], 'the finalizer is a patch');
+      assert.deepEqual(verbs(rules, 'registrycredentials/status'), ['patch']);
+      assert.equal(verbs(rules, 'registrycredentials/finalizers'), undefined);
+    }
+    const cron = find(await renderChart({ mode: 'cronjob' }), 'ClusterRole')['rules'];
+    assert.deepEqual(verbs(cron, 'secrets'), ['get', 'list', 'create', 'update']);
+    assert.deepEqual(verbs(cron, 'serviceaccounts'), ['get', 'list', 'patch']);
+  });
+
+  test('chainguardCompat: its identities and namespaces become flags; no identities is refused', async () => {
+    const objects = await renderChart({ controller: { chainguardCompat: { enabled: true, identities: ['org/id1', 'org/id2'], namespaces: ['team-a'] } } });
+    const args = find(objects, 'Deployment')['spec'].template.spec.containers[0].args as string[];
+    assert.ok(args.includes('--chainguard-compat-identities=org/id1') && args.includes('--chainguard-compat-identities=org/id2'));
+    assert.ok(args.includes('--chainguard-compat-namespaces=team-a'));
+    await assert.rejects(renderChart({ controller: { chainguardCompat: { enabled: true } } }), /chainguardCompat\.identities/);
+  });
+
   test('bad values fail at install with the schema’s message', async () => {
     for (const [args, message] of [
       [['--set', 'mode=daemon'], /at '\/mode': value must be one of 'controller', 'cronjob'/],
@@ -366,6 +392,26 @@ describe('the webhook in the chart', () => {
     find(self, 'Service', 'regcred-webhook');
     const args = (find(self, 'Deployment')['spec'].template.spec.containers[0] as { args: string[] }).args;
     assert.ok(args.includes('--webhook-bind-address=:9443') && args.includes('--webhook-configuration-name=regcred') && args.includes('--webhook-secret-name=regcred-webhook-tls'));
+    assert.ok(args.includes('--webhook-max-in-flight=16'));
+    // Ingress to the webhook port and the metrics/health ports only; from anywhere unless restricted.
+    const policy = find(self, 'NetworkPolicy', 'regcred');
+    assert.deepEqual(policy['spec'].policyTypes, ['Ingress']);
+    assert.deepEqual(policy['spec'].podSelector.matchLabels, find(self, 'Deployment')['spec'].selector.matchLabels);
+    assert.deepEqual(policy['spec'].ingress, [
+      { ports: [{ protocol: 'TCP', port: 'webhook' }] },
+      { ports: [{ protocol: 'TCP', port: 'metrics' }, { protocol: 'TCP', port: 'health' }] },
+    ]);
+    const restricted = await renderChart(
+      { webhook: { enabled: true, networkPolicy: { from: [{ ipBlock: { cidr: '10.0.0.0/24' } }], metricsFrom: [{ namespaceSelector: { matchLabels: { name: 'monitoring' } } }] } } },
+      { release: 'regcred', namespace: 'regcred-system' },
+    );
+    const rIngress = find(restricted, 'NetworkPolicy', 'regcred')['spec'].ingress;
+    assert.deepEqual(rIngress[0].from, [{ ipBlock: { cidr: '10.0.0.0/24' } }]);
+    assert.deepEqual(rIngress[1].from, [{ namespaceSelector: { matchLabels: { name: 'monitoring' } } }]);
+    await dryRunCreate(restricted.filter((o) => o.kind === 'NetworkPolicy'));
+    const noPolicy = await renderChart({ webhook: { enabled: true, networkPolicy: { enabled: false } } }, { release: 'regcred', namespace: 'regcred-system' });
+    assert.ok(!noPolicy.some((o) => o.kind === 'NetworkPolicy'));
+    assert.ok(!(await renderChart({}, { release: 'regcred', namespace: 'regcred-system' })).some((o) => o.kind === 'NetworkPolicy'), 'no webhook, no policy');
     const role = find(self, 'ClusterRole', 'regcred');
     assert.deepEqual(
       role['rules'].find((r: { apiGroups: string[] }) => r.apiGroups.includes('admissionregistration.k8s.io')),

@@ -1,7 +1,7 @@
 // Unit tests for src/redact.ts: the registered-value safety net applied to everything printed.
 import { beforeEach, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { REDACTED, registerSecret, resetRegisteredSecrets, scrub } from '../../src/redact.js';
+import { REDACTED, registerSecret, registeredCount, resetRegisteredSecrets, scrub, withSecretOwner } from '../../src/redact.js';
 import { buildDockerConfigJson } from '../../src/dockerconfig.js';
 
 beforeEach(() => resetRegisteredSecrets());
@@ -102,4 +102,84 @@ describe('scrub', () => {
       assert.ok(!out.includes(auth), `auth field ${auth} (base64 of "${username}:<password>") left in ${out}`);
     });
   }
+});
+
+describe('owners: no credential can flush another\'s values', () => {
+  const b64 = (v: string) => Buffer.from(v).toString('base64');
+
+  test('one owner registering 100,000 values cannot evict another owner\'s secret', () => {
+    registerSecret('victim-password-1a2b3c', 'RegistryCredential/team-a/pull');
+    for (let i = 0; i < 100_000; i++) registerSecret(`flood-value-${i}-xxxxxxxx`, 'RegistryCredential/team-b/flood');
+    const text = `leaked victim-password-1a2b3c and ${b64('victim-password-1a2b3c')} and flood-value-99999-xxxxxxxx`;
+    assert.equal(scrub(text), `leaked ${REDACTED} and ${REDACTED} and ${REDACTED}`);
+    assert.ok(registeredCount('RegistryCredential/team-b/flood') <= 1024, 'the flooding owner is bounded');
+    assert.equal(registeredCount('RegistryCredential/team-a/pull'), 1);
+  });
+
+  test('values registered with no owner are not flushed by an owner either', () => {
+    registerSecret('shared-secret-value-9z');
+    for (let i = 0; i < 20_000; i++) registerSecret(`flood-${i}-yyyyyyyy`, 'ClusterRegistryCredential/flood');
+    assert.equal(scrub('shared-secret-value-9z'), REDACTED);
+    assert.equal(registeredCount(), 1);
+  });
+
+  test('past the global budget the largest owners shrink first; every owner keeps its newest values', () => {
+    for (let v = 0; v < 100; v++) registerSecret(`victim-${v}-zzzzzzzz`, 'victim');
+    // Many flooding owners, each at its own bound: far past the global budget together.
+    for (let o = 0; o < 20; o++) for (let i = 0; i < 1024; i++) registerSecret(`o${o}-value-${i}-wwwwwwww`, `flood-${o}`);
+    assert.equal(scrub('victim-99-zzzzzzzz'), REDACTED, 'the victim\'s newest value is kept');
+    assert.ok(registeredCount('victim') >= 16, `victim keeps ${registeredCount('victim')}`);
+    let kept = registeredCount('victim');
+    for (let o = 0; o < 20; o++) kept += registeredCount(`flood-${o}`);
+    assert.ok(kept <= 8192 + 16 * 21, `${kept} values kept in all`);
+    assert.equal(scrub('o19-value-1023-wwwwwwww'), REDACTED, 'the newest flood values too');
+  });
+
+  test('withSecretOwner: values registered inside (and after its awaits) belong to that owner', async () => {
+    await withSecretOwner('ClusterRegistryCredential/ambient', async () => {
+      registerSecret('ambient-one-value');
+      await new Promise((r) => setTimeout(r, 1));
+      registerSecret('ambient-two-value');
+      buildDockerConfigJson([{ registry: 'r.example.com', username: 'user', password: 'ambient-three-value' }]);
+    });
+    registerSecret('outside-value-123');
+    assert.equal(registeredCount('ClusterRegistryCredential/ambient'), 4, 'two values, a password and its auth field');
+    assert.equal(registeredCount(), 1);
+    assert.equal(scrub('ambient-one-value ambient-two-value outside-value-123'), `${REDACTED} ${REDACTED} ${REDACTED}`);
+  });
+
+  test('an explicit owner wins over the ambient one', () => {
+    withSecretOwner('ambient', () => registerSecret('explicit-owner-value', 'explicit'));
+    assert.equal(registeredCount('explicit'), 1);
+    assert.equal(registeredCount('ambient'), 0);
+  });
+
+  test('the same value under two owners: both keep it, scrubbed once', () => {
+    registerSecret('shared-by-two-owners', 'a');
+    registerSecret('shared-by-two-owners', 'b');
+    for (let i = 0; i < 5000; i++) registerSecret(`push-${i}-vvvvvvvv`, 'a');
+    assert.equal(scrub('x shared-by-two-owners x'), `x ${REDACTED} x`);
+  });
+});
+
+describe('short values', () => {
+  test('a value under 8 characters is replaced where it stands alone, not inside longer words', () => {
+    registerSecret('pass1');
+    assert.equal(scrub('password=pass1 "pass1" pass1'), `password=${REDACTED} "${REDACTED}" ${REDACTED}`);
+    assert.equal(scrub('bypass1x compass12 pass1x'), 'bypass1x compass12 pass1x');
+    // Its base64 form is long enough to be matched anywhere.
+    assert.equal(scrub(`auth=${Buffer.from('pass1').toString('base64')}`), `auth=${REDACTED}`);
+  });
+
+  test('a short value does not blank out the words of other log lines', () => {
+    registerSecret('info', 'RegistryCredential/team-b/x');
+    registerSecret('erro', 'RegistryCredential/team-b/x');
+    assert.equal(scrub('information about errors'), 'information about errors');
+  });
+
+  test('a long value containing a short one is replaced whole', () => {
+    registerSecret('abcd');
+    registerSecret('xxabcdxx-long-value');
+    assert.equal(scrub('[xxabcdxx-long-value] [abcd]'), `[${REDACTED}] [${REDACTED}]`);
+  });
 });

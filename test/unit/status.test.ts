@@ -1,7 +1,8 @@
 // Unit tests for src/controller/status.ts: computeStatus and sameStatus.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { computeStatus, sameStatus, MAX_FAILURES, Reasons, type Condition, type CredentialStatus, type StatusInput } from '../../src/controller/status.js';
+import { computeStatus, sameStatus, MAX_FAILURES, MAX_MESSAGE, Reasons, type Condition, type CredentialStatus, type StatusInput } from '../../src/controller/status.js';
+import { REDACTED, registerSecret, resetRegisteredSecrets } from '../../src/redact.js';
 
 const NOW = new Date('2026-01-01T12:00:00Z');
 const LATER = new Date('2026-01-01T13:00:00Z');
@@ -201,6 +202,39 @@ describe('computeStatus', () => {
     assert.deepEqual(s.targets, { total: 40, synced: 10, failed: 30 });
     assert.equal(s.targetsSummary, '10/40');
     assert.equal(failures[0]!.namespace, 'ns-29', 'the input array is not sorted in place');
+  });
+});
+
+describe('status messages are scrubbed, then clipped', () => {
+  const SECRET = 'status-secret-8c1f2e';
+
+  test('a registered secret in a refresh error or a namespace failure does not reach the status', () => {
+    resetRegisteredSecrets();
+    registerSecret(SECRET);
+    const s = computeStatus(
+      input({
+        refreshError: { reason: Reasons.ProviderError, message: `broker answered 401: {"password":"${SECRET}"}` },
+        targets: { total: 3, synced: 2, failed: 1 },
+        failures: [{ namespace: 'ns-a', reason: 'ApiError', message: `write refused: ${SECRET}` }],
+      }),
+    );
+    const text = JSON.stringify(s);
+    assert.ok(!text.includes(SECRET), text);
+    assert.equal(cond(s, 'Degraded').message, `broker answered 401: {"password":"${REDACTED}"}; the previous credential is still in place`);
+    assert.equal(s.failures[0]!.message, `write refused: ${REDACTED}`);
+    resetRegisteredSecrets();
+  });
+
+  test('a secret across the clipping point is removed whole, not cut into a surviving prefix', () => {
+    resetRegisteredSecrets();
+    registerSecret(SECRET);
+    const message = `${'x'.repeat(MAX_MESSAGE - 10)}${SECRET} and more`;
+    const s = computeStatus(input({ hasCredential: false, refreshError: { reason: Reasons.ProviderError, message } }));
+    const ready = cond(s, 'Ready').message;
+    assert.ok(ready.length <= MAX_MESSAGE);
+    assert.ok(!ready.includes(SECRET.slice(0, 9)), ready.slice(-40));
+    assert.ok(ready.endsWith('…'));
+    resetRegisteredSecrets();
   });
 });
 
