@@ -462,7 +462,7 @@ function specSchema(kind: CredentialKind): Schema {
   nodeAt(spec, 'target.annotations')['description'] = 'Extra annotations on the written Secret.';
   nodeAt(spec, 'target.serviceAccounts')['description'] =
     'Service accounts whose imagePullSecrets get the Secret; ["*"] = every one, [] = none.';
-  nodeAt(spec, 'target.adopt')['description'] = 'Take over an existing Secret of that name that regcred does not manage.';
+  nodeAt(spec, 'target.adopt')['description'] = 'Take over an existing pull Secret (kubernetes.io/dockerconfigjson or dockercfg) of that name that no other credential owns; other types are never replaced.';
   nodeAt(spec, 'target.secretName')['description'] = 'The name of the written Secret (a DNS-1123 subdomain).';
   nodeAt(spec, 'refresh.renewBefore')['description'] = "How long before expiry to renew; default: a third of the credential's lifetime.";
   nodeAt(spec, 'refresh.interval')['description'] = 'For credentials that never expire: how often to re-read the source.';
