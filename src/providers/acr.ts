@@ -3,7 +3,9 @@ import { secretRef } from '../config/common.js';
 import { RegcredError } from '../errors.js';
 import { registerSecret } from '../redact.js';
 import { abortable, deadline, seconds } from './internal/abort.js';
-import { clip, requestJson } from './internal/http.js';
+import type { NetworkPolicy } from './internal/address-policy.js';
+import { createGuardedAzureHttpClient, entraClientOptions } from './internal/azure-http.js';
+import { clip, prefixed, requestJson } from './internal/http.js';
 import { claims, jwtExpiry } from './internal/jwt.js';
 import { httpUrl } from './internal/schema.js';
 import { defineProvider, type Credential, type ProviderDeps } from './types.js';
@@ -134,6 +136,14 @@ export interface EntraTokenRequest {
   authorityHost?: string | undefined;
   scope: string;
   signal?: AbortSignal | undefined;
+  /**
+   * Where the Entra calls may connect (the credential's network policy): set for the client secret
+   * and workload identity modes, whose authority a RegistryCredential may name. A managed identity's
+   * endpoint (IMDS, IDENTITY_ENDPOINT) is the controller's own environment and, being a metadata
+   * address, is outside what the policy allows; tenants are kept from it by the ambient-credentials
+   * rule instead (as gcp's metadata server and ecr's default chain).
+   */
+  network?: NetworkPolicy | undefined;
 }
 
 /** Gets an Entra access token. Tests inject a fake; the default uses @azure/identity. */
@@ -145,8 +155,12 @@ export const identityGetEntraToken: GetEntraToken = async (req) => {
   // One retry inside the library, after at most 2 s; the controller retries with its own backoff.
   // The step's deadline (createAcrProvider) aborts the library's requests through req.signal.
   const retryOptions = { maxRetries: 1, retryDelayInMs: 500, maxRetryDelayInMs: 2000 };
+  // With a network policy, the requests go through its guarded connections (the address checked
+  // before a byte is sent), with the size cap, a deadline, and no redirects.
+  const guarded = req.network && req.kind !== 'managedIdentity' ? createGuardedAzureHttpClient(req.network) : undefined;
   const common = {
     retryOptions,
+    ...(guarded ? entraClientOptions(guarded) : {}),
     ...(req.authorityHost ? { authorityHost: req.authorityHost, disableInstanceDiscovery: true } : {}),
   };
   let credential;
@@ -158,8 +172,14 @@ export const identityGetEntraToken: GetEntraToken = async (req) => {
   } else {
     credential = new ManagedIdentityCredential({ ...(req.clientId ? { clientId: req.clientId } : {}), retryOptions });
   }
-  const token = await credential.getToken(req.scope, req.signal ? { abortSignal: req.signal } : {});
-  return token.token;
+  try {
+    const token = await credential.getToken(req.scope, req.signal ? { abortSignal: req.signal } : {});
+    return token.token;
+  } catch (err) {
+    // The library wraps what the HTTP client threw (endpoints_resolution_error, network_error):
+    // a policy refusal is reported as itself.
+    throw guarded?.refusal() ?? err;
+  }
 };
 
 export function createAcrProvider(
@@ -181,8 +201,9 @@ export function createAcrProvider(
         try {
           aadToken = await abortable(getEntraToken(req), req.signal);
         } catch (err) {
-          if (err instanceof RegcredError) throw err; // from minting the assertion: already clear
           const call = `${where}: Entra token (${modeName(req.kind)})`;
+          // A network policy refusal, or an error from minting the assertion: already clear.
+          if (err instanceof RegcredError) throw prefixed(err, call);
           if (entraDeadline.expired) throw new RegcredError('ProviderError', `${call}: timed out after ${seconds(timeoutMs)}`, true, { cause: err });
           throw classifyEntraError(err, call);
         }
@@ -220,7 +241,7 @@ function modeName(kind: EntraTokenRequest['kind']): string {
 }
 
 async function entraRequest(config: AcrConfig, deps: ProviderDeps, scope: string, signal?: AbortSignal): Promise<EntraTokenRequest> {
-  const common = { tenantId: config.tenantId, clientId: config.clientId, authorityHost: config.authorityHost, scope, signal };
+  const common = { tenantId: config.tenantId, clientId: config.clientId, authorityHost: config.authorityHost, scope, signal, network: deps.network };
   const auth = config.auth;
   if (auth.secretRef) {
     const src = await deps.sources.read(auth.secretRef);
