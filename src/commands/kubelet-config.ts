@@ -12,10 +12,10 @@
 // from Secrets are left for the node's own configuration, and named on stderr.
 import { stringify } from 'yaml';
 import { objectRef, type CredentialObject } from '../config/schema.js';
-import type { AcrConfig } from '../providers/acr.js';
+import type { AcrConfig } from '../providers/acr/schema.js';
 import type { EcrConfig } from '../providers/ecr.js';
-import type { ExecConfig } from '../providers/exec.js';
-import type { GcpConfig } from '../providers/gcp.js';
+import type { ExecConfig } from '../providers/exec/schema.js';
+import type { GcpConfig } from '../providers/gcp/schema.js';
 import { EXIT_INVALID, EXIT_OK, loadOrReport, type Output } from './common.js';
 
 export interface KubeletConfigOptions {

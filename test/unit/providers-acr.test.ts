@@ -1,21 +1,16 @@
-// Unit tests for src/providers/acr.ts: config schema, the Entra request per auth mode, the ACR
+// Unit tests for src/providers/acr/: config schema, the Entra request per auth mode, the ACR
 // /oauth2/exchange request and its answers, the refresh token's expiry, and error classification,
 // with the Entra call and fetch injected (no network). The real @azure/identity against Entra, IMDS
 // and ACR doubles is tested in test/integration/providers-acr.test.ts.
 import { afterEach, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
-import {
-  ACR_USERNAME,
-  acrConfig,
-  claims,
-  classifyEntraError,
-  createAcrProvider,
-  refreshTokenExpiry,
-  type AcrConfig,
-  type EntraTokenRequest,
-  type GetEntraToken,
-} from '../../src/providers/acr.js';
+import { createAcrProvider } from '../../src/providers/acr/index.js';
+import type { EntraTokenRequest, GetEntraToken } from '../../src/providers/acr/entra.js';
+import { classifyEntraError } from '../../src/providers/acr/entra-errors.js';
+import { ACR_USERNAME, refreshTokenExpiry } from '../../src/providers/acr/exchange.js';
+import { acrConfig, type AcrConfig } from '../../src/providers/acr/schema.js';
+import { claims } from '../../src/providers/internal/jwt.js';
 import { httpError } from '../../src/providers/internal/http.js';
 import { providerRegistry } from '../../src/providers/registry.js';
 import type { ProviderDeps, SourceReader } from '../../src/providers/types.js';

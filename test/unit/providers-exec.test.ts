@@ -1,4 +1,4 @@
-// Unit tests for src/providers/exec.ts: the config schema, the kubelet's registry matching rules
+// Unit tests for src/providers/exec/: the config schema, the kubelet's registry matching rules
 // (glob keys, ports, path prefixes), Go durations, and real runs of the test plugin
 // (test/harness/doubles/credential-plugin.mjs, run by absolute path with this Node, as regcred
 // runs any plugin): the request it receives, the answer regcred reads, the clean environment,
@@ -12,7 +12,10 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { credentialObject } from '../../src/config/schema.js';
 import { buildCrds } from '../../src/config/crd.js';
-import { CLUSTER_ONLY_REASON, createExecProvider, execConfig, parseGoDuration, stderrExcerpt, type ExecConfig } from '../../src/providers/exec.js';
+import { CLUSTER_ONLY_REASON, createExecProvider } from '../../src/providers/exec/index.js';
+import { parseGoDuration } from '../../src/providers/exec/answer.js';
+import { stderrExcerpt } from '../../src/providers/exec/plugin.js';
+import { execConfig, type ExecConfig } from '../../src/providers/exec/schema.js';
 import { bestMatch, registryMatches } from '../../src/credential/keyring.js';
 import { providerRegistry } from '../../src/providers/registry.js';
 import type { ProviderDeps } from '../../src/providers/types.js';

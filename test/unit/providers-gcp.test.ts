@@ -1,4 +1,4 @@
-// Unit tests for src/providers/gcp.ts: config schema, the service-account key flow (a JWT signed
+// Unit tests for src/providers/gcp/: config schema, the service-account key flow (a JWT signed
 // with node:crypto), jsonKey, the metadata server and Workload Identity Federation flows (through
 // google-auth-library), source Secret handling and error classification. The Google endpoints are
 // the loopback doubles of test/harness/doubles/gcp.ts; the subject token is minted here with a
@@ -8,7 +8,10 @@ import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
-import { classify, createGcpProvider, defaultTokenAudience, gcpConfig, type GcpConfig } from '../../src/providers/gcp.js';
+import { createGcpProvider } from '../../src/providers/gcp/index.js';
+import { classify } from '../../src/providers/gcp/metadata.js';
+import { gcpConfig, type GcpConfig } from '../../src/providers/gcp/schema.js';
+import { defaultTokenAudience } from '../../src/providers/gcp/sts.js';
 import { providerRegistry } from '../../src/providers/registry.js';
 import type { ProviderDeps } from '../../src/providers/types.js';
 import { RegcredError } from '../../src/errors.js';

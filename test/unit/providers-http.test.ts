@@ -1,11 +1,14 @@
-// Unit tests for src/providers/http.ts: the config schema and its cross-field rules, the JSON path
+// Unit tests for src/providers/http/: the config schema and its cross-field rules, the JSON path
 // subset, the request regcred sends (method, URL, headers from literals and Secrets, the
 // service-account bearer token, bodies), reading username/password/expiry from the answer, the
 // 1 MiB cap enforced while streaming, and error classification. A fake `fetch` records each
 // request and answers with a constructed Response.
 import { afterEach, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHttpProvider, evaluateJsonPath, httpConfig, parseJsonPath, MAX_RESPONSE_BYTES, type HttpConfig } from '../../src/providers/http.js';
+import { createHttpProvider } from '../../src/providers/http/index.js';
+import { evaluateJsonPath, parseJsonPath } from '../../src/providers/http/jsonpath.js';
+import { MAX_RESPONSE_BYTES } from '../../src/providers/http/response.js';
+import { httpConfig, type HttpConfig } from '../../src/providers/http/schema.js';
 import { providerRegistry } from '../../src/providers/registry.js';
 import type { ProviderDeps } from '../../src/providers/types.js';
 import { RegcredError } from '../../src/errors.js';

@@ -323,7 +323,7 @@ export function networkError(err: unknown, what: string): RegcredError {
 }
 
 /** A RegcredError raised below the call (the policy fetch, readCapped) with the call's name put in front. */
-function prefixed(err: RegcredError, what: string): RegcredError {
+export function prefixed(err: RegcredError, what: string): RegcredError {
   if (err.message.startsWith(`${what}:`)) return err;
   return new RegcredError(err.code, `${what}: ${err.message}`, err.retryable, { cause: err.cause ?? err, remoteDetail: err.remoteDetail });
 }
