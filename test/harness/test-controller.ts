@@ -3,6 +3,7 @@
 // the test can shorten its delays and read its metrics and logs.
 import type { ControlPlane } from './controlplane.js';
 import { Controller } from '../../src/controller/controller.js';
+import type { TenantPolicy } from '../../src/config/tenant-policy.js';
 import { createMetrics, type Metrics } from '../../src/metrics.js';
 import { EventRecorder } from '../../src/kube/events.js';
 import { createClusterCredential, waitForClusterCredentialStatus } from './controller-process.js';
@@ -30,7 +31,7 @@ export interface TestController {
 
 export async function startTestController(
   cp: ControlPlane,
-  opts: { namespace?: string; minRefreshDelayMs?: number; retryBaseMs?: number; retryMaxMs?: number } = {},
+  opts: { namespace?: string; minRefreshDelayMs?: number; retryBaseMs?: number; retryMaxMs?: number; tenantPolicy?: TenantPolicy } = {},
 ): Promise<TestController> {
   const metrics = createMetrics();
   const logLines: string[] = [];
@@ -47,6 +48,7 @@ export async function startTestController(
     retryMaxMs: opts.retryMaxMs ?? 2000,
     // The doubles listen on loopback, which provider calls may not reach unless the installation allows it.
     clusterNetwork: { allowedCidrs: ['127.0.0.0/8'] },
+    tenantPolicy: opts.tenantPolicy,
   });
   await controller.start();
   const where = 'the in-process controller logs'; // watched for the final rescan by capturingLogger

@@ -10,13 +10,10 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { CoreV1Api, CustomObjectsApi, KubeConfig, PatchStrategy, RbacAuthorizationV1Api, setHeaderOptions } from '@kubernetes/client-node';
 import { start, type ControlPlane } from '../harness/controlplane.js';
-import { Controller } from '../../src/controller/controller.js';
-import { createMetrics, type Metrics } from '../../src/metrics.js';
-import { EventRecorder } from '../../src/kube/events.js';
-import { defaultTenantPolicy } from '../../src/config/tenant-policy.js';
-import { providerRegistry } from '../../src/providers/registry.js';
+import type { Controller } from '../../src/controller/controller.js';
+import { startTestController, type TestController } from '../harness/test-controller.js';
+import type { Metrics } from '../../src/metrics.js';
 import { capturingLogger } from '../harness/provider-tests.js';
-import { assertNoLeak } from '../harness/leak-guard.js';
 import { eventually } from '../harness/eventually.js';
 import { apiServerIssuer } from '../../src/kube/issuer.js';
 import { API_SERVER_AUDIENCES, kubeProviderDeps } from '../../src/kube/sources.js';
@@ -41,9 +38,9 @@ describe('tenant attacks: a RegistryCredential cannot borrow the controller\'s i
   let admin: CoreV1Api;
   let tenantCustom: CustomObjectsApi;
   let tenantCore: CoreV1Api;
+  let tc: TestController;
   let controller: Controller;
   let metrics: Metrics;
-  const logLines: string[] = [];
   let metadata: Server;
   let metadataRequests = 0;
   let victimSecret: Record<string, string>;
@@ -86,26 +83,14 @@ describe('tenant attacks: a RegistryCredential cannot borrow the controller\'s i
     await new Promise<void>((r) => metadata.listen(0, '127.0.0.1', r));
     process.env['GCE_METADATA_HOST'] = `127.0.0.1:${(metadata.address() as AddressInfo).port}`;
 
-    metrics = createMetrics();
-    const log = capturingLogger(logLines);
-    controller = new Controller({
-      kubeConfig: cp.kubeConfig,
-      namespace: 'regcred-system',
-      allowCrossNamespaceRefs: false,
-      log,
-      metrics,
-      events: new EventRecorder({ kubeConfig: cp.kubeConfig, controller: 'regcred.dev/controller', instance: 'test', log }),
-      minRefreshDelayMs: 1000,
-      retryBaseMs: 300,
-      retryMaxMs: 2000,
-      tenantPolicy: defaultTenantPolicy(providerRegistry),
-    });
-    await controller.start();
+    // The default tenant policy; the administrator's own doubles on loopback stay reachable for ClusterRegistryCredentials.
+    tc = await startTestController(cp);
+    controller = tc.controller;
+    metrics = tc.metrics;
   });
 
   after(async () => {
-    await controller?.stop();
-    assertNoLeak(logLines.join(''), 'the in-process controller logs');
+    await tc?.stop();
     await new Promise((r) => metadata?.close(r));
     if (savedMetadataHost === undefined) delete process.env['GCE_METADATA_HOST'];
     else process.env['GCE_METADATA_HOST'] = savedMetadataHost;
@@ -169,9 +154,9 @@ describe('tenant attacks: a RegistryCredential cannot borrow the controller\'s i
   test('tokens for a ServiceAccount that did not opt in, or for the API server, are refused; an opted-in one gets at most 1 h', async () => {
     await tenantCore.createNamespacedServiceAccount({ namespace: TENANT, body: { metadata: { name: 'builder' } } });
     // What the controller hands a RegistryCredential's provider: the minter scoped to that credential.
-    const issuer = await apiServerIssuer(cp.kubeConfig, capturingLogger(logLines));
+    const issuer = await apiServerIssuer(cp.kubeConfig, capturingLogger(tc.logLines));
     assert.deepEqual(issuer, [cp.issuer], 'the controller learns the API server\'s issuer');
-    const deps = kubeProviderDeps(admin, { kind: 'RegistryCredential', metadata: { namespace: TENANT, name: 'puller' } }, 'regcred-system', false, { now: () => new Date(), fetch, log: capturingLogger(logLines) }, true, [...API_SERVER_AUDIENCES, ...issuer]);
+    const deps = kubeProviderDeps(admin, { kind: 'RegistryCredential', metadata: { namespace: TENANT, name: 'puller' } }, 'regcred-system', false, { now: () => new Date(), fetch, log: capturingLogger(tc.logLines) }, true, [...API_SERVER_AUDIENCES, ...issuer]);
     const mint = deps.tokenRequest!;
     const refused = (code: string, re: RegExp) => (err: unknown) => err instanceof RegcredError && err.code === code && re.test(err.message);
 
