@@ -232,3 +232,14 @@ export function assertNothingSecret(text: string, values: readonly string[], whe
   assert.ok(text.length > 0, `${where}: nothing captured`);
   assertNoSecret(text, [...values, ...values.map((v) => Buffer.from(v).toString('base64'))], where);
 }
+
+/** What `p` rejects with, which must be a RegcredError (a resolution fails the test). */
+export async function rejection(p: Promise<unknown>): Promise<RegcredError> {
+  try {
+    await p;
+  } catch (err) {
+    assert.ok(err instanceof RegcredError, `a RegcredError, got ${String(err)}`);
+    return err;
+  }
+  assert.fail('expected a rejection');
+}

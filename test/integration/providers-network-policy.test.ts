@@ -11,7 +11,7 @@ import { RegcredError } from '../../src/errors.js';
 import { createPolicyAgents, createPolicyFetch, withNetworkPolicy } from '../../src/providers/internal/guarded-net.js';
 import { httpRequest } from '../../src/providers/internal/http.js';
 import { createJitProvider, jitConfig, type JitConfig } from '../../src/providers/jit.js';
-import { fakeDeps, fakeSources } from '../harness/provider-tests.js';
+import { fakeDeps, fakeSources, rejection } from '../harness/provider-tests.js';
 
 interface Recorder {
   server: Server;
@@ -43,15 +43,6 @@ async function startServer(handler: (req: IncomingMessage, res: ServerResponse, 
   return r;
 }
 
-async function rejection(p: Promise<unknown>): Promise<RegcredError> {
-  try {
-    await p;
-  } catch (err) {
-    assert.ok(err instanceof RegcredError, String(err));
-    return err;
-  }
-  assert.fail('expected a rejection');
-}
 
 const LOOPBACK_OK = { allowedCidrs: ['127.0.0.1/32'] };
 

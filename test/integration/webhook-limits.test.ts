@@ -4,7 +4,7 @@
 // while the controller stays healthy; normal admission works before and after.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Agent, request } from 'node:https';
+import { Agent } from 'node:https';
 import { AdmissionregistrationV1Api, CoreV1Api, type V1Pod } from '@kubernetes/client-node';
 import { freePort, start, type ControlPlane } from '../harness/controlplane.js';
 import { installCrds } from '../harness/crds.js';
@@ -12,6 +12,7 @@ import { spawnController, createClusterCredential, type ControllerProcess } from
 import { eventually } from '../harness/eventually.js';
 import { createPodWhenAdmissible, httpStatus } from '../harness/kube.js';
 import { rememberLogin, rememberSecret } from '../harness/leak-guard.js';
+import { postToWebhook } from '../harness/webhook-post.js';
 
 const REGISTRY = 'registry.limits.test:5000';
 const IMAGE = `${REGISTRY}/team/app:1.0`;
@@ -61,27 +62,8 @@ function review(uid: string): string {
  * POSTs straight to the webhook (as anything that reaches its port could): `body` whole, or
  * `chunks` written `gapMs` apart with no declared length. Resolves with the status.
  */
-function post(opts: { body?: Buffer; chunks?: Buffer[]; gapMs?: number }): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const req = request(
-      { host: '127.0.0.1', port: webhookPort, path: '/mutate-v1-pod', method: 'POST', rejectUnauthorized: false, agent, headers: { 'Content-Type': 'application/json' } },
-      (res) => {
-        res.resume();
-        res.on('end', () => resolve(res.statusCode ?? 0));
-      },
-    );
-    req.on('error', reject);
-    if (opts.chunks) {
-      void (async () => {
-        for (const c of opts.chunks!) {
-          if (req.destroyed) return;
-          req.write(c);
-          await new Promise((r) => setTimeout(r, opts.gapMs ?? 0));
-        }
-        if (!req.destroyed) req.end();
-      })();
-    } else req.end(opts.body);
-  });
+async function post(opts: { body?: Buffer; chunks?: Buffer[]; gapMs?: number }): Promise<number> {
+  return (await postToWebhook(webhookPort, agent, opts)).status;
 }
 
 before(async () => {

@@ -17,7 +17,7 @@ import { silentLogger } from '../../src/log.js';
 import { resetRegisteredSecrets } from '../../src/redact.js';
 import { makeTestTls } from '../harness/doubles/azure.js';
 import { listenLoopback } from '../harness/doubles/http-util.js';
-import { fakeSources } from '../harness/provider-tests.js';
+import { fakeSources, rejection } from '../harness/provider-tests.js';
 
 const TENANT = '72f988bf-86f1-41af-91ab-2d7cd011db47';
 const CLIENT = '11111111-2222-3333-4444-555555555555';
@@ -32,15 +32,6 @@ function counting<S extends Server | HttpsServer>(server: S) {
   return seen;
 }
 
-async function refusal(p: Promise<unknown>): Promise<RegcredError> {
-  try {
-    await p;
-  } catch (err) {
-    assert.ok(err instanceof RegcredError, `a RegcredError, got ${String(err)}`);
-    return err;
-  }
-  assert.fail('expected a rejection');
-}
 
 describe('acr: Entra token requests under a network policy', () => {
   let entra: HttpsServer;
@@ -66,7 +57,7 @@ describe('acr: Entra token requests under a network policy', () => {
 
   test('an authorityHost on a refused address (loopback by IP and by name): AddressNotAllowed, no connection made', async () => {
     for (const host of [`https://127.0.0.1:${port}`, `https://localhost:${port}`]) {
-      const err = await refusal(request(host, {}));
+      const err = await rejection(request(host, {}));
       assert.equal(err.code, 'AddressNotAllowed', `${host}: ${err.message}`);
       assert.equal(err.retryable, false);
     }
@@ -74,7 +65,7 @@ describe('acr: Entra token requests under a network policy', () => {
   });
 
   test('a host outside allowedHosts: HostNotAllowed, no connection made', async () => {
-    const err = await refusal(request(`https://localhost:${port}`, { allowedHosts: ['login.microsoftonline.com'], allowedCidrs: ['127.0.0.0/8'] }));
+    const err = await rejection(request(`https://localhost:${port}`, { allowedHosts: ['login.microsoftonline.com'], allowedCidrs: ['127.0.0.0/8'] }));
     assert.equal(err.code, 'HostNotAllowed');
     assert.deepEqual(seen, { connections: 0, requests: 0 });
   });
@@ -98,7 +89,7 @@ describe('acr: Entra token requests under a network policy', () => {
       network: {},
       log: silentLogger(),
     });
-    const err = await refusal(provider.mint());
+    const err = await rejection(provider.mint());
     assert.equal(err.code, 'AddressNotAllowed');
     assert.match(err.message, /^acr myregistry\.azurecr\.io: Entra token \(client secret\): the address of 127\.0\.0\.1 is not allowed by the network policy$/);
     assert.equal(fetched, 0);
@@ -181,7 +172,7 @@ describe('the guarded Azure HttpClient', () => {
 
   test('a 307 is an error, and its Location is never contacted', async () => {
     const client = createGuardedAzureHttpClient(allowLoopback);
-    const err = await refusal(client.httpClient.sendRequest(pipelineRequest('/moved', { method: 'POST', body: 'client_secret=x' })));
+    const err = await rejection(client.httpClient.sendRequest(pipelineRequest('/moved', { method: 'POST', body: 'client_secret=x' })));
     assert.match(err.message, /HTTP 307: redirects are not followed/);
     assert.equal(client.refusal(), err);
     assert.deepEqual(elsewhereSeen, { connections: 0, requests: 0 });
@@ -189,7 +180,7 @@ describe('the guarded Azure HttpClient', () => {
 
   test('a body over the cap is cut off', async () => {
     const client = createGuardedAzureHttpClient(allowLoopback, { maxBytes: 1024 * 1024 });
-    const err = await refusal(client.httpClient.sendRequest(pipelineRequest('/huge')));
+    const err = await rejection(client.httpClient.sendRequest(pipelineRequest('/huge')));
     assert.match(err.message, /larger than 1 MiB/);
   });
 
@@ -197,7 +188,7 @@ describe('the guarded Azure HttpClient', () => {
     const strict = createGuardedAzureHttpClient({});
     const req = pipelineRequest('/token');
     req.allowInsecureConnection = false;
-    assert.equal((await refusal(strict.httpClient.sendRequest(req))).code, 'InsecureTransportRefused');
-    assert.equal((await refusal(strict.httpClient.sendRequest(pipelineRequest('/token')))).code, 'AddressNotAllowed');
+    assert.equal((await rejection(strict.httpClient.sendRequest(req))).code, 'InsecureTransportRefused');
+    assert.equal((await rejection(strict.httpClient.sendRequest(pipelineRequest('/token')))).code, 'AddressNotAllowed');
   });
 });

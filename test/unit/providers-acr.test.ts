@@ -18,7 +18,7 @@ import { RegcredError } from '../../src/errors.js';
 import { REDACTED, resetRegisteredSecrets, scrub } from '../../src/redact.js';
 import { createLogger, silentLogger } from '../../src/log.js';
 import { buildCrds } from '../../src/config/crd.js';
-import { fakeSources, unsignedJwt } from '../harness/provider-tests.js';
+import { fakeSources, unsignedJwt, rejection } from '../harness/provider-tests.js';
 
 afterEach(() => resetRegisteredSecrets());
 
@@ -78,15 +78,6 @@ function provider(config: unknown, d: ProviderDeps, get: GetEntraToken) {
 
 const SP = { registry: REGISTRY, tenantId: TENANT, clientId: CLIENT, auth: { secretRef: { name: 'acr-sp' } } };
 
-async function rejection(p: Promise<unknown>): Promise<RegcredError> {
-  try {
-    await p;
-  } catch (err) {
-    assert.ok(err instanceof RegcredError, `a RegcredError, got ${String(err)}`);
-    return err;
-  }
-  assert.fail('expected a rejection');
-}
 
 describe('acr config schema', () => {
   test('is registered under "acr"', () => {

@@ -5,18 +5,10 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { RegcredError } from '../../src/errors.js';
 import { httpError, httpRequest, networkError, requestJson, type HttpDeps } from '../../src/providers/internal/http.js';
+import { rejection } from '../harness/provider-tests.js';
 
 const fetchOf = (fn: (url: string, init?: RequestInit) => Promise<Response>): HttpDeps => ({ fetch: fn as typeof globalThis.fetch });
 
-async function rejection(p: Promise<unknown>): Promise<RegcredError> {
-  try {
-    await p;
-  } catch (err) {
-    assert.ok(err instanceof RegcredError, String(err));
-    return err;
-  }
-  assert.fail('expected a rejection');
-}
 
 /** A body that sends `chunk` every `everyMs`, `count` times (or forever). */
 function trickle(chunk: Uint8Array, everyMs: number, count = Infinity, onPull?: () => void): ReadableStream<Uint8Array> {

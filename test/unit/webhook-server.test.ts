@@ -8,6 +8,7 @@ import { generateCa, issueServingCert } from '../../src/webhook/certs.js';
 import { MAX_BODY_BYTES, startWebhookServer, type AdmissionResult, type PodAdmissionBackend, type WebhookServer, type WebhookServerOptions } from '../../src/webhook/server.js';
 import type { CertificateSource } from '../../src/webhook/tls.js';
 import { capturingLogger } from '../harness/provider-tests.js';
+import { postToWebhook, type WebhookAnswer } from '../harness/webhook-post.js';
 
 const now = new Date();
 const ca = generateCa({ commonName: 'test-ca', now, validityMs: 3600_000 });
@@ -47,37 +48,9 @@ function review(uid = 'u1'): string {
   });
 }
 
-interface Sent {
-  status: number;
-  headers: Record<string, string | string[] | undefined>;
-  body: string;
-}
-
-/** POSTs `body` (or the chunks, written `gapMs` apart, chunked when no length is given). */
-function post(port: number, opts: { body?: string | Buffer; chunks?: Buffer[]; gapMs?: number; headers?: Record<string, string | number> } = {}): Promise<Sent> {
-  return new Promise((resolve, reject) => {
-    const req = request(
-      { host: '127.0.0.1', port, path: '/mutate-v1-pod', method: 'POST', rejectUnauthorized: false, agent, headers: { 'Content-Type': 'application/json', ...opts.headers } },
-      (res) => {
-        let text = '';
-        res.setEncoding('utf8');
-        res.on('data', (d: string) => (text += d));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: text }));
-      },
-    );
-    // The server may close an upload it refused: the answer is what counts.
-    req.on('error', (err) => reject(err));
-    if (opts.chunks) {
-      void (async () => {
-        for (const c of opts.chunks!) {
-          if (req.destroyed) return;
-          req.write(c);
-          await new Promise((r) => setTimeout(r, opts.gapMs ?? 0));
-        }
-        if (!req.destroyed) req.end();
-      })();
-    } else req.end(opts.body ?? review());
-  });
+/** POSTs `body` (default: a review), or the chunks written `gapMs` apart. */
+function post(port: number, opts: { body?: string | Buffer; chunks?: Buffer[]; gapMs?: number; headers?: Record<string, string | number> } = {}): Promise<WebhookAnswer> {
+  return postToWebhook(port, agent, opts.chunks ? opts : { ...opts, body: opts.body ?? review() });
 }
 
 before(() => {
