@@ -241,10 +241,10 @@ describe('the controller with the crusoe provider (Crusoe API double + real API 
       const d = degradedOf(degraded)!;
       assert.equal(d.reason, 'ProviderError');
       assert.match(d.message, /^crusoe POST \/v1alpha5\/ccr\/tokens: HTTP 503 service_unavailable; the previous credential is still in place$/);
-      await assertRemoteTextInLogOnly(cp.kubeConfig, ctl.logLines, 'ctl-crusoe', degraded, /the service is temporarily unavailable/);
       const kept = (await secretOrUndefined(core, 'ctl-cr-1', 'crusoe-pull'))?.data?.['.dockerconfigjson'];
       assert.ok(kept);
       await assertRetriedWithBackoff(ctl, 'ctl-crusoe', errorsBefore, Date.now());
+      await assertRemoteTextInLogOnly(cp.kubeConfig, ctl.logLines, 'ctl-crusoe', degraded, /the service is temporarily unavailable/);
       assert.equal((await secretOrUndefined(core, 'ctl-cr-1', 'crusoe-pull'))?.data?.['.dockerconfigjson'], kept, 'the Secret is kept byte for byte');
     } finally {
       double.failWith = undefined;
