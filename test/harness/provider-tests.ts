@@ -3,7 +3,7 @@
 // Unit: fake ProviderDeps, a recording fetch, error matchers.
 import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
-import type { CustomObjectsApi, V1Secret } from '@kubernetes/client-node';
+import { EventsV1Api, type CustomObjectsApi, type KubeConfig, type V1Secret } from '@kubernetes/client-node';
 import { RegcredError } from '../../src/errors.js';
 import { createLogger, silentLogger, type Logger } from '../../src/log.js';
 import type { ProviderDeps, SourceReader, SourceSecret } from '../../src/providers/types.js';
@@ -186,6 +186,42 @@ export async function assertNotRetried(ctl: TestController, name: string, errors
   await sleep(windowMs);
   assert.equal((await ctl.refreshes(name, 'error')) - errorsBefore, 1, 'one attempt, then the longest delay (4 s)');
   assert.ok(ctl.logLines.some((l) => l.includes('"permanent":true') && l.includes('"retryInMs":4000')), 'logged as permanent');
+}
+
+/** The `remote` fields (the remote's own words, for the log only) of the controller's log lines about credential `name`. */
+export function remoteLogged(logLines: readonly string[], name: string): string[] {
+  const found: string[] = [];
+  for (const line of logLines) {
+    let entry: { credential?: unknown; remote?: unknown };
+    try {
+      entry = JSON.parse(line) as typeof entry;
+    } catch {
+      continue;
+    }
+    if (typeof entry.remote !== 'string' || typeof entry.credential !== 'string') continue;
+    if (entry.credential === name || entry.credential.endsWith(`/${name}`)) found.push(entry.remote);
+  }
+  return found;
+}
+
+/**
+ * A provider's error text reached the controller's log only: a log line about ClusterRegistryCredential
+ * `name` carries it in its `remote` field, while the status `status` and the Warning Events about the
+ * credential (at least one, waited for) do not hold it.
+ */
+export async function assertRemoteTextInLogOnly(kc: KubeConfig, logLines: readonly string[], name: string, status: unknown, remote: RegExp): Promise<void> {
+  const logged = remoteLogged(logLines, name);
+  assert.ok(logged.some((r) => remote.test(r)), `the controller logged the remote's text in its remote field: ${JSON.stringify(logged)}`);
+  assert.doesNotMatch(JSON.stringify(status), remote, 'the remote text is not in the status');
+  const events = kc.makeApiClient(EventsV1Api);
+  let warnings: string[] = [];
+  for (const t0 = Date.now(); Date.now() - t0 < 10_000; await sleep(200)) {
+    const list = await events.listNamespacedEvent({ namespace: 'default' });
+    warnings = list.items.filter((e) => e.regarding?.name === name && e.type === 'Warning').map((e) => e.note ?? '');
+    if (warnings.length > 0) break;
+  }
+  assert.ok(warnings.length > 0, `a Warning Event about ${name}`);
+  for (const note of warnings) assert.doesNotMatch(note, remote, 'the remote text is not in an Event');
 }
 
 /** The API server refuses this ClusterRegistryCredential (CRD schema): 422, its body matching `message` when given. */

@@ -356,7 +356,8 @@ try { require('node:fs').readFileSync(${JSON.stringify(join(ROOT, 'package.json'
       writeFileSync(join(clean, 'ecr-down.yaml'), providerCredential('ecr-down', 'ecr: {region: us-east-1, endpoint: "http://127.0.0.1:9"}'));
       const down = await runClean(['get', '-f', join(clean, 'ecr-down.yaml')], { env: awsEnv });
       assert.equal(down.code, 1, show(down));
-      assert.match(down.stderr, /ClusterRegistryCredential\/ecr-down: ProviderError: ecr GetAuthorizationToken in us-east-1: .*ECONNREFUSED 127\.0\.0\.1:9/);
+      // The SDK's error name and the network code; the error's own text (the address) goes to the controller's log only.
+      assert.match(down.stderr, /ClusterRegistryCredential\/ecr-down: ProviderError: ecr GetAuthorizationToken in us-east-1: Error ECONNREFUSED$/m);
       assert.doesNotMatch(down.stderr, noModule);
 
       writeFileSync(join(clean, 'ecr-up.yaml'), providerCredential('ecr-up', `ecr: {region: us-east-1, endpoint: "http://${base}"}`));
@@ -373,7 +374,7 @@ try { require('node:fs').readFileSync(${JSON.stringify(join(ROOT, 'package.json'
       writeFileSync(join(clean, 'gcp.yaml'), providerCredential('gcp-md', 'gcp: {registries: [gcr.io], auth: {metadataServer: {}}}'));
       const down = await runClean(['get', '-f', join(clean, 'gcp.yaml')], { env: { GCE_METADATA_HOST: '127.0.0.1:9' } });
       assert.equal(down.code, 1, show(down));
-      assert.match(down.stderr, /ClusterRegistryCredential\/gcp-md: ProviderError: gcp metadata server token request: ECONNREFUSED/);
+      assert.match(down.stderr, /ClusterRegistryCredential\/gcp-md: ProviderError: gcp metadata server token request: network error ECONNREFUSED$/m);
       assert.doesNotMatch(down.stderr, noModule);
 
       const up = await runClean(['get', '-f', join(clean, 'gcp.yaml')], { env: { GCE_METADATA_HOST: base } });
@@ -756,7 +757,7 @@ console.log(JSON.stringify({ uid: process.getuid(), gid: process.getgid(), user:
     async () => {
       const r = await runInImage([...entrypoint, 'get', '-f', '/etc/regcred/gcp.yaml'], { GCE_METADATA_HOST: '127.0.0.1:9' });
       assert.doesNotMatch(r.stderr, WASM_CRASH, show(r));
-      assert.match(r.stderr, /ClusterRegistryCredential\/gcp-image: ProviderError: gcp metadata server token request: ECONNREFUSED/);
+      assert.match(r.stderr, /ClusterRegistryCredential\/gcp-image: ProviderError: gcp metadata server token request: network error ECONNREFUSED$/m);
     },
   );
 

@@ -7,7 +7,18 @@ import assert from 'node:assert/strict';
 import { CoreV1Api, CustomObjectsApi, type V1Secret } from '@kubernetes/client-node';
 import { start, type ControlPlane } from '../harness/controlplane.js';
 import { runCli, writeConfig, type CliResult } from '../harness/cli.js';
-import { assertCrdRefuses, assertNoSecret, assertNotRetried, assertRetriedWithBackoff, authsOf, credentialYaml, degradedOf, jwtExp, patchClusterProvider } from '../harness/provider-tests.js';
+import {
+  assertCrdRefuses,
+  assertNoSecret,
+  assertNotRetried,
+  assertRemoteTextInLogOnly,
+  assertRetriedWithBackoff,
+  authsOf,
+  credentialYaml,
+  degradedOf,
+  jwtExp,
+  patchClusterProvider,
+} from '../harness/provider-tests.js';
 import { secretOrUndefined } from '../harness/kube.js';
 import { installCrds } from '../harness/crds.js';
 import { apiServerJwks } from '../harness/doubles/sa-token.js';
@@ -91,7 +102,7 @@ describe('regcred sync with the chainguard provider (STS double + real API serve
     await assertChainguardSecret('cg-own', 'pull-cg-own');
   });
 
-  test('a service account the identity does not trust: exit 1, one line with Chainguard’s reason, nothing written', async () => {
+  test('a service account the identity does not trust: exit 1, one line with the status and the hint (not the STS’s own text), nothing written', async () => {
     const file = writeConfig(credential('cg-bad', 'serviceAccount: {name: not-trusted}', 'cg-bad'));
     const res = await run(['sync', '-f', file]);
     printed.push(res.stdout, res.stderr);
@@ -101,18 +112,23 @@ describe('regcred sync with the chainguard provider (STS double + real API serve
     console.log(`# ${lines[0]}`);
     assert.match(
       lines[0]!,
-      /chainguard STS exchange for identity 720909c9f5279097d847ad02a2f24ba8f59de36a\/b6461e99e132298f \(http:\/\/127\.0\.0\.1:\d+\): HTTP 403 subject system:serviceaccount:regcred-system:not-trusted may not assume identity .* \(does the identity trust this service account’s issuer and subject/,
+      /chainguard STS exchange for identity 720909c9f5279097d847ad02a2f24ba8f59de36a\/b6461e99e132298f \(http:\/\/127\.0\.0\.1:\d+\): HTTP 403 \(does the identity trust this service account’s issuer and subject, with the registry\.pull role\?\)$/,
     );
+    assert.doesNotMatch(res.stdout + res.stderr, /may not assume identity/, 'the STS’s own words are not printed');
     assert.doesNotMatch(res.stderr, /\n\s+at /, 'no stack trace');
     assert.equal(await secretOrUndefined(core, 'cg-bad', 'pull-cg-bad'), undefined, 'nothing written');
   });
 
-  test('a token with another audience is refused by the STS (its aud is checked): exit 1', async () => {
+  test('a token with another audience is refused by the STS (its aud is checked): exit 1, HTTP 401', async () => {
     const file = writeConfig(credential('cg-aud', 'serviceAccount: {name: cg-puller}, audience: "https://issuer.enforce.dev"', 'cg-aud'));
     const res = await run(['sync', '-f', file]);
     printed.push(res.stdout, res.stderr);
     assert.equal(res.code, 1, `${res.stdout}\n${res.stderr}`);
-    assert.match(res.stderr, /ClusterRegistryCredential\/cg-aud: .*HTTP 401 unable to verify bearer token: audience \["https:\/\/issuer\.enforce\.dev"\] does not include http:\/\/127\.0\.0\.1:\d+/);
+    assert.match(res.stderr, /ClusterRegistryCredential\/cg-aud: .*chainguard STS exchange .*: HTTP 401 \(does the identity trust this service account’s issuer and subject/);
+    assert.equal(cg.requests.at(-1)?.status, 401, 'the STS refused the token');
+    const sent = JSON.parse(Buffer.from(cg.bearers.at(-1)!.split('.')[1]!, 'base64url').toString('utf8')) as { aud: unknown };
+    assert.deepEqual(sent.aud, ['https://issuer.enforce.dev'], 'the token sent had the other audience');
+    assert.doesNotMatch(res.stdout + res.stderr, /unable to verify bearer token/, 'the STS’s own words are not printed');
     assert.equal(await secretOrUndefined(core, 'cg-aud', 'pull-cg-aud'), undefined);
   });
 
@@ -122,7 +138,8 @@ describe('regcred sync with the chainguard provider (STS double + real API serve
     const res = await run(['sync', '-f', file]);
     printed.push(res.stdout, res.stderr);
     assert.equal(res.code, 1, `${res.stdout}\n${res.stderr}`);
-    assert.match(res.stderr, /ClusterRegistryCredential\/cg-503: .*chainguard STS exchange .*: HTTP 503 upstream connect error$/m);
+    assert.match(res.stderr, /ClusterRegistryCredential\/cg-503: .*chainguard STS exchange .*: HTTP 503$/m);
+    assert.doesNotMatch(res.stdout + res.stderr, /upstream connect error/, 'the STS’s own words are not printed');
     assert.equal(await secretOrUndefined(core, 'cg-503', 'pull-cg-503'), undefined);
   });
 
@@ -196,7 +213,7 @@ describe('the controller with the chainguard provider', () => {
     cg.clearFailures();
   });
 
-  test('fills the selected namespaces, Ready=True; a 503 is retried with backoff, a refusal is not; no token in the logs', async () => {
+  test('fills the selected namespaces, Ready=True; a 503 is retried with backoff, a refusal is not; the STS’s text only in the log; no token in the logs', async () => {
     const spec = { identity: IDENTITY, issuer: cg.url, serviceAccount: { name: 'cg-puller' } };
     await ctl.createClusterCredential('cg-ctl', {
       provider: { chainguard: spec },
@@ -220,7 +237,8 @@ describe('the controller with the chainguard provider', () => {
     const t0 = Date.now();
     const d = await ctl.waitForStatus('cg-ctl', (s) => degradedOf(s)?.status === 'True');
     assert.equal(degradedOf(d)?.reason, 'ProviderError');
-    assert.match(degradedOf(d)!.message, /^chainguard STS exchange .*: HTTP 503 upstream connect error; the previous credential is still in place$/);
+    assert.match(degradedOf(d)!.message, /^chainguard STS exchange .*: HTTP 503; the previous credential is still in place$/);
+    await assertRemoteTextInLogOnly(cp.kubeConfig, ctl.logLines, 'cg-ctl', d, /upstream connect error/);
     await assertRetriedWithBackoff(ctl, 'cg-ctl', errorsBefore, t0, { logged: 'HTTP 503' });
     for (const [i, ns] of ['cg-ctl-1', 'cg-ctl-2'].entries()) {
       assert.equal((await secretOrUndefined(core, ns, 'cgr-pull'))?.data?.['.dockerconfigjson'], kept[i], 'the last good Secret is kept');
@@ -234,7 +252,8 @@ describe('the controller with the chainguard provider', () => {
     const permanentBefore = await ctl.refreshes('cg-ctl', 'error');
     await patchProvider({ ...spec, serviceAccount: { name: 'not-trusted' } });
     const p = await ctl.waitForStatus('cg-ctl', (s) => degradedOf(s)?.status === 'True');
-    assert.match(degradedOf(p)!.message, /HTTP 403 subject system:serviceaccount:regcred-system:not-trusted may not assume identity/);
+    assert.match(degradedOf(p)!.message, /^chainguard STS exchange .*: HTTP 403 \(does the identity trust this service account’s issuer and subject, with the registry\.pull role\?\); the previous credential is still in place$/);
+    await assertRemoteTextInLogOnly(cp.kubeConfig, ctl.logLines, 'cg-ctl', p, /subject system:serviceaccount:regcred-system:not-trusted may not assume identity/);
     await assertNotRetried(ctl, 'cg-ctl', permanentBefore);
 
     const logs = ctl.logLines.join('');

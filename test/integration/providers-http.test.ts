@@ -10,7 +10,7 @@ import { randomBytes } from 'node:crypto';
 import { CoreV1Api, CustomObjectsApi, type V1Secret } from '@kubernetes/client-node';
 import { start, type ControlPlane } from '../harness/controlplane.js';
 import { runCli, writeConfig, type CliResult } from '../harness/cli.js';
-import { type Auths, assertCrdRefuses, assertNothingSecret as assertNothingSecretIn, authsOf, degradedOf, forceRefresh } from '../harness/provider-tests.js';
+import { type Auths, assertCrdRefuses, assertNothingSecret as assertNothingSecretIn, assertRemoteTextInLogOnly, authsOf, degradedOf, forceRefresh } from '../harness/provider-tests.js';
 import { secretOrUndefined } from '../harness/kube.js';
 import { installCrds } from '../harness/crds.js';
 import { readyOf, startTestController, type TestController } from '../harness/test-controller.js';
@@ -311,6 +311,7 @@ describe('the controller with the http provider (plain-http broker + real API se
     const errors = (await ctl.refreshes('ctl-http', 'error')) - errorsBefore;
     console.log(`# ${errors} failed refreshes in ${Date.now() - t0} ms while the broker answered 503 (retry base 300 ms, max 2 s)`);
     assert.ok(errors >= 3 && errors <= 8, `retried with backoff (300, 600, 1200, 2000 ms...): ${errors}`);
+    await assertRemoteTextInLogOnly(cp.kubeConfig, ctl.logLines, 'ctl-http', degraded, /failing on purpose/);
     for (const [i, ns] of ['ctl-http-1', 'ctl-http-2'].entries()) {
       assert.equal((await secretOrUndefined(core, ns, 'broker-pull'))?.data?.['.dockerconfigjson'], kept[i], 'the last good Secret is kept');
     }

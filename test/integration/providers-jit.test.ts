@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { CoreV1Api, type V1Secret } from '@kubernetes/client-node';
 import { start, type ControlPlane } from '../harness/controlplane.js';
 import { runCli, writeConfig, type CliResult } from '../harness/cli.js';
-import { type Auths, assertNoSecret, assertNothingSecret, assertNotRetried, assertRetriedWithBackoff, authEntry, authsOf, credentialYaml, degradedOf } from '../harness/provider-tests.js';
+import { type Auths, assertNoSecret, assertNothingSecret, assertNotRetried, assertRemoteTextInLogOnly, assertRetriedWithBackoff, authEntry, authsOf, credentialYaml, degradedOf } from '../harness/provider-tests.js';
 import { secretOrUndefined } from '../harness/kube.js';
 import { installCrds } from '../harness/crds.js';
 import { readyOf, startTestController, type TestController } from '../harness/test-controller.js';
@@ -179,6 +179,7 @@ describe('the controller with the jit provider (Jit API double + real API server
     // Nothing is written while it fails: the Secret keeps the last good content.
     const kept = (await secretOrUndefined(core, 'ctl-jit-1', 'jit-pull'))?.data?.['.dockerconfigjson'];
     await assertRetriedWithBackoff(ctl, 'ctl-jit', errorsBefore, Date.now());
+    await assertRemoteTextInLogOnly(cp.kubeConfig, ctl.logLines, 'ctl-jit', degraded, /Service Unavailable/);
     assert.equal((await secretOrUndefined(core, 'ctl-jit-1', 'jit-pull'))?.data?.['.dockerconfigjson'], kept, 'the Secret is kept byte for byte');
     assert.ok(kept);
     double.failWith = undefined;
@@ -189,7 +190,8 @@ describe('the controller with the jit provider (Jit API double + real API server
     double.expect = { clientId: CLIENT_ID, secret: 'rotated-elsewhere' };
     const errorsBefore = await ctl.refreshes('ctl-jit', 'error');
     const degraded = await ctl.waitForStatus('ctl-jit', (s) => s.conditions?.some((c) => c.type === 'Degraded' && c.status === 'True' && c.message.includes('HTTP 401')) ?? false);
-    assert.match(degradedOf(degraded)!.message, /^jit login: HTTP 401 \(bad credentials\)/);
+    assert.match(degradedOf(degraded)!.message, /^jit login: HTTP 401 \(bad credentials\); the previous credential is still in place$/);
+    await assertRemoteTextInLogOnly(cp.kubeConfig, ctl.logLines, 'ctl-jit', degraded, /Invalid client credentials/);
     await assertNotRetried(ctl, 'ctl-jit', errorsBefore);
     double.expect = { clientId: CLIENT_ID, secret: SECRET };
   });

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { CoreV1Api, CustomObjectsApi, type V1Secret } from '@kubernetes/client-node';
 import { start, type ControlPlane } from '../harness/controlplane.js';
 import { runCli, writeConfig, type CliResult } from '../harness/cli.js';
-import { assertCrdRefuses, assertNoSecret, assertNotRetried, assertRetriedWithBackoff, authsOf, credentialYaml, degradedOf, jwtExp, patchClusterProvider } from '../harness/provider-tests.js';
+import { assertCrdRefuses, assertNoSecret, assertNotRetried, assertRemoteTextInLogOnly, assertRetriedWithBackoff, authsOf, credentialYaml, degradedOf, jwtExp, patchClusterProvider } from '../harness/provider-tests.js';
 import { secretOrUndefined } from '../harness/kube.js';
 import { installCrds } from '../harness/crds.js';
 import { apiServerJwks } from '../harness/doubles/sa-token.js';
@@ -235,7 +235,8 @@ describe('the controller with the quay provider', () => {
     const permanentBefore = await ctl.refreshes('quay-ctl', 'error');
     await patchProvider({ ...spec, serviceAccount: { name: 'not-federated' } });
     const p = await ctl.waitForStatus('quay-ctl', (s) => degradedOf(s)?.status === 'True');
-    assert.match(degradedOf(p)!.message, /HTTP 401 \(is the robot federated/);
+    assert.match(degradedOf(p)!.message, /^quay robot federation for regcredtest\+puller .*: HTTP 401 \(is the robot federated with this service account’s issuer and subject\?\); the previous credential is still in place$/);
+    await assertRemoteTextInLogOnly(cp.kubeConfig, ctl.logLines, 'quay-ctl', p, /^Invalid token: /);
     await assertNotRetried(ctl, 'quay-ctl', permanentBefore);
 
     const logs = ctl.logLines.join('');

@@ -42,6 +42,38 @@ describe('tenant network attacks: loopback, metadata, private addresses, huge an
       return m ? Number(m[1]) : undefined;
     });
 
+  /** regcred_policy_refusals_total of one credential and rule, read from the controller's /metrics. */
+  async function refusals(c: ControllerProcess, namespace: string, name: string, rule: string): Promise<number> {
+    const port = /"metricsPort":(\d+)/.exec(c.output.join(''))?.[1];
+    assert.ok(port, 'the controller printed its metrics port');
+    const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+    const line = text.split('\n').find((l) => l.startsWith('regcred_policy_refusals_total{') && l.includes(`namespace="${namespace}"`) && l.includes(`name="${name}"`) && l.includes(`rule="${rule}"`));
+    return line ? Number(line.split(' ').at(-1)) : 0;
+  }
+
+  /** The notes of the Warning Events about a credential, once there is at least one. */
+  async function warnings(namespace: string, name: string): Promise<Array<{ reason: string; note: string }>> {
+    return eventually(`a Warning Event about ${namespace}/${name}`, async () => {
+      const events = await core.listNamespacedEvent({ namespace, fieldSelector: `involvedObject.name=${name}` });
+      const found = events.items.filter((e) => e.type === 'Warning').map((e) => ({ reason: e.reason ?? '', note: e.message ?? '' }));
+      return found.length > 0 ? found : undefined;
+    });
+  }
+
+  /** The `remote` fields (the remote's own words or the resolved address, log only) a controller logged about a credential. */
+  function remoteLogged(c: ControllerProcess, namespace: string, name: string): string[] {
+    const found: string[] = [];
+    for (const line of c.output.join('').split('\n')) {
+      try {
+        const entry = JSON.parse(line) as { credential?: unknown; remote?: unknown };
+        if (entry.credential === `RegistryCredential/${namespace}/${name}` && typeof entry.remote === 'string') found.push(entry.remote);
+      } catch {
+        // not a JSON log line
+      }
+    }
+    return found;
+  }
+
   before(async () => {
     cp = await start();
     await installCrds(cp.kubeConfig);
@@ -60,8 +92,16 @@ describe('tenant network attacks: loopback, metadata, private addresses, huge an
     writeFileSync(bundle, [broker, huge, silent, failing].map((b) => readFileSync(b.caPath!, 'utf8')).join('\n'));
     const env = { NODE_EXTRA_CA_CERTS: bundle };
     const common = ['--log-format', 'json', '--tenant-allowed-host', '127.0.0.1', '--tenant-allowed-host', 'localhost', '--mint-timeout', '3s', '--tenant-min-refresh-interval', '1m'];
-    controllers.push(spawnController(cp.kubeconfigPath, { env, strictNetwork: true, args: [...common, '--watch-namespace', STRICT] }));
-    controllers.push(spawnController(cp.kubeconfigPath, { env, strictNetwork: true, args: [...common, '--watch-namespace', LOOSE, '--tenant-allowed-cidr', '127.0.0.1/32'] }));
+    // The strict installation allowlists a private address as a host: the default address policy still refuses it.
+    controllers.push(spawnController(cp.kubeconfigPath, { env, strictNetwork: true, args: [...common, '--watch-namespace', STRICT, '--tenant-allowed-host', '10.0.0.1'] }));
+    // The loose installation also allowlists the metadata address as a host: its address is refused all the same.
+    controllers.push(
+      spawnController(cp.kubeconfigPath, {
+        env,
+        strictNetwork: true,
+        args: [...common, '--watch-namespace', LOOSE, '--tenant-allowed-cidr', '127.0.0.1/32', '--tenant-allowed-host', '169.254.169.254'],
+      }),
+    );
     for (const c of controllers) await healthPort(c);
   });
 
@@ -106,25 +146,51 @@ describe('tenant network attacks: loopback, metadata, private addresses, huge an
     await assert.rejects(core.readNamespacedSecret({ namespace, name }), (err: unknown) => (err as { code?: number }).code === 404, `no Secret ${namespace}/${name}`);
   }
 
-  test('an allowlisted host on a loopback address is refused at connect time, by IP and by a name resolving to it; the broker sees nothing', async () => {
+  test('an allowlisted host on a loopback or private address is refused at connect time, by IP and by a name resolving to it; the broker sees nothing', async () => {
     const port = new URL(broker.url).port;
     await create(STRICT, 'by-ip', `https://127.0.0.1:${port}/token`);
     await create(STRICT, 'by-name', `https://localhost:${port}/token`);
-    for (const name of ['by-ip', 'by-name']) {
+    for (const [name, host] of [['by-ip', '127.0.0.1'], ['by-name', 'localhost']] as const) {
       const c = await ready(STRICT, name, (x) => x.status === 'False' && x.reason === 'AddressNotAllowed');
-      assert.match(c.message, /not allowed/);
+      assert.equal(c.message, `http GET https://${host}:${port}/token: the address of ${host} is not allowed by the network policy`);
       await noSecret(STRICT, name);
+      const notes = await warnings(STRICT, name);
+      assert.ok(notes.some((e) => e.reason === 'AddressNotAllowed'), `a Warning Event with the rule: ${JSON.stringify(notes)}`);
+      assert.equal(await refusals(controllers[0]!, STRICT, name, 'AddressNotAllowed'), 1, 'counted once, then the longest delay');
     }
+    // A private range (where pods, services and nodes live), its host allowlisted: refused by default for a tenant.
+    await create(STRICT, 'private', 'https://10.0.0.1/token');
+    const priv = await ready(STRICT, 'private', (x) => x.status === 'False');
+    assert.equal(priv.reason, 'AddressNotAllowed');
+    assert.equal(priv.message, 'http GET https://10.0.0.1/token: the address of 10.0.0.1 is not allowed by the network policy');
+    await noSecret(STRICT, 'private');
+    // The address a name resolved to goes to the controller's log only.
+    assert.ok(remoteLogged(controllers[0]!, STRICT, 'by-name').some((r) => /^localhost -> (127\.0\.0\.1|::1)$/.test(r)));
     assert.equal(broker.requests.length, 0);
   });
 
   test('metadata addresses, hosts off the allowlist and metadata headers are refused before any request', async () => {
     await create(STRICT, 'metadata', 'https://169.254.169.254/computeMetadata/v1/instance/service-accounts/default/token');
     await create(STRICT, 'flavor', broker.url, { headers: [{ name: 'Metadata-Flavor', value: 'Google' }] });
-    assert.equal((await ready(STRICT, 'metadata', (x) => x.status === 'False')).reason, 'HostNotAllowed');
-    assert.equal((await ready(STRICT, 'flavor', (x) => x.status === 'False')).reason, 'HeaderNotAllowed');
-    await noSecret(STRICT, 'metadata');
-    await noSecret(STRICT, 'flavor');
+    const metadata = await ready(STRICT, 'metadata', (x) => x.status === 'False');
+    assert.equal(metadata.reason, 'HostNotAllowed');
+    assert.equal(metadata.message, "refused by the tenant policy: spec.provider.http.url host 169.254.169.254 is not on the installation's allowlist for RegistryCredentials");
+    const flavor = await ready(STRICT, 'flavor', (x) => x.status === 'False');
+    assert.equal(flavor.reason, 'HeaderNotAllowed');
+    assert.equal(flavor.message, 'refused by the tenant policy: spec.provider.http.headers[0].name header Metadata-Flavor is not allowed in a RegistryCredential');
+    for (const [name, rule] of [['metadata', 'HostNotAllowed'], ['flavor', 'HeaderNotAllowed']] as const) {
+      await noSecret(STRICT, name);
+      assert.ok((await warnings(STRICT, name)).some((e) => e.reason === rule), `a Warning Event ${rule} about ${name}`);
+      assert.equal(await refusals(controllers[0]!, STRICT, name, rule), 1);
+    }
+    // The metadata address with its host on the allowlist (the loose installation): the address check refuses it.
+    await create(LOOSE, 'metadata-allowlisted', 'https://169.254.169.254/computeMetadata/v1/instance/service-accounts/default/token');
+    const address = await ready(LOOSE, 'metadata-allowlisted', (x) => x.status === 'False');
+    assert.equal(address.reason, 'AddressNotAllowed');
+    assert.match(address.message, /the address of 169\.254\.169\.254 is not allowed by the network policy$/);
+    await noSecret(LOOSE, 'metadata-allowlisted');
+    assert.equal(await refusals(controllers[1]!, LOOSE, 'metadata-allowlisted', 'AddressNotAllowed'), 1);
+    assert.equal(broker.requests.length, 0);
   });
 
   test('where the administrator allowed the address, the broker works; its error text never reaches status or events', async () => {
@@ -135,10 +201,12 @@ describe('tenant network attacks: loopback, metadata, private addresses, huge an
 
     await create(LOOSE, 'failing', failing.url);
     const c = await ready(LOOSE, 'failing', (x) => x.status === 'False');
-    assert.match(c.message, /HTTP 503/);
-    const events = await core.listNamespacedEvent({ namespace: LOOSE, fieldSelector: 'involvedObject.name=failing' });
-    const said = [c.message, ...events.items.map((e) => e.message ?? '')].join('\n');
+    assert.equal(c.message, `http GET ${failing.url}: HTTP 503 server_error`);
+    const notes = await warnings(LOOSE, 'failing');
+    const said = [c.message, ...notes.map((e) => e.note)].join('\n');
     assert.doesNotMatch(said, /on purpose/, 'the broker\'s own words stay out of what the tenant reads');
+    // ... and are in the controller's log, for the administrator.
+    await eventually('the broker\'s text in the log\'s remote field', async () => remoteLogged(controllers[1]!, LOOSE, 'failing').find((r) => /failing on purpose/.test(r)));
   });
 
   test('a huge answer is cut off at the size cap and a silent one at the mint deadline; the controller stays healthy', async () => {
