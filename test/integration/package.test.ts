@@ -357,7 +357,7 @@ try { require('node:fs').readFileSync(${JSON.stringify(join(ROOT, 'package.json'
       const down = await runClean(['get', '-f', join(clean, 'ecr-down.yaml')], { env: awsEnv });
       assert.equal(down.code, 1, show(down));
       // The SDK's error name and the network code; the error's own text (the address) goes to the controller's log only.
-      assert.match(down.stderr, /ClusterRegistryCredential\/ecr-down: ProviderError: ecr GetAuthorizationToken in us-east-1: Error ECONNREFUSED$/m);
+      assert.match(down.stderr, /ClusterRegistryCredential\/ecr-down: ProviderError: ecr GetAuthorizationToken in us-east-1: network error ECONNREFUSED$/m);
       assert.doesNotMatch(down.stderr, noModule);
 
       writeFileSync(join(clean, 'ecr-up.yaml'), providerCredential('ecr-up', `ecr: {region: us-east-1, endpoint: "http://${base}"}`));

@@ -333,7 +333,9 @@ export function classify(err: unknown, region: string, call = 'GetAuthorizationT
   else if (status === undefined && (NETWORK_CODES.has(e.code ?? '') || /Timeout|Network|socket|ECONN|EAI_AGAIN|Abort/i.test(`${name} ${detail}`))) retryable = true;
   else retryable = false;
   const network = NETWORK_CODES.has(e.code ?? '') ? ` ${e.code}` : '';
-  return new RegcredError('ProviderError', `${provider} ${call} in ${region}: ${name}${status !== undefined ? ` (HTTP ${status})` : ''}${network}`, retryable, {
+  // Worded as the HTTP core words a failed connection, when the SDK gives it no name of its own.
+  const label = network && name === 'Error' ? 'network error' : name;
+  return new RegcredError('ProviderError', `${provider} ${call} in ${region}: ${label}${status !== undefined ? ` (HTTP ${status})` : ''}${network}`, retryable, {
     cause: err,
     remoteDetail: clip(detail),
   });
