@@ -3,6 +3,8 @@ import { sha256Hex } from '../dockerconfig.js';
 // The labels and annotations of ../shared/spec/API.md §2, in one place.
 export const LABEL_MANAGED_BY = 'app.kubernetes.io/managed-by';
 export const MANAGED_BY_VALUE = 'regcred';
+/** Pods (or namespaces) annotated `regcred.dev/inject: "false"` are never changed by the webhook. */
+export const ANNOTATION_INJECT = 'regcred.dev/inject';
 export const LABEL_OWNER_KIND = 'regcred.dev/owner-kind';
 export const LABEL_OWNER_NAME = 'regcred.dev/owner-name';
 export const LABEL_OWNER_NAMESPACE = 'regcred.dev/owner-namespace';

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { V1Namespace, V1Secret, V1ServiceAccount } from '@kubernetes/client-node';
-import { ANNOTATION_INJECT } from '../webhook/admission.js';
+import { ANNOTATION_INJECT } from './labels.js';
 import type { KubeObject } from './informer.js';
 
 // The forms the controller's caches keep of what they watch: no more than reconciling reads.

@@ -31,8 +31,8 @@ export interface ServiceAccountLike {
 
 export type JsonPatchOp = { op: 'add'; path: string; value: unknown };
 
-/** Pods (or namespaces) annotated `regcred.dev/inject: "false"` are never changed. */
-export const ANNOTATION_INJECT = 'regcred.dev/inject';
+import { ANNOTATION_INJECT } from '../kube/labels.js';
+export { ANNOTATION_INJECT };
 
 export function imagesOf(pod: PodLike): string[] {
   const s = pod.spec;
