@@ -1,0 +1,224 @@
+import { CoreV1Api, CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
+import { defaultTenantPolicy, type TenantPolicy } from '../config/tenant-policy.js';
+import type { EventRecorder } from '../kube/events.js';
+import { apiServerIssuer } from '../kube/issuer.js';
+import { poolConnections } from '../kube/pool.js';
+import { API_SERVER_AUDIENCES } from '../kube/sources.js';
+import type { Logger } from '../log.js';
+import type { Metrics } from '../metrics.js';
+import type { NetworkPolicy } from '../providers/internal/address-policy.js';
+import { providerRegistry } from '../providers/registry.js';
+import type { ProviderDefinition } from '../providers/types.js';
+import { realClock, type Clock } from '../util/clock.js';
+import type { PullSecretCandidate } from '../webhook/admission.js';
+import type { NamespaceCandidates } from '../webhook/server.js';
+import { AdmissionBackend } from './admission-backend.js';
+import { buildCaches, liveness, readiness, startCaches, type ControllerCaches } from './caches.js';
+import { Cleanup } from './credentials/cleanup.js';
+import { credentialEventSources, type EventSource } from './credentials/handlers.js';
+import { CredentialObjects, lookupCredential } from './credentials/object.js';
+import { processItem, type ProcessDeps } from './credentials/process.js';
+import type { SpecMap } from './credentials/shared.js';
+import { CredentialStates } from './credentials/states.js';
+import { HeldContentReader } from './held-content.js';
+import { WorkQueue, type QueueResult } from './queue.js';
+import { Refresher } from './refresh.js';
+import { ServiceAccountIndex } from './sa-index.js';
+import { OwnedSecretIndex } from './secret-index.js';
+
+// The controller: builds the caches, the work queue and the credential controller's parts
+// (credentials/: event handlers, the run of one credential and its steps), starts and stops them,
+// answers the probes, and serves the admission webhook from the same caches.
+
+export interface ControllerOptions {
+  kubeConfig: KubeConfig;
+  /** The controller's own namespace: where ClusterRegistryCredential source Secrets live. */
+  namespace: string;
+  allowCrossNamespaceRefs: boolean;
+  log: Logger;
+  clock?: Clock;
+  providers?: ReadonlyMap<string, ProviderDefinition<unknown>>;
+  metrics?: Metrics | undefined;
+  events?: EventRecorder | undefined;
+  fetch?: typeof globalThis.fetch;
+  workers?: number;
+  fanOutConcurrency?: number;
+  /** No refresh is ever scheduled sooner than this after the previous one (no hot loop). */
+  minRefreshDelayMs?: number;
+  /** Backoff after a failed refresh or failed targets. */
+  retryBaseMs?: number;
+  retryMaxMs?: number;
+  informer?: { watchTimeoutSeconds?: [number, number]; stallGraceMs?: number; listTimeoutMs?: number };
+  /** Liveness fails when a watch has been failing for longer than this. */
+  livenessStallMs?: number;
+  /**
+   * Runs of one credential triggered by its Secrets' watch events: `burst` at once, then one per
+   * `intervalMs` (default 5, 1 s), so writers undoing each other cannot loop faster than that.
+   */
+  secretEventRateLimit?: { burst: number; intervalMs: number };
+  /**
+   * Namespaced mode (`--watch-namespace`, the chart's rbac.namespaced): only RegistryCredentials in
+   * these namespaces, and nothing read or written elsewhere, so Roles in them are all the RBAC it
+   * needs. ClusterRegistryCredentials are ignored and the namespaces are not read (they are assumed
+   * to exist). Undefined: the whole cluster.
+   */
+  watchNamespaces?: readonly string[] | undefined;
+  /** What a RegistryCredential may ask of the controller; default: defaultTenantPolicy (no ambient credentials, public provider hosts, 1 m floor). */
+  tenantPolicy?: TenantPolicy | undefined;
+  /** Audiences the API server accepts (its issuer, the administrator's list), refused for RegistryCredentials' tokens; the in-cluster names are always refused. */
+  apiServerAudiences?: readonly string[] | undefined;
+  /**
+   * The address check of ClusterRegistryCredentials' provider calls: any host, never the always-refused
+   * addresses (loopback, link-local, metadata) unless allowedCidrs lets them through. Default: that check alone.
+   */
+  clusterNetwork?: NetworkPolicy | undefined;
+  /** Each mint's deadline (default 60 s); a mint still running well past it makes healthz fail. */
+  mintTimeoutMs?: number | undefined;
+}
+
+export class Controller {
+  readonly queue: WorkQueue;
+  readonly informers: ControllerCaches;
+  /** Parsed specs of every known credential, for mapping namespace and SA events to credentials. */
+  private readonly specs: SpecMap = new Map();
+  private readonly states: CredentialStates;
+  private readonly refresher: Refresher;
+  private readonly process: ProcessDeps;
+  private readonly admission: AdmissionBackend;
+  private readonly log: Logger;
+  private started = false;
+  private cachesStarted: Promise<void> | undefined;
+
+  constructor(private readonly opts: ControllerOptions) {
+    poolConnections(opts.kubeConfig);
+    const core = opts.kubeConfig.makeApiClient(CoreV1Api);
+    const custom = opts.kubeConfig.makeApiClient(CustomObjectsApi);
+    const clock = opts.clock ?? realClock;
+    const providers = opts.providers ?? providerRegistry;
+    const { log, metrics, events } = opts;
+    this.log = log;
+    this.refresher = new Refresher({
+      core,
+      namespace: opts.namespace,
+      allowCrossNamespaceRefs: opts.allowCrossNamespaceRefs,
+      providers,
+      clock,
+      log,
+      metrics,
+      events,
+      fetch: opts.fetch,
+      tenantPolicy: opts.tenantPolicy ?? defaultTenantPolicy(providers),
+      clusterNetwork: opts.clusterNetwork ?? {},
+      minRefreshDelayMs: opts.minRefreshDelayMs,
+      retryBaseMs: opts.retryBaseMs,
+      retryMaxMs: opts.retryMaxMs,
+      mintTimeoutMs: opts.mintTimeoutMs,
+    });
+    this.queue = new WorkQueue({
+      handler: (key) => this.reconcile(key),
+      workers: opts.workers ?? 4,
+      clock,
+      log,
+      ...(opts.secretEventRateLimit ? { rateLimit: opts.secretEventRateLimit } : {}),
+    });
+    // What a credential's Secrets hold, read by name when this replica has not minted it.
+    const heldContentReader = new HeldContentReader(core, () => clock.now());
+    this.states = new CredentialStates({ queue: this.queue, heldContent: heldContentReader, metrics });
+    this.informers = buildCaches({ kubeConfig: opts.kubeConfig, log, clock, informer: opts.informer, watchNamespaces: opts.watchNamespaces }, core, custom);
+
+    // The Secrets labelled as regcred's (slim: no data), by the credential their labels name.
+    const ownedSecrets = new OwnedSecretIndex();
+    const serviceAccounts = new ServiceAccountIndex();
+    const namespaces = this.informers.namespaces;
+    const objects = new CredentialObjects(custom);
+    const forget = (key: string) => this.states.forget(key);
+    this.process = {
+      lookup: (key) => lookupCredential(key, this.informers),
+      specs: this.specs,
+      states: this.states,
+      refresher: this.refresher,
+      objects,
+      targets: { core, specs: this.specs, namespaces, ownedSecrets, serviceAccounts, fanOutConcurrency: opts.fanOutConcurrency, log, metrics },
+      cleanup: new Cleanup({ core, namespaces, ownedSecrets, serviceAccounts, objects, forget, log, metrics, events }),
+      clock,
+      log,
+      metrics,
+      events,
+      retryBaseMs: opts.retryBaseMs,
+      retryMaxMs: opts.retryMaxMs,
+    };
+    this.admission = new AdmissionBackend({
+      core,
+      namespaces,
+      watchNamespaces: opts.watchNamespaces,
+      specs: this.specs,
+      minted: (key) => this.states.minted(key),
+      ownedSecrets,
+      heldContentReader,
+      queue: this.queue,
+      metrics,
+    });
+
+    // Every watch that requeues credentials. A new one (another kind of object a credential depends
+    // on) is one more EventSource here; credentials/handlers.ts eventSource() makes one from a cache.
+    const sources: EventSource[] = [
+      ...credentialEventSources({ specs: this.specs, caches: this.informers, ownedSecrets, serviceAccounts, minted: (key) => this.states.minted(key), forget }),
+    ];
+    for (const source of sources) source.register(this.queue);
+  }
+
+  /**
+   * Starts the watches and waits until every cache is filled, without reconciling: what a standby
+   * replica does when it serves the admission webhook (which reads the caches).
+   */
+  startCaches(): Promise<void> {
+    this.cachesStarted ??= startCaches(this.informers);
+    return this.cachesStarted;
+  }
+
+  /** Whether every cache has been filled once (the webhook's readiness). */
+  cachesSynced(): boolean {
+    return Object.values(this.informers).every((i) => i.hasSynced());
+  }
+
+  /** Starts the watches, waits until every cache is filled, then starts reconciling. */
+  async start(): Promise<void> {
+    this.refresher.deniedAudiences = [...API_SERVER_AUDIENCES, ...(await apiServerIssuer(this.opts.kubeConfig, this.log)), ...(this.opts.apiServerAudiences ?? [])];
+    await this.startCaches();
+    this.started = true;
+    this.queue.start();
+    this.log.info({ credentials: this.specs.size, namespaces: this.informers.namespaces.list().length }, 'controller started');
+  }
+
+  async stop(): Promise<void> {
+    this.refresher.stop();
+    await this.queue.stop();
+    await Promise.all(Object.values(this.informers).map((i) => i.stop()));
+    await this.opts.events?.flush();
+  }
+
+  /** Ready once every cache has synced. */
+  readyz(): { ok: boolean; reason?: string } {
+    return readiness(this.started, this.informers);
+  }
+
+  /** Live unless a watch has been failing, or a mint running past its deadline, for longer than the bound. */
+  healthz(): { ok: boolean; reason?: string } {
+    return liveness(this.informers, this.opts.livenessStallMs ?? 120_000, (graceMs) => this.refresher.overdue(graceMs));
+  }
+
+  /** Brings one credential's Secrets, service accounts and status in line (credentials/process.ts). */
+  reconcile(key: string): Promise<QueueResult> {
+    return processItem(this.process, key);
+  }
+
+  /** The pull secrets of the credentials targeting `namespace`, for the webhook; from the caches. */
+  admissionCandidates(namespace: string, signal: AbortSignal): Promise<NamespaceCandidates> {
+    return this.admission.candidatesFor(namespace, signal);
+  }
+
+  /** Writes the candidate's Secret into `namespace` if it is not there, for the webhook; never calls a provider. */
+  admissionEnsureSecret(candidate: PullSecretCandidate, namespace: string, signal: AbortSignal): Promise<'exists' | 'created' | 'unavailable'> {
+    return this.admission.ensureSecret(candidate, namespace, signal);
+  }
+}
