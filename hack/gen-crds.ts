@@ -1,4 +1,4 @@
-// Writes the CustomResourceDefinitions, generated from the zod schema (src/config/crd.ts), into the
+// Writes the CustomResourceDefinitions, generated from the zod schema (src/crdgen/crd.ts), into the
 // Helm chart. Run after changing src/config/schema.ts, common.ts or a provider's configSchema:
 //
 //   npx tsc -p . && node dist/hack/gen-crds.js
@@ -7,7 +7,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { crdFiles } from '../src/config/crd.js';
+import { crdFiles } from '../src/crdgen/crd.js';
 
 /** charts/regcred/crds in the repository (this file runs as dist/hack/gen-crds.js). */
 export const CRD_DIR = fileURLToPath(new URL('../../charts/regcred/crds/', import.meta.url));

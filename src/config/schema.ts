@@ -72,7 +72,7 @@ const labelValue = z
 /**
  * A label or annotation key (a Kubernetes qualified name): an optional DNS-subdomain prefix and
  * "/", then a name of at most 63 alphanumerics with -_. inside. The CRD checks the same with CEL
- * (QUALIFIED_KEY_RULE in crd.ts), so a bad key fails at admission, not at the Secret write.
+ * (QUALIFIED_KEY_RULE in src/crdgen/cel.ts), so a bad key fails at admission, not at the Secret write.
  */
 export const QUALIFIED_KEY = /^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
 /** At most this many extra labels, and as many annotations, on a written Secret. */

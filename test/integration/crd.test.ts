@@ -17,7 +17,8 @@ import {
 // generated CRD is first turned into client-node's model objects.
 import { ObjectSerializer } from '@kubernetes/client-node/dist/gen/models/ObjectSerializer.js';
 import { start, type ControlPlane } from '../harness/controlplane.js';
-import { buildCrds, credentialStatus, CRD_KINDS, CRD_VERSION, type CredentialStatus } from '../../src/config/crd.js';
+import { credentialStatus, type CredentialStatus } from '../../src/config/status-schema.js';
+import { buildCrds, CRD_KINDS, CRD_VERSION } from '../../src/crdgen/crd.js';
 import { API_GROUP, API_VERSION, credentialObject, type CredentialKind } from '../../src/config/schema.js';
 import { knownProviderKeys } from '../../src/providers/registry.js';
 import { apiMessage, statusCode } from '../../src/kube/client.js';
@@ -142,7 +143,7 @@ describe('the CRDs on a real API server', () => {
       assert.deepEqual(columns, [
         ['READY', 'string', '.status.conditions[?(@.type=="Ready")].status'],
         ['PROVIDER', 'string', '.status.provider'],
-        ['EXPIRES', 'string', '.status.expiresAt'], // see PRINTER_COLUMNS in crd.ts for why not `date`
+        ['EXPIRES', 'string', '.status.expiresAt'], // see PRINTER_COLUMNS in src/crdgen/crd.ts for why not `date`
         ['TARGETS', 'string', '.status.targetsSummary'],
         ['AGE', 'date', '.metadata.creationTimestamp'],
       ]);

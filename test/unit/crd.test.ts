@@ -1,4 +1,4 @@
-// Unit tests for src/config/crd.ts: the CRDs generated from the zod schema, the chart's copies of
+// Unit tests for src/crdgen/: the CRDs generated from the zod schema, the chart's copies of
 // them, and the JSON Schema -> structural schema conversion.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -6,7 +6,9 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { parseAllDocuments } from 'yaml';
-import { buildCrds, crdFiles, crdYaml, credentialStatus, structural } from '../../src/config/crd.js';
+import { credentialStatus } from '../../src/config/status-schema.js';
+import { buildCrds, crdFiles, crdYaml } from '../../src/crdgen/crd.js';
+import { structural } from '../../src/crdgen/structural.js';
 import { targetSpec } from '../../src/config/schema.js';
 import { knownProviderKeys, providerRegistry } from '../../src/providers/registry.js';
 import type { ProviderDefinition } from '../../src/providers/types.js';
@@ -138,7 +140,7 @@ describe('buildCrds', () => {
       assert.deepEqual(columns, [
         ['READY', 'string', '.status.conditions[?(@.type=="Ready")].status'],
         ['PROVIDER', 'string', '.status.provider'],
-        ['EXPIRES', 'string', '.status.expiresAt'], // see PRINTER_COLUMNS in crd.ts for why not `date`
+        ['EXPIRES', 'string', '.status.expiresAt'], // see PRINTER_COLUMNS in src/crdgen/crd.ts for why not `date`
         ['TARGETS', 'string', '.status.targetsSummary'],
         ['AGE', 'date', '.metadata.creationTimestamp'],
       ]);

@@ -17,7 +17,7 @@ import type { ProviderDeps, SourceReader } from '../../src/providers/types.js';
 import { RegcredError } from '../../src/errors.js';
 import { REDACTED, resetRegisteredSecrets, scrub } from '../../src/redact.js';
 import { createLogger, silentLogger } from '../../src/log.js';
-import { buildCrds } from '../../src/config/crd.js';
+import { buildCrds } from '../../src/crdgen/crd.js';
 import { fakeSources, unsignedJwt, rejection } from '../harness/provider-tests.js';
 
 afterEach(() => resetRegisteredSecrets());

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { credentialObject } from '../../src/config/schema.js';
-import { buildCrds } from '../../src/config/crd.js';
+import { buildCrds } from '../../src/crdgen/crd.js';
 import { CLUSTER_ONLY_REASON, createExecProvider } from '../../src/providers/exec/index.js';
 import { parseGoDuration } from '../../src/providers/exec/answer.js';
 import { stderrExcerpt } from '../../src/providers/exec/plugin.js';

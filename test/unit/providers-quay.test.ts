@@ -11,7 +11,7 @@ import type { ProviderDeps } from '../../src/providers/types.js';
 import { RegcredError } from '../../src/errors.js';
 import { REDACTED, resetRegisteredSecrets, scrub } from '../../src/redact.js';
 import { answeringAll, capturingLogger, fakeDeps, recordingTokenRequest, unsignedJwt, type SentRequest, type TokenCall } from '../harness/provider-tests.js';
-import { buildCrds } from '../../src/config/crd.js';
+import { buildCrds } from '../../src/crdgen/crd.js';
 import { buildDockerConfigJson } from '../../src/dockerconfig.js';
 
 afterEach(() => resetRegisteredSecrets());

@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { computeStatus } from '../../src/controller/status.js';
-import { credentialStatus } from '../../src/config/crd.js';
+import { credentialStatus } from '../../src/config/status-schema.js';
 
 const now = new Date('2026-11-23T12:00:00Z');
 const base = { now, generation: 4, provider: 'static', targets: { total: 3, synced: 3, failed: 0 }, failures: [] };
