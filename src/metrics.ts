@@ -26,6 +26,10 @@ export interface Metrics {
   secretWrites: Counter<'operation'>;
   /** regcred_policy_refusals_total, rule = the tenant-policy rule */
   policyRefusals: Counter<'kind' | 'namespace' | 'name' | 'rule'>;
+  /** regcred_source_secret_problem (0/1): a source Secret of the credential is missing or unusable */
+  sourceProblem: Gauge<CredentialLabel>;
+  /** regcred_source_changes_total, change changed|deleted|created: mints started by a source Secret's watch */
+  sourceChanges: Counter<'kind' | 'namespace' | 'name' | 'change'>;
   /** regcred_webhook_admissions_total, result patched|unchanged|error */
   webhookAdmissions: Counter<'result'>;
   /** Removes every series of one credential (when it is deleted). */
@@ -90,6 +94,18 @@ export function createMetrics(): Metrics {
     labelNames: ['kind', 'namespace', 'name', 'rule'] as const,
     registers,
   });
+  const sourceProblem = new Gauge({
+    name: 'regcred_source_secret_problem',
+    help: 'Whether a Secret the credential reads is missing or unusable (1) or fine (0); the Secrets in place keep their last good content meanwhile.',
+    labelNames: CREDENTIAL_LABELS,
+    registers,
+  });
+  const sourceChanges = new Counter({
+    name: 'regcred_source_changes_total',
+    help: 'Source Secrets seen to change, be deleted or be created, each starting a new mint of the credentials that read them.',
+    labelNames: ['kind', 'namespace', 'name', 'change'] as const,
+    registers,
+  });
   const webhookAdmissions = new Counter({
     name: 'regcred_webhook_admissions_total',
     help: 'Requests the admission webhook answered, by result (patched: imagePullSecrets added; unchanged; error: admitted unchanged after an error; refused before reading: too_large 413, throttled 429, timeout 408).',
@@ -102,6 +118,7 @@ export function createMetrics(): Metrics {
     credentialExpiry.remove(l);
     credentialNextRefresh.remove(l);
     credentialReady.remove(l);
+    sourceProblem.remove(l);
     for (const result of REFRESH_RESULTS) refreshTotal.remove({ ...l, result });
     for (const state of TARGET_STATES) targetSecrets.remove({ ...l, state });
   }
@@ -116,6 +133,8 @@ export function createMetrics(): Metrics {
     targetSecrets,
     secretWrites,
     policyRefusals,
+    sourceProblem,
+    sourceChanges,
     webhookAdmissions,
     forgetCredential,
   };

@@ -25,6 +25,7 @@ import { WorkQueue, type QueueResult } from './queue.js';
 import { Refresher } from './refresh.js';
 import { ServiceAccountIndex } from './sa-index.js';
 import { OwnedSecretIndex } from './secret-index.js';
+import { SourceWatch } from './sources/source-watch.js';
 
 // The controller: builds the caches, the work queue and the credential controller's parts
 // (credentials/: event handlers, the run of one credential and its steps), starts and stops them,
@@ -83,6 +84,8 @@ export class Controller {
   private readonly specs: SpecMap = new Map();
   private readonly states: CredentialStates;
   private readonly refresher: Refresher;
+  /** The Secrets credentials read: a change mints again at once (sources/source-watch.ts). */
+  readonly sourceWatch: SourceWatch;
   private readonly process: ProcessDeps;
   private readonly admission: AdmissionBackend;
   private readonly log: Logger;
@@ -113,6 +116,25 @@ export class Controller {
       retryBaseMs: opts.retryBaseMs,
       retryMaxMs: opts.retryMaxMs,
       mintTimeoutMs: opts.mintTimeoutMs,
+      onSourcesRead: (key, reads) => this.sourceWatch.record(key, reads),
+    });
+    this.sourceWatch = new SourceWatch({
+      kubeConfig: opts.kubeConfig,
+      core,
+      log,
+      clock,
+      informer: opts.informer,
+      onChange: (keys, _source, change) => {
+        for (const key of keys) {
+          const state = this.states.get(key);
+          if (!state) continue;
+          state.sourcesChanged = true;
+          const [kind, a, b] = key.split('/');
+          metrics?.sourceChanges.inc({ kind: kind ?? '', namespace: b === undefined ? '' : (a ?? ''), name: b ?? a ?? '', change });
+          // Rate-limited like the other watch-driven runs: a source rewritten in a loop cannot drive mints faster.
+          this.queue.addRateLimited(key);
+        }
+      },
     });
     this.queue = new WorkQueue({
       handler: (key) => this.reconcile(key),
@@ -123,7 +145,7 @@ export class Controller {
     });
     // What a credential's Secrets hold, read by name when this replica has not minted it.
     const heldContentReader = new HeldContentReader(core, () => clock.now());
-    this.states = new CredentialStates({ queue: this.queue, heldContent: heldContentReader, metrics });
+    this.states = new CredentialStates({ queue: this.queue, heldContent: heldContentReader, sources: this.sourceWatch, metrics });
     this.informers = buildCaches({ kubeConfig: opts.kubeConfig, log, clock, informer: opts.informer, watchNamespaces: opts.watchNamespaces }, core, custom);
 
     // The Secrets labelled as regcred's (slim: no data), by the credential their labels name.
@@ -186,6 +208,7 @@ export class Controller {
     this.refresher.deniedAudiences = [...API_SERVER_AUDIENCES, ...(await apiServerIssuer(this.opts.kubeConfig, this.log)), ...(this.opts.apiServerAudiences ?? [])];
     await this.startCaches();
     this.started = true;
+    this.sourceWatch.start();
     this.queue.start();
     this.log.info({ credentials: this.specs.size, namespaces: this.informers.namespaces.list().length }, 'controller started');
   }
@@ -193,7 +216,7 @@ export class Controller {
   async stop(): Promise<void> {
     this.refresher.stop();
     await this.queue.stop();
-    await Promise.all(Object.values(this.informers).map((i) => i.stop()));
+    await Promise.all([...Object.values(this.informers).map((i) => i.stop()), this.sourceWatch.stop()]);
     await this.opts.events?.flush();
   }
 
@@ -204,7 +227,7 @@ export class Controller {
 
   /** Live unless a watch has been failing, or a mint running past its deadline, for longer than the bound. */
   healthz(): { ok: boolean; reason?: string } {
-    return liveness(this.informers, this.opts.livenessStallMs ?? 120_000, (graceMs) => this.refresher.overdue(graceMs));
+    return liveness({ ...this.informers, sourceSecrets: this.sourceWatch }, this.opts.livenessStallMs ?? 120_000, (graceMs) => this.refresher.overdue(graceMs));
   }
 
   /** Brings one credential's Secrets, service accounts and status in line (credentials/process.ts). */

@@ -5,7 +5,7 @@ import type { CredentialObject } from '../config/schema.js';
 import { checkTenantPolicy, type TenantPolicy } from '../config/tenant-policy.js';
 import { RegcredError, errorMessage, type ErrorCode } from '../errors.js';
 import type { EventRecorder, EventTarget } from '../kube/events.js';
-import { kubeProviderDeps } from '../kube/sources.js';
+import { kubeProviderDeps, sourceScope } from '../kube/sources.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import type { NetworkPolicy } from '../providers/internal/address-policy.js';
@@ -16,6 +16,7 @@ import type { Clock } from '../util/clock.js';
 import { DEFAULT_MINT_TIMEOUT_MS, MintDeadlines } from './mint-deadline.js';
 import { mintCredential, type MintedCredential } from './reconcile.js';
 import { planRefresh } from './scheduler.js';
+import { recordingReader, withKeysNamed, type SourceRead } from './sources/reads.js';
 
 // Step 1 of a reconcile: mint when there is nothing yet, the spec changed or the refresh is due;
 // never what the tenant policy refuses (then the Secrets in place keep their last good content).
@@ -34,10 +35,17 @@ export interface CredentialState {
   /** `refused`: the tenant policy refused the spec or a call it made: not ready, whatever the targets hold. */
   refreshError?: { reason: string; message: string; refused?: boolean } | undefined;
   provider: string;
+  /** The Secrets the last mints read (sources/reads.ts): what the source watch follows. */
+  sources?: SourceRead[] | undefined;
+  /** A Secret in `sources` changed since: mint again now, whatever the schedule says. */
+  sourcesChanged?: boolean | undefined;
 }
 
 /** Refusals of the network and token rules, raised while minting rather than found in the spec. */
 const RUNTIME_REFUSALS: ReadonlySet<ErrorCode> = new Set<ErrorCode>(['HostNotAllowed', 'AddressNotAllowed', 'TokenNotAllowed']);
+
+/** Errors of the credential's source Secrets (metric regcred_source_secret_problem). */
+const SOURCE_PROBLEMS: ReadonlySet<ErrorCode> = new Set<ErrorCode>(['SourceNotFound', 'InvalidSource', 'CrossNamespaceRef']);
 
 export interface RefresherDeps {
   core: CoreV1Api;
@@ -57,6 +65,8 @@ export interface RefresherDeps {
   retryBaseMs?: number | undefined;
   retryMaxMs?: number | undefined;
   mintTimeoutMs?: number | undefined;
+  /** After every mint attempt: the Secrets it read (the source watch follows them). */
+  onSourcesRead?: ((key: string, reads: readonly SourceRead[]) => void) | undefined;
 }
 
 export interface RefreshInput {
@@ -95,7 +105,8 @@ export class Refresher {
     let minted = false;
     const violations = checkTenantPolicy(obj, this.d.tenantPolicy, this.d.providers);
     // Due: first time, spec changed, or the planned time (after a success, or the backoff after a failure) has come.
-    const due = specChanged || state.nextRefreshAt === undefined || now >= state.nextRefreshAt;
+    const due = specChanged || !!state.sourcesChanged || state.nextRefreshAt === undefined || now >= state.nextRefreshAt;
+    if (due) state.sourcesChanged = false;
     if (violations.length > 0 && due) {
       const first = violations[0]!;
       const message = `refused by the tenant policy: ${violations.map((v) => `${formatPath(v.path)} ${v.message}`).join('; ')}`;
@@ -109,6 +120,7 @@ export class Refresher {
       }
     } else if (due) {
       const started = this.d.clock.now();
+      const reads: SourceRead[] = [];
       try {
         const base = kubeProviderDeps(
           this.d.core,
@@ -121,10 +133,13 @@ export class Refresher {
         );
         // A tenant's calls go where the tenant policy allows; the administrator's anywhere but the always-refused addresses.
         const network = kind === 'RegistryCredential' ? this.d.tenantPolicy.network : this.d.clusterNetwork;
+        base.sources = recordingReader(base.sources, sourceScope(obj, this.d.namespace, this.d.allowCrossNamespaceRefs).defaultNamespace, reads);
         const deps = this.d.fetch ? { ...base, network } : withNetworkPolicy(base, network);
         const credential = await this.mintDeadlines.run(key, this.shutdown.signal, (signal) => mintCredential(obj, deps, signal, this.d.providers));
         this.d.metrics?.providerRequestDuration.observe({ provider: obj.spec.provider.key, result: 'success' }, (this.d.clock.now() - started) / 1000);
         this.d.metrics?.refreshTotal.inc({ ...labels, result: 'success' });
+        this.sourcesRead(key, state, reads, true);
+        this.d.metrics?.sourceProblem.set(labels, 0);
         state.minted = credential;
         state.mintedAt = now;
         state.refreshFailures = 0;
@@ -150,6 +165,8 @@ export class Refresher {
         }
       } catch (err) {
         const e = err instanceof RegcredError ? err : new RegcredError('ProviderError', errorMessage(err), true);
+        const message = e.code === 'SourceNotFound' ? withKeysNamed(e.message, reads, state.sources) : e.message;
+        this.sourcesRead(key, state, reads, false);
         this.d.metrics?.providerRequestDuration.observe({ provider: obj.spec.provider.key, result: 'error' }, (this.d.clock.now() - started) / 1000);
         this.d.metrics?.refreshTotal.inc({ ...labels, result: 'error' });
         // A provider's permanent refusal (bad credentials, no permission, a setting it rejects) goes
@@ -162,17 +179,33 @@ export class Refresher {
           ? (this.d.retryMaxMs ?? 300_000)
           : backoffDelay(state.refreshFailures, this.d.retryBaseMs ?? 5_000, this.d.retryMaxMs ?? 300_000);
         state.refreshFailures++;
-        state.refreshError = { reason: e.code === 'ApiError' ? 'ProviderError' : e.code, message: e.message, ...(refused ? { refused } : {}) };
+        state.refreshError = { reason: e.code === 'ApiError' ? 'ProviderError' : e.code, message, ...(refused ? { refused } : {}) };
+        this.d.metrics?.sourceProblem.set(labels, SOURCE_PROBLEMS.has(e.code) ? 1 : 0);
         if (refused) this.d.metrics?.policyRefusals.inc({ kind, namespace: labels.namespace, name: labels.name, rule: e.code });
         state.nextRefreshAt = now + delay;
         this.d.log.warn(
           // The remote's own words go to the log only (scrubbed there), never into status or events, which the tenant reads.
-          { credential: key, code: e.code, err: e.message, ...(e.remoteDetail ? { remote: e.remoteDetail } : {}), permanent, failures: state.refreshFailures, retryInMs: Math.round(delay) },
+          { credential: key, code: e.code, err: message, ...(e.remoteDetail ? { remote: e.remoteDetail } : {}), permanent, failures: state.refreshFailures, retryInMs: Math.round(delay) },
           'refresh failed; keeping the previous credential',
         );
-        this.d.events?.record(eventTarget, 'Warning', state.refreshError.reason, `refresh failed: ${e.message}`);
+        this.d.events?.record(eventTarget, 'Warning', state.refreshError.reason, `refresh failed: ${message}`);
       }
     }
     return minted;
+  }
+
+  /**
+   * Records what a mint read. A failed mint may have stopped before some Secret it reads: those of
+   * earlier mints stay followed, so fixing any of them brings the next attempt at once.
+   */
+  private sourcesRead(key: string, state: CredentialState, reads: SourceRead[], succeeded: boolean): void {
+    const all = succeeded ? reads : [...reads, ...(state.sources ?? []).filter((p) => !reads.some((r) => r.namespace === p.namespace && r.name === p.name))];
+    // A Secret read before keeps the keys it was read for, until a mint reads it whole again.
+    for (const r of all) {
+      const p = state.sources?.find((x) => x.namespace === r.namespace && x.name === r.name);
+      if (p && r.keys.length === 0) r.keys = p.keys;
+    }
+    state.sources = all;
+    this.d.onSourcesRead?.(key, all);
   }
 }

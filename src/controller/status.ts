@@ -53,6 +53,13 @@ export const Reasons = {
   Healthy: 'Healthy',
 } as const;
 
+/**
+ * Refresh errors that mean the credential's own inputs are broken (a source Secret deleted, a key
+ * missing or unreadable): not ready even while the targets keep the last good content, because
+ * nothing will renew it until someone fixes the source.
+ */
+const BROKEN_SOURCE = new Set(['SourceNotFound', 'InvalidSource', 'CrossNamespaceRef']);
+
 export interface StatusInput {
   now: Date;
   generation?: number | undefined;
@@ -93,8 +100,9 @@ export function computeStatus(input: StatusInput): CredentialStatus {
     .map((f) => ({ ...f, message: clip(f.message, 512) }));
 
   let ready: Condition;
-  if (input.refreshError?.reason === Reasons.InvalidSpec || input.refreshError?.refused) {
-    // The spec itself is refused (schema or tenant policy): not ready, whatever the targets still hold.
+  if (input.refreshError && (input.refreshError.reason === Reasons.InvalidSpec || input.refreshError.refused || BROKEN_SOURCE.has(input.refreshError.reason))) {
+    // The spec itself is refused (schema or tenant policy) or its source is broken: not ready,
+    // whatever the targets still hold.
     ready = condition(prev, 'Ready', 'False', input.refreshError.reason, input.refreshError.message, input.generation, now);
   } else if (!input.hasCredential) {
     ready = condition(prev, 'Ready', 'False', input.refreshError?.reason ?? Reasons.Pending, input.refreshError?.message ?? 'no credential minted yet', input.generation, now);

@@ -81,7 +81,8 @@ export function createSourceReader(core: CoreV1Api, scope: SourceScope, retry: R
           });
         }
       }
-      return { namespace, name: ref.name, type: secret.type ?? 'Opaque', data };
+      const version = secret.metadata?.resourceVersion;
+      return { namespace, name: ref.name, type: secret.type ?? 'Opaque', data, ...(version ? { resourceVersion: version } : {}) };
     },
   };
 }

@@ -16,6 +16,8 @@ export interface SourceSecret {
   name: string;
   type: string;
   data: Record<string, string>;
+  /** The version read (the controller watches the Secret from it); absent outside a cluster. */
+  resourceVersion?: string | undefined;
 }
 
 /**

@@ -4,11 +4,13 @@ import type { CredentialState } from '../refresh.js';
 
 // What the controller remembers of each credential between runs (refresh.ts CredentialState: the
 // credential minted, when, the next refresh, failure counts), and forgetting a credential: its
-// state, its queue entries, the content read for it and its metric series.
+// state, its queue entries, the content read for it, the watch of its sources and its metric series.
 
 export interface StatesDeps {
   queue: { forget(key: string): void };
   heldContent: { forget(key: string): void };
+  /** The watch of the Secrets the credential read. */
+  sources?: { forget(key: string): void } | undefined;
   metrics?: Metrics | undefined;
 }
 
@@ -40,6 +42,7 @@ export class CredentialStates {
     this.states.delete(key);
     this.d.queue.forget(key);
     this.d.heldContent.forget(key);
+    this.d.sources?.forget(key);
     if (state && this.d.metrics) {
       const [kind, a, b] = key.split('/');
       this.d.metrics.forgetCredential({ kind: kind ?? '', namespace: b === undefined ? '' : (a ?? ''), name: b ?? a ?? '', provider: state.provider });
