@@ -125,7 +125,11 @@ export async function fanOut(
     const r: NamespaceResult = { namespace, serviceAccountsPatched: [], serviceAccountsMissing: [] };
     try {
       const existing = opts.cache ? opts.cache.secret(namespace) : known ? (known.get(namespace) ?? null) : undefined;
-      const written = await writePullSecret(core, namespace, desired, existing, { retry, ...(opts.onWrite ? { onWrite: opts.onWrite } : {}) });
+      const written = await writePullSecret(core, namespace, desired, existing, {
+        retry,
+        ...(opts.onWrite ? { onWrite: opts.onWrite } : {}),
+        ...(opts.onWritten ? { onWritten: opts.onWritten } : {}),
+      });
       r.secret = written.outcome;
       if (written.adopted) r.adopted = true;
       const sa = await attachPullSecret(core, namespace, target.serviceAccounts, target.secretName, {

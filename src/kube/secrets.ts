@@ -12,7 +12,7 @@ import {
   ownerSelector,
   type OwnerRef,
 } from './labels.js';
-import { dataHashOf, secretDataHash } from './slim.js';
+import { dataHashOf, isCompact, secretDataHash } from './slim.js';
 
 export const DOCKERCONFIGJSON_TYPE = 'kubernetes.io/dockerconfigjson';
 export const DOCKERCONFIGJSON_KEY = '.dockerconfigjson';
@@ -43,6 +43,8 @@ export interface WriteResult {
 /** Counts writes for the caller (metrics, benchmarks, the "zero writes" test). */
 export interface WriteObserver {
   onWrite?(operation: 'create' | 'update' | 'delete', namespace: string): void;
+  /** After a create or update: the version it made and the digest and type of what it holds (slim.ts WrittenVersions). */
+  onWritten?(namespace: string, name: string, resourceVersion: string | undefined, dataDigest: string, type: string): void;
 }
 
 export interface SecretWriterOptions extends WriteObserver {
@@ -109,7 +111,11 @@ export async function writePullSecret(
   const dataB64 = Buffer.from(desired.dockerConfigJson).toString('base64');
 
   let current = existing;
-  if (current === undefined) current = await readSecret(core, namespace, desired.name, retry);
+  // A cached compact form whose content is unknown (a version someone else made): read it once.
+  if (current === undefined || (current && isCompact(current) && (current.type === undefined || dataHashOf(current) === undefined))) {
+    current = await readSecret(core, namespace, desired.name, retry);
+  }
+  const written = (made: V1Secret) => opts.onWritten?.(namespace, desired.name, made.metadata?.resourceVersion, desiredDataHash(desired), DOCKERCONFIGJSON_TYPE);
   let replaced = false; // an adopted Secret of another type was deleted to be re-created
 
   for (let attempt = 0; attempt < 3; attempt++) {
@@ -122,7 +128,7 @@ export async function writePullSecret(
         data: { [DOCKERCONFIGJSON_KEY]: dataB64 },
       };
       try {
-        await withApiRetry(() => core.createNamespacedSecret({ namespace, body, fieldManager: opts.fieldManager }), retry);
+        written(await withApiRetry(() => core.createNamespacedSecret({ namespace, body, fieldManager: opts.fieldManager }), retry));
         opts.onWrite?.('create', namespace);
         return replaced ? { outcome: 'created', adopted: true } : { outcome: 'created' };
       } catch (err) {
@@ -156,6 +162,21 @@ export async function writePullSecret(
     }
 
     const meta = desiredMetadata(desired, namespace);
+    if (isCompact(current)) {
+      // The cache's compact form lacks what others may have set (owner references, finalizers, long
+      // labels): a JSON patch changes only what regcred writes, guarded by the version it knows.
+      try {
+        written(await withApiRetry(() => core.patchNamespacedSecret({ namespace, name: desired.name, body: updatePatch(current!, meta, dataB64, desired.expiresAt), fieldManager: opts.fieldManager }), retry));
+        opts.onWrite?.('update', namespace);
+        return { outcome: 'updated', ...(ours ? {} : { adopted: true }) };
+      } catch (err) {
+        const code = statusCode(err);
+        // 409/422: the test on resourceVersion failed (changed meanwhile); 404: deleted meanwhile.
+        if (code !== 409 && code !== 422 && code !== 404) throw toRegcredError(err, `cannot update ${what}`);
+        current = await readSecret(core, namespace, desired.name, retry);
+        continue;
+      }
+    }
     const body: V1Secret = {
       ...current,
       metadata: {
@@ -170,7 +191,7 @@ export async function writePullSecret(
     delete body.stringData;
     try {
       // PUT with the resourceVersion we read: optimistic concurrency, the UID stays.
-      await withApiRetry(() => core.replaceNamespacedSecret({ namespace, name: desired.name, body, fieldManager: opts.fieldManager }), retry);
+      written(await withApiRetry(() => core.replaceNamespacedSecret({ namespace, name: desired.name, body, fieldManager: opts.fieldManager }), retry));
       opts.onWrite?.('update', namespace);
       return { outcome: 'updated', ...(ours ? {} : { adopted: true }) };
     } catch (err) {
@@ -180,6 +201,37 @@ export async function writePullSecret(
     }
   }
   throw new RegcredError('ApiError', `cannot write ${what}: it kept changing under us`, true);
+}
+
+/** A JSON Pointer segment (RFC 6901): label keys hold "/". */
+function pointer(key: string): string {
+  return key.replaceAll('~', '~0').replaceAll('/', '~1');
+}
+
+/**
+ * The JSON patch (RFC 6902) that makes `current` (a compact cached form) hold what regcred writes:
+ * the data whole, its labels and annotations (others' kept), other owners' labels removed, the
+ * expiry annotation removed when the credential has none; only if the Secret is still at the
+ * version the cache knows.
+ */
+export function updatePatch(current: V1Secret, meta: ReturnType<typeof desiredMetadata>, dataB64: string, expiresAt: Date | undefined): object[] {
+  const ops: object[] = [
+    { op: 'test', path: '/metadata/resourceVersion', value: current.metadata?.resourceVersion },
+    { op: 'add', path: '/data', value: { [DOCKERCONFIGJSON_KEY]: dataB64 } },
+  ];
+  const labels = current.metadata?.labels;
+  if (!labels) ops.push({ op: 'add', path: '/metadata/labels', value: meta.labels });
+  else {
+    for (const k of Object.keys(labels)) if (k.startsWith('regcred.dev/owner-') && !(k in meta.labels)) ops.push({ op: 'remove', path: `/metadata/labels/${pointer(k)}` });
+    for (const [k, v] of Object.entries(meta.labels)) if (labels[k] !== v) ops.push({ op: 'add', path: `/metadata/labels/${pointer(k)}`, value: v });
+  }
+  const annotations = current.metadata?.annotations;
+  if (!annotations) ops.push({ op: 'add', path: '/metadata/annotations', value: meta.annotations });
+  else {
+    for (const [k, v] of Object.entries(meta.annotations)) if (annotations[k] !== v) ops.push({ op: 'add', path: `/metadata/annotations/${pointer(k)}`, value: v });
+    if (!expiresAt && annotations[ANNOTATION_EXPIRES_AT] !== undefined) ops.push({ op: 'remove', path: `/metadata/annotations/${pointer(ANNOTATION_EXPIRES_AT)}` });
+  }
+  return ops;
 }
 
 /**

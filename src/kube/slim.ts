@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { V1Namespace, V1Secret, V1ServiceAccount } from '@kubernetes/client-node';
-import { ANNOTATION_INJECT } from './labels.js';
+import { ANNOTATION_INJECT, LABEL_MANAGED_BY } from './labels.js';
 import type { KubeObject } from './informer.js';
 
 // The forms the controller's caches keep of what they watch: no more than reconciling reads.
@@ -70,4 +70,94 @@ export function slimSecret(secret: V1Secret): V1Secret {
 export function dataHashOf(secret: V1Secret): string | undefined {
   if (secret.data) return secretDataHash(secret.data);
   return digests.get(secret);
+}
+
+// The form the controller keeps of each Secret it manages: name, namespace, uid, resourceVersion,
+// labels and annotations (bounded), the type and a digest of the data when known, never the data.
+// Its watch is metadata-only (kube/metadata.ts): an event carries no data, so the digest of a
+// version comes from the write that made it (WrittenVersions) or, for a version someone else made,
+// stays unknown until reconciling reads the Secret by name once. A full list (start-up, relist)
+// carries the data: the digest is computed then and the data dropped.
+
+/** Labels and annotations above this size are cut down to regcred's own keys. */
+const MAX_KEPT_METADATA_BYTES = 4096;
+const compactForms = new WeakSet<V1Secret>();
+
+export function isCompact(secret: V1Secret): boolean {
+  return compactForms.has(secret);
+}
+
+function ownKeys(map: Record<string, string> | undefined): Record<string, string> | undefined {
+  if (!map) return undefined;
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(map)) if (k.startsWith('regcred.dev/') || k === LABEL_MANAGED_BY) out[k] = v;
+  return out;
+}
+
+/** The digest a write left a Secret's version with: a metadata-only event at that version holds it. */
+export class WrittenVersions {
+  private readonly pending = new Map<string, { resourceVersion: string; digest: string }>();
+
+  /** `cached`: the cache's current form of a Secret, for a write whose watch event came first. */
+  constructor(private readonly cached: (namespace: string, name: string) => V1Secret | undefined = () => undefined, private readonly max = 50_000) {}
+
+  record(namespace: string, name: string, resourceVersion: string | undefined, digest: string, type: string): void {
+    if (!resourceVersion) return;
+    const now = this.cached(namespace, name);
+    if (now && now.metadata?.resourceVersion === resourceVersion && isCompact(now)) {
+      now.type = type;
+      digests.set(now, digest);
+      return;
+    }
+    const key = `${namespace}/${name}`;
+    this.pending.delete(key);
+    this.pending.set(key, { resourceVersion, digest });
+    if (this.pending.size > this.max) this.pending.delete(this.pending.keys().next().value!);
+  }
+
+  /** The digest written at `resourceVersion`, once (the entry is then dropped). */
+  take(namespace: string, name: string, resourceVersion: string | undefined): string | undefined {
+    const key = `${namespace}/${name}`;
+    const w = this.pending.get(key);
+    if (!w || w.resourceVersion !== resourceVersion) return undefined;
+    this.pending.delete(key);
+    return w.digest;
+  }
+
+  get size(): number {
+    return this.pending.size;
+  }
+}
+
+/** The compact cached form of a managed Secret (from a full object or a metadata-only event). */
+export function compactSecret(secret: V1Secret, written?: WrittenVersions): V1Secret {
+  const m = secret.metadata ?? {};
+  let labels = m.labels;
+  let annotations = m.annotations;
+  if (JSON.stringify(labels ?? {}).length + JSON.stringify(annotations ?? {}).length > MAX_KEPT_METADATA_BYTES) {
+    labels = ownKeys(labels);
+    annotations = ownKeys(annotations);
+  }
+  const compact: V1Secret = {
+    metadata: {
+      name: m.name,
+      namespace: m.namespace,
+      uid: m.uid,
+      resourceVersion: m.resourceVersion,
+      ...(labels ? { labels } : {}),
+      ...(annotations ? { annotations } : {}),
+      ...(m.deletionTimestamp ? { deletionTimestamp: m.deletionTimestamp } : {}),
+    },
+    ...(secret.type !== undefined ? { type: secret.type } : {}),
+  };
+  compactForms.add(compact);
+  if (secret.data) digests.set(compact, secretDataHash(secret.data));
+  else if (written && secret.type === undefined) {
+    const digest = written.take(m.namespace ?? '', m.name ?? '', m.resourceVersion);
+    if (digest !== undefined) {
+      compact.type = 'kubernetes.io/dockerconfigjson';
+      digests.set(compact, digest);
+    }
+  }
+  return compact;
 }

@@ -8,6 +8,7 @@ import {
   DOCKERCONFIGJSON_KEY,
   DOCKERCONFIGJSON_TYPE,
   isUpToDate,
+  updatePatch,
   writePullSecret,
   type DesiredPullSecret,
 } from '../../src/kube/secrets.js';
@@ -500,5 +501,33 @@ describe('writePullSecret', () => {
       return true;
     });
     assert.equal(api.count('create'), 0);
+  });
+});
+
+describe('updatePatch (a compact cached form is updated by JSON patch)', () => {
+  const cached = (over: Partial<V1Secret['metadata']> = {}): V1Secret => ({
+    metadata: { name: 'demo-pull', namespace: NS, resourceVersion: '41', labels: { ...ownerLabels(OWNER), 'regcred.dev/owner-namespace': 'stale', keep: 'me' }, annotations: { [ANNOTATION_EXPIRES_AT]: 'x', other: 'y' }, ...over },
+    type: DOCKERCONFIGJSON_TYPE,
+  });
+  const meta = { name: 'demo-pull', namespace: NS, labels: { ...ownerLabels(OWNER), team: 'a' }, annotations: { [ANNOTATION_CONTENT_HASH]: 'h' } };
+
+  test('guards the version, sets the data whole, adds ours, removes stale owner labels and the expiry, keeps the rest', () => {
+    const ops = updatePatch(cached(), meta, 'ZGF0YQ==', undefined);
+    assert.deepEqual(ops[0], { op: 'test', path: '/metadata/resourceVersion', value: '41' });
+    assert.deepEqual(ops[1], { op: 'add', path: '/data', value: { [DOCKERCONFIGJSON_KEY]: 'ZGF0YQ==' } });
+    assert.ok(ops.some((o) => JSON.stringify(o) === JSON.stringify({ op: 'remove', path: '/metadata/labels/regcred.dev~1owner-namespace' })));
+    assert.ok(ops.some((o) => JSON.stringify(o) === JSON.stringify({ op: 'add', path: '/metadata/labels/team', value: 'a' })));
+    assert.ok(ops.some((o) => JSON.stringify(o) === JSON.stringify({ op: 'add', path: '/metadata/annotations/regcred.dev~1content-hash', value: 'h' })));
+    assert.ok(ops.some((o) => JSON.stringify(o) === JSON.stringify({ op: 'remove', path: '/metadata/annotations/regcred.dev~1expires-at' })));
+    assert.ok(!JSON.stringify(ops).includes('keep'), "others' labels are not touched");
+    assert.ok(!JSON.stringify(ops).includes('"other"'));
+  });
+
+  test('labels or annotations absent: added whole; an expiring credential keeps its annotation', () => {
+    const ops = updatePatch(cached({ labels: undefined, annotations: undefined }), meta, 'eA==', EXPIRES);
+    assert.deepEqual(ops.slice(2), [
+      { op: 'add', path: '/metadata/labels', value: meta.labels },
+      { op: 'add', path: '/metadata/annotations', value: meta.annotations },
+    ]);
   });
 });

@@ -1,10 +1,10 @@
 // Unit tests for src/kube/slim.ts: what the Secret cache keeps (metadata, type, a digest of the
 // data, never the data), through an Informer fed by a scripted list and watch.
-import { test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { KubeConfig, type V1Secret } from '@kubernetes/client-node';
 import { Informer, type ListPage, type WatchFn } from '../../src/kube/informer.js';
-import { dataHashOf, secretDataHash, slimSecret } from '../../src/kube/slim.js';
+import { compactSecret, dataHashOf, isCompact, secretDataHash, slimSecret, WrittenVersions } from '../../src/kube/slim.js';
 import { FakeClock } from '../../src/util/clock.js';
 import { silentLogger } from '../../src/log.js';
 import { settle } from './async-helpers.js';
@@ -76,4 +76,68 @@ test('an Informer with the slimSecret transform caches no data, from the list or
   }
   assert.equal(dataHashOf(informer.get('tenant/listed')!), secretDataHash({ blob: big, more: 'eA==' }));
   await informer.stop();
+});
+
+describe('compact managed Secrets', () => {
+  const full = (): V1Secret => ({
+    metadata: {
+      name: 'pull',
+      namespace: 'ns',
+      uid: 'u1',
+      resourceVersion: '7',
+      labels: { 'app.kubernetes.io/managed-by': 'regcred', 'regcred.dev/owner-name': 'c' },
+      annotations: { 'regcred.dev/content-hash': 'h' },
+      ownerReferences: [{ apiVersion: 'v1', kind: 'ConfigMap', name: 'x', uid: 'y' }],
+      finalizers: ['example.com/keep'],
+      managedFields: [{ manager: 'kubectl' }],
+      creationTimestamp: new Date(),
+    },
+    type: 'kubernetes.io/dockerconfigjson',
+    data: { '.dockerconfigjson': Buffer.from('{"auths":{}}').toString('base64') },
+  });
+
+  test('from a full object (a list): identity, labels, annotations, type and the digest; no data, nothing else', () => {
+    const s = full();
+    const c = compactSecret(s);
+    assert.ok(isCompact(c));
+    assert.deepEqual(Object.keys(c.metadata!).sort(), ['annotations', 'labels', 'name', 'namespace', 'resourceVersion', 'uid']);
+    assert.equal(c.data, undefined);
+    assert.equal(c.type, 'kubernetes.io/dockerconfigjson');
+    assert.equal(dataHashOf(c), secretDataHash(s.data));
+  });
+
+  test('from a metadata-only event: the digest only for the version regcred wrote, taken once', () => {
+    const written = new WrittenVersions();
+    const meta = (rv: string): V1Secret => ({ metadata: { ...full().metadata, resourceVersion: rv } });
+    written.record('ns', 'pull', '8', 'digest-8', 'kubernetes.io/dockerconfigjson');
+    const mine = compactSecret(meta('8'), written);
+    assert.equal(dataHashOf(mine), 'digest-8');
+    assert.equal(mine.type, 'kubernetes.io/dockerconfigjson');
+    assert.equal(written.size, 0, 'the record is dropped once its event came');
+    const theirs = compactSecret(meta('9'), written);
+    assert.equal(dataHashOf(theirs), undefined, 'a version someone else made: content unknown');
+    assert.equal(theirs.type, undefined);
+  });
+
+  test('a write whose watch event came first completes the cached form in place', () => {
+    let cached: V1Secret | undefined;
+    const written = new WrittenVersions(() => cached);
+    cached = compactSecret({ metadata: { name: 'pull', namespace: 'ns', resourceVersion: '12' } }, written);
+    assert.equal(dataHashOf(cached), undefined);
+    written.record('ns', 'pull', '12', 'digest-12', 'kubernetes.io/dockerconfigjson');
+    assert.equal(dataHashOf(cached), 'digest-12');
+    assert.equal(cached.type, 'kubernetes.io/dockerconfigjson');
+    assert.equal(written.size, 0);
+  });
+
+  test('bounded: pending records are capped; oversized labels and annotations are cut to regcred\'s own keys', () => {
+    const written = new WrittenVersions(undefined, 3);
+    for (let i = 0; i < 5; i++) written.record('ns', `s${i}`, '1', 'd', 't');
+    assert.equal(written.size, 3);
+    const s = full();
+    s.metadata!.annotations = { ...s.metadata!.annotations, 'example.com/huge': 'x'.repeat(10_000) };
+    const c = compactSecret(s);
+    assert.deepEqual(c.metadata!.annotations, { 'regcred.dev/content-hash': 'h' });
+    assert.deepEqual(c.metadata!.labels, s.metadata!.labels);
+  });
 });
