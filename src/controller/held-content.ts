@@ -57,8 +57,10 @@ export class HeldContentReader {
     const groups = new Map<string, V1Secret[]>();
     for (const s of trusted) {
       const expiresAt = expiryOf(s);
-      if (s.type !== DOCKERCONFIGJSON_TYPE || (expiresAt && expiresAt.getTime() <= now)) continue; // never an expired copy
-      const h = dataHashOf(s);
+      // Never an expired copy. A version another replica wrote is known by metadata only (no type, no
+      // digest): grouped by the digest annotation it carries, which contentOf checks against the data read.
+      if ((s.type !== undefined && s.type !== DOCKERCONFIGJSON_TYPE) || (expiresAt && expiresAt.getTime() <= now)) continue;
+      const h = dataHashOf(s) ?? s.metadata?.annotations?.[ANNOTATION_CONTENT_HASH];
       if (h === undefined) continue;
       const g = groups.get(h);
       if (g) g.push(s);

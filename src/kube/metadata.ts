@@ -54,7 +54,7 @@ export async function listSecretMetadata(
   return { items: page.items.map(keepIdentity), metadata: page.metadata };
 }
 
-/** A WatchFn (informer.ts) that receives the metadata form of each object. */
+/** A WatchFn (informer.ts) that receives the metadata form of each object (metadata with labels and annotations). */
 export function metadataWatch(kubeConfig: KubeConfig): WatchFn {
   // client-node's Watch takes no headers: a view of the kubeconfig that adds the Accept header to
   // the request options it builds (authentication and TLS stay client-node's own).
@@ -65,7 +65,7 @@ export function metadataWatch(kubeConfig: KubeConfig): WatchFn {
     return init;
   };
   const watch = new Watch(view);
-  return (path, params, onEvent, onDone) => watch.watch(path, params, (type, obj) => onEvent(type, type === 'ADDED' || type === 'MODIFIED' || type === 'DELETED' ? keepIdentity(obj as SecretMetadata) : obj), onDone);
+  return (path, params, onEvent, onDone) => watch.watch(path, params, onEvent, onDone);
 }
 
 /** Only what identifies the object and its version: labels, annotations and managedFields dropped. */
