@@ -1,7 +1,7 @@
 import type { CoreV1Api } from '@kubernetes/client-node';
 import type { CredentialObject } from '../config/schema.js';
 import { statusCode } from '../kube/client.js';
-import { writePullSecret, type DesiredPullSecret } from '../kube/secrets.js';
+import { writePullSecret, type DesiredPullSecret , type WriteObserver } from '../kube/secrets.js';
 import { slimNamespace } from '../kube/slim.js';
 import type { Metrics } from '../metrics.js';
 import { ANNOTATION_INJECT, type PullSecretCandidate } from '../webhook/admission.js';
@@ -35,6 +35,8 @@ export interface AdmissionDeps {
   heldContentReader: Pick<HeldContentReader, 'read'>;
   queue: Pick<KeyQueue, 'add'>;
   metrics?: Metrics | undefined;
+  /** Told the version each write made (the Secret cache completes its compact form with it). */
+  onWritten?: WriteObserver['onWritten'];
 }
 
 export class AdmissionBackend implements PodAdmissionBackend {
@@ -78,7 +80,7 @@ export class AdmissionBackend implements PodAdmissionBackend {
     if (!held) return 'unavailable';
     const desired: DesiredPullSecret = desiredPullSecret(spec, { credentials: [], dockerConfigJson: held.dockerConfigJson, expiresAt: held.expiresAt });
     const written = await within(
-      writePullSecret(this.d.core, namespace, desired, null, { retry: { attempts: 2 }, onWrite: (op) => this.d.metrics?.secretWrites.inc({ operation: op }) }),
+      writePullSecret(this.d.core, namespace, desired, null, { retry: { attempts: 2 }, onWrite: (op) => this.d.metrics?.secretWrites.inc({ operation: op }), ...(this.d.onWritten ? { onWritten: this.d.onWritten } : {}) }),
       signal,
     );
     this.d.queue.add(candidate.key);

@@ -2,7 +2,8 @@ import type { CoreV1Api, CustomObjectsApi, KubeConfig, V1Namespace, V1Secret, V1
 import { API_GROUP } from '../config/schema.js';
 import { Informer, MultiInformer, StaticCache, type ObjectCache } from '../kube/informer.js';
 import { LABEL_MANAGED_BY, MANAGED_BY_VALUE } from '../kube/labels.js';
-import { slimNamespace, slimSecret, slimServiceAccount, stripManagedFields } from '../kube/slim.js';
+import { metadataWatch } from '../kube/metadata.js';
+import { compactSecret, slimNamespace, slimServiceAccount, stripManagedFields, type WrittenVersions } from '../kube/slim.js';
 import type { Logger } from '../log.js';
 import type { Clock } from '../util/clock.js';
 import { PLURAL, VERSION_V1ALPHA1, type RawCredential } from './credentials/object.js';
@@ -26,6 +27,8 @@ export interface CacheOptions {
   clock: Clock;
   informer?: { watchTimeoutSeconds?: [number, number]; stallGraceMs?: number; listTimeoutMs?: number } | undefined;
   watchNamespaces?: readonly string[] | undefined;
+  /** The versions regcred's own writes made: their metadata-only watch events are known to hold what was written. */
+  written?: WrittenVersions | undefined;
 }
 
 export function buildCaches(o: CacheOptions, core: CoreV1Api, custom: CustomObjectsApi): ControllerCaches {
@@ -51,12 +54,14 @@ export function buildCaches(o: CacheOptions, core: CoreV1Api, custom: CustomObje
       watchPath: ns ? `/api/v1/namespaces/${ns}/secrets` : '/api/v1/secrets',
       watchParams: { labelSelector: managed },
       list: (p) => (ns ? core.listNamespacedSecret({ namespace: ns, ...p, labelSelector: managed }) : core.listSecretForAllNamespaces({ ...p, labelSelector: managed })),
-      // Anyone may put the label on a Secret of up to 1 MiB: small list pages, and only the slim
-      // form is kept (whole metadata less managedFields, the type, a digest of the data; never the
-      // data). A Secret is updated with PUT, which must not drop owner references or finalizers
-      // someone else set, and replaces the data whole.
+      // Anyone may put the label on a Secret of up to 1 MiB: small list pages, and only the compact
+      // form is kept (identity, bounded labels and annotations, type and a digest of the data; never
+      // the data). The watch is metadata-only: an event carries no data at all; the digest of a
+      // version regcred wrote comes from that write, and one someone else made is read by name when
+      // the credential next runs (kube/slim.ts compactSecret).
       pageSize: 20,
-      transform: slimSecret,
+      watch: metadataWatch(o.kubeConfig),
+      transform: (s) => compactSecret(s, o.written),
     });
   const serviceAccountInformer = (ns?: string) =>
     new Informer<V1ServiceAccount>({

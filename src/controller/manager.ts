@@ -25,6 +25,7 @@ import { WorkQueue, type QueueResult } from './queue.js';
 import { Refresher } from './refresh.js';
 import { ServiceAccountIndex } from './sa-index.js';
 import { OwnedSecretIndex } from './secret-index.js';
+import { WrittenVersions } from '../kube/slim.js';
 import { SourceWatch } from './sources/source-watch.js';
 
 // The controller: builds the caches, the work queue and the credential controller's parts
@@ -146,7 +147,9 @@ export class Controller {
     // What a credential's Secrets hold, read by name when this replica has not minted it.
     const heldContentReader = new HeldContentReader(core, () => clock.now());
     this.states = new CredentialStates({ queue: this.queue, heldContent: heldContentReader, sources: this.sourceWatch, metrics });
-    this.informers = buildCaches({ kubeConfig: opts.kubeConfig, log, clock, informer: opts.informer, watchNamespaces: opts.watchNamespaces }, core, custom);
+    const written = new WrittenVersions((ns, name) => this.informers.secrets.get(`${ns}/${name}`));
+    const onWritten = written.record.bind(written);
+    this.informers = buildCaches({ kubeConfig: opts.kubeConfig, log, clock, informer: opts.informer, watchNamespaces: opts.watchNamespaces, written }, core, custom);
 
     // The Secrets labelled as regcred's (slim: no data), by the credential their labels name.
     const ownedSecrets = new OwnedSecretIndex();
@@ -160,7 +163,7 @@ export class Controller {
       states: this.states,
       refresher: this.refresher,
       objects,
-      targets: { core, specs: this.specs, namespaces, ownedSecrets, serviceAccounts, fanOutConcurrency: opts.fanOutConcurrency, log, metrics },
+      targets: { core, specs: this.specs, namespaces, ownedSecrets, serviceAccounts, fanOutConcurrency: opts.fanOutConcurrency, onWritten, log, metrics },
       cleanup: new Cleanup({ core, namespaces, ownedSecrets, serviceAccounts, objects, forget, log, metrics, events }),
       clock,
       log,
@@ -179,6 +182,7 @@ export class Controller {
       heldContentReader,
       queue: this.queue,
       metrics,
+      onWritten,
     });
 
     // Every watch that requeues credentials. A new one (another kind of object a credential depends

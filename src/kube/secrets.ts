@@ -75,7 +75,7 @@ export function desiredDataHash(d: DesiredPullSecret): string {
 
 /**
  * True when `existing` already holds exactly what `d` asks for: data, type, labels, annotations.
- * `existing` may be a full Secret or the informer's slim form (slimSecret): the data is compared
+ * `existing` may be a full Secret or the cache's compact form (compactSecret): the data is compared
  * through its digest, so an edit by hand is seen even though the hash annotation stays as it was.
  */
 export function isUpToDate(existing: V1Secret, d: DesiredPullSecret, namespace: string): boolean {

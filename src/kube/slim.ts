@@ -33,11 +33,10 @@ export function slimServiceAccount(sa: V1ServiceAccount): V1ServiceAccount {
   return { metadata: slimMeta(sa.metadata), imagePullSecrets: sa.imagePullSecrets };
 }
 
-// What the controller keeps of a Secret it watches: metadata (less managedFields), type and a
-// digest of the data, never the data itself. Anyone who may write Secrets in some namespace can
-// label one `app.kubernetes.io/managed-by=regcred`; caching their data would let them fill the
-// controller's heap. The digest is enough to tell whether a Secret holds what regcred would write
-// (an edit by hand changes it); code that needs a Secret's content reads it by name when it does.
+// A Secret's data is never cached: anyone who may write Secrets in some namespace can label one
+// `app.kubernetes.io/managed-by=regcred`; caching their data would let them fill the controller's
+// heap. A digest of the data is enough to tell whether a Secret holds what regcred would write (an
+// edit by hand changes it); code that needs a Secret's content reads it by name when it does.
 
 const digests = new WeakMap<V1Secret, string>();
 
@@ -48,25 +47,7 @@ export function secretDataHash(data: Readonly<Record<string, string>> | undefine
   return h.digest('hex');
 }
 
-/**
- * The slim form of a Secret: its metadata (without managedFields), type and immutability, with the
- * digest of its data attached out of band (dataHashOf). The object returned shares nothing with
- * `secret`'s data, so the full object can be collected at once.
- */
-export function slimSecret(secret: V1Secret): V1Secret {
-  const { managedFields: _ignored, ...metadata } = secret.metadata ?? {};
-  const slim: V1Secret = {
-    ...(secret.apiVersion ? { apiVersion: secret.apiVersion } : {}),
-    ...(secret.kind ? { kind: secret.kind } : {}),
-    metadata,
-    ...(secret.type !== undefined ? { type: secret.type } : {}),
-    ...(secret.immutable !== undefined ? { immutable: secret.immutable } : {}),
-  };
-  digests.set(slim, secretDataHash(secret.data));
-  return slim;
-}
-
-/** The data digest of a Secret: computed from its data when it has any, else the one slimSecret kept. */
+/** The data digest of a Secret: computed from its data when it has any, else the one its compact form carries, if known. */
 export function dataHashOf(secret: V1Secret): string | undefined {
   if (secret.data) return secretDataHash(secret.data);
   return digests.get(secret);

@@ -15,7 +15,7 @@ import {
 import { ANNOTATION_CONTENT_HASH, ANNOTATION_EXPIRES_AT, isManagedBy, ownerLabels, type OwnerRef } from '../../src/kube/labels.js';
 import { buildDockerConfigJson, sha256Hex } from '../../src/dockerconfig.js';
 import { RegcredError } from '../../src/errors.js';
-import { slimSecret } from '../../src/kube/slim.js';
+import { compactSecret } from '../../src/kube/slim.js';
 
 const NS = 'team-a';
 const OWNER: OwnerRef = { kind: 'ClusterRegistryCredential', name: 'demo' };
@@ -209,16 +209,16 @@ describe('isUpToDate', () => {
 
   test('the slim form (no data, a digest) answers the same: up to date, and an edit by hand is seen', () => {
     const d = desired();
-    const slim = slimSecret(secretFor(d));
+    const slim = compactSecret(secretFor(d));
     assert.equal(slim.data, undefined);
     assert.equal(isUpToDate(slim, d, NS), true);
     const edited = secretFor(d);
     edited.data = { [DOCKERCONFIGJSON_KEY]: Buffer.from(JSON_V2).toString('base64') };
-    assert.equal(isUpToDate(slimSecret(edited), d, NS), false, 'data changed, annotation kept');
+    assert.equal(isUpToDate(compactSecret(edited), d, NS), false, 'data changed, annotation kept');
     const extra = secretFor(d);
     extra.data!['other'] = 'eA==';
-    assert.equal(isUpToDate(slimSecret(extra), d, NS), false, 'an extra key');
-    assert.equal(isUpToDate(slimSecret({ ...secretFor(d), data: undefined }), d, NS), false, 'no data');
+    assert.equal(isUpToDate(compactSecret(extra), d, NS), false, 'an extra key');
+    assert.equal(isUpToDate(compactSecret({ ...secretFor(d), data: undefined }), d, NS), false, 'no data');
   });
 });
 

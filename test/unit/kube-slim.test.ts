@@ -4,7 +4,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { KubeConfig, type V1Secret } from '@kubernetes/client-node';
 import { Informer, type ListPage, type WatchFn } from '../../src/kube/informer.js';
-import { compactSecret, dataHashOf, isCompact, secretDataHash, slimSecret, WrittenVersions } from '../../src/kube/slim.js';
+import { compactSecret, dataHashOf, isCompact, secretDataHash, WrittenVersions } from '../../src/kube/slim.js';
 import { FakeClock } from '../../src/util/clock.js';
 import { silentLogger } from '../../src/log.js';
 import { settle } from './async-helpers.js';
@@ -30,14 +30,14 @@ function labelled(name: string, rv: string, data: Record<string, string>): V1Sec
   };
 }
 
-test('slimSecret keeps metadata (less managedFields), type and a digest of the data, never the data', () => {
+test('compactSecret keeps identity, labels, annotations, type and a digest of the data, never the data', () => {
   const full = labelled('a', '1', { blob: big });
-  const slim = slimSecret(full);
+  const slim = compactSecret(full);
   assert.equal(slim.data, undefined);
   assert.equal(slim.stringData, undefined);
   assert.equal(JSON.stringify(slim).includes(big.slice(0, 100)), false);
   assert.equal(slim.metadata?.managedFields, undefined);
-  assert.deepEqual(slim.metadata?.finalizers, ['example.com/f'], 'a PUT from the slim form keeps what others set');
+  assert.equal(slim.metadata?.finalizers, undefined, 'what others set is kept by updating with a JSON patch, not cached');
   assert.deepEqual(slim.metadata?.annotations, { keep: 'me' });
   assert.equal(slim.type, 'Opaque');
   assert.equal(dataHashOf(slim), secretDataHash({ blob: big }));
@@ -47,7 +47,7 @@ test('slimSecret keeps metadata (less managedFields), type and a digest of the d
   assert.equal(secretDataHash({ a: '1', b: '2' }), secretDataHash({ b: '2', a: '1' }), 'key order does not matter');
 });
 
-test('an Informer with the slimSecret transform caches no data, from the list or the watch', async () => {
+test('an Informer with the compactSecret transform caches no data, from the list or the watch', async () => {
   const watches: Array<(type: string, o: unknown) => void> = [];
   const watch: WatchFn = async (_path, _params, onEvent) => {
     watches.push(onEvent);
@@ -61,7 +61,7 @@ test('an Informer with the slimSecret transform caches no data, from the list or
     log: silentLogger(),
     clock: new FakeClock(),
     watch,
-    transform: slimSecret,
+    transform: (s) => compactSecret(s),
   });
   const seen: V1Secret[] = [];
   informer.on((_e, o) => seen.push(o));

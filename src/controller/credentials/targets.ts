@@ -2,6 +2,7 @@ import type { CoreV1Api } from '@kubernetes/client-node';
 import type { CredentialObject } from '../../config/schema.js';
 import type { Logger } from '../../log.js';
 import type { Metrics } from '../../metrics.js';
+import type { WriteObserver } from '../../kube/secrets.js';
 import { fanOut, type FanOutResult, type MintedCredential } from '../reconcile.js';
 import type { TargetFailure } from '../status.js';
 import { labelKeyOf, rivalsIn, selectedNamespaces, sharesSecretName } from './claims.js';
@@ -30,6 +31,8 @@ export interface TargetsDeps {
   ownedSecrets: OwnedSecretsReader;
   serviceAccounts: ServiceAccountsReader;
   fanOutConcurrency?: number | undefined;
+  /** Told the version each write made (the Secret cache completes its compact form with it). */
+  onWritten?: WriteObserver['onWritten'];
   log: Logger;
   metrics?: Metrics | undefined;
 }
@@ -42,6 +45,7 @@ export async function syncTargets(d: TargetsDeps, key: string, obj: CredentialOb
     concurrency: d.fanOutConcurrency ?? 16,
     log: d.log,
     onWrite: (op) => d.metrics?.secretWrites.inc({ operation: op }),
+    ...(d.onWritten ? { onWritten: d.onWritten } : {}),
     cache: {
       secret: (ns) => d.ownedSecrets.get(ownerKey, ns, secretName) ?? null,
       serviceAccounts: (ns) => d.serviceAccounts.inNamespace(ns),

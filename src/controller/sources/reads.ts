@@ -11,7 +11,7 @@ export interface SourceRead {
   name: string;
   /** The resourceVersion read; null: the Secret did not exist. */
   resourceVersion: string | null;
-  /** The keys the provider read, in the order it read them. */
+  /** The keys the provider used (present in the Secret), in the order it read them. */
   keys: string[];
 }
 
@@ -40,9 +40,9 @@ export function recordingReader(inner: SourceReader, defaultNamespace: string, r
       r.resourceVersion = secret.resourceVersion ?? null;
       const data = new Proxy(secret.data, {
         get(target, key, receiver) {
-          // A key asked for but absent counts too: it is what the credential needs. Not what
-          // JSON.stringify, await or Object's own methods look up.
-          if (typeof key === 'string' && !r.keys.includes(key) && (Object.hasOwn(target, key) || !(key in Object.prototype || key === 'then' || key === 'toJSON'))) r.keys.push(key);
+          // Only keys the Secret has: a provider also looks up optional ones (a missing required key
+          // is named by the provider's own InvalidSource error).
+          if (typeof key === 'string' && Object.hasOwn(target, key) && !r.keys.includes(key)) r.keys.push(key);
           return Reflect.get(target, key, receiver) as unknown;
         },
       });
