@@ -29,8 +29,10 @@ export function slimNamespace(ns: V1Namespace): V1Namespace {
   return { metadata: { ...slimMeta(ns.metadata), ...(inject !== undefined ? { annotations: { [ANNOTATION_INJECT]: inject } } : {}) }, status: { phase: ns.status?.phase } };
 }
 
+/** A service account: its identity and the names in imagePullSecrets (patches are guarded by the resourceVersion). */
 export function slimServiceAccount(sa: V1ServiceAccount): V1ServiceAccount {
-  return { metadata: slimMeta(sa.metadata), imagePullSecrets: sa.imagePullSecrets };
+  const m = sa.metadata;
+  return { metadata: { name: m?.name, namespace: m?.namespace, uid: m?.uid, resourceVersion: m?.resourceVersion }, imagePullSecrets: sa.imagePullSecrets?.map((r) => ({ name: r.name })) };
 }
 
 // A Secret's data is never cached: anyone who may write Secrets in some namespace can label one
