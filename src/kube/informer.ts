@@ -5,8 +5,14 @@ import { Backoff } from '../util/backoff.js';
 
 // A list+watch cache that does not stall. client-node's own informer is known to stop silently
 // when a watch dies without an error; this one
-//  - restarts a failed list or watch with capped exponential backoff,
-//  - relists when the API server answers 410 Gone (the resourceVersion is too old),
+//  - resumes a watch that failed (connection refused or reset, an API server restart, a 5xx) from
+//    the last resourceVersion it saw (objects or bookmarks), as client-go's reflector does: a
+//    relist of every object is the expensive path, taken only when the server says it must be,
+//  - relists when the API server answers 410 Gone (the resourceVersion is too old, e.g. after the
+//    API server restarted with a fresh watch cache),
+//  - retries with a short, jittered, capped backoff (200 ms doubling to 2 s), so every watch is
+//    live again within a few seconds of the API server answering, without all clients retrying
+//    in step,
 //  - asks the server to end each watch after a bounded time, and treats a watch that outlives that
 //    bound with no event at all as stalled: it aborts it and relists,
 //  - reports how long it has been unhealthy, for the liveness probe.
@@ -51,7 +57,13 @@ export interface InformerOptions<T> {
   transform?: (obj: T) => T;
   /** A list page that takes longer fails (then backoff and relist); default 60 s. */
   listTimeoutMs?: number;
+  /** The retry backoff's jitter source (tests). */
+  random?: () => number;
 }
+
+/** The retry backoff: small, so a watch is back soon after the API server is; capped low, jittered. */
+export const RETRY_BASE_MS = 200;
+export const RETRY_MAX_MS = 2000;
 
 export type InformerEvent = 'add' | 'update' | 'delete';
 type Handler<T> = (event: InformerEvent, obj: T, old?: T) => void;
@@ -77,12 +89,15 @@ export class Informer<T extends KubeObject> {
   private loop: Promise<void> | undefined;
   private syncWaiters: Array<() => void> = [];
   private lastListAt = 0;
-  /** Counters for tests and metrics. */
-  readonly stats = { lists: 0, watches: 0, restarts: 0, gone: 0, stalls: 0 };
+  /**
+   * Counters for tests and metrics: lists started, watches started, failures (of a list or a
+   * watch), watches resumed from the last resourceVersion after a failure, 410 Gone answers, stalls.
+   */
+  readonly stats = { lists: 0, watches: 0, restarts: 0, resumes: 0, gone: 0, stalls: 0 };
 
   constructor(private readonly opts: InformerOptions<T>) {
     this.clock = opts.clock ?? realClock;
-    this.backoff = new Backoff({ baseMs: 250, maxMs: 30_000 });
+    this.backoff = new Backoff({ baseMs: RETRY_BASE_MS, maxMs: RETRY_MAX_MS }, opts.random);
   }
 
   on(handler: Handler<T>): void {
@@ -147,6 +162,7 @@ export class Informer<T extends KubeObject> {
         if (needList) {
           await this.relist();
           needList = false;
+          this.backoff.reset();
         }
         if (this.stopped) break;
         await this.watchOnce();
@@ -169,9 +185,16 @@ export class Informer<T extends KubeObject> {
         }
         this.stats.restarts++;
         this.unhealthySince ??= this.clock.now();
-        needList = true;
+        // A failed list is retried as a list. A failed watch resumes where it stopped: the cache is
+        // still right up to that resourceVersion, and the server answers 410 if it no longer can.
+        if (this.resourceVersion === undefined) needList = true;
+        const resume = !needList;
+        if (resume) this.stats.resumes++;
         const delay = this.backoff.next();
-        this.opts.log.warn({ informer: this.opts.name, err: (err as Error).message, retryInMs: Math.round(delay) }, 'list/watch failed; retrying');
+        this.opts.log.warn(
+          { informer: this.opts.name, err: (err as Error).message, retryInMs: Math.round(delay), ...(resume ? { resourceVersion: this.resourceVersion } : {}) },
+          resume ? 'list/watch failed; retrying the watch from its last resourceVersion' : 'list/watch failed; retrying the list',
+        );
         await this.clock.sleep(delay, this.abortSignal());
       }
     }
@@ -275,6 +298,8 @@ export class Informer<T extends KubeObject> {
             if (settled) return;
             const obj = type === 'ERROR' || type === 'BOOKMARK' ? raw : (this.prepare(raw) as T & { code?: number });
             armStallTimer();
+            // A watch that delivers is working: the next failure starts the backoff afresh.
+            if (type !== 'ERROR') this.backoff.reset();
             switch (type) {
               case 'ADDED':
               case 'MODIFIED': {
@@ -310,6 +335,8 @@ export class Informer<T extends KubeObject> {
         .then((ctrl) => {
           request = ctrl;
           if (settled) ctrl.abort();
+          // The server answered 200 and streams: healthy again (a failed request has settled by now).
+          else this.unhealthySince = undefined;
         })
         .catch((err: unknown) => finish(err instanceof Error ? err : new Error(String(err))));
     });

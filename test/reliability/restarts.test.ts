@@ -1,4 +1,4 @@
-// Reliability: control-plane restarts in the middle of a fan-out (issue 7). A static-provider
+// Reliability: control-plane restarts in the middle of a fan-out. A static-provider
 // ClusterRegistryCredential targets 500 namespaces by label; the built controller runs as a child
 // process with the chart's Node flags (src/node-flags.ts). Three times, while it is writing (at least
 // 50 of the 500 Secrets hold the current password, not all of them yet):
@@ -236,7 +236,7 @@ async function runPhase(p: Phase): Promise<void> {
   );
   console.log(
     `# ${p.label}: ${writes} API writes (Secrets + service accounts); log lines: ${reconcileFailed} "reconcile failed", ${refreshFailed} "refresh failed", ` +
-      `${informerRetries} "list/watch failed" (informer relists), ${gone} "410 Gone" relists, ${stalled} "watch stalled"`,
+      `${informerRetries} "list/watch failed" (informer retries, each resuming its watch or retrying a list), ${gone} "410 Gone" relists, ${stalled} "watch stalled"`,
   );
   assert.ok(atTrigger < NAMESPACES, `${p.label}: the fan-out had finished before the fault (${atTrigger} Secrets): not a mid-fan-out restart`);
   assert.equal(health.status, 200, `/healthz: ${health.body}`);

@@ -1,4 +1,4 @@
-// Reliability: watch stalls (issue 7). The controller runs in this process (its stall settings are
+// Reliability: watch stalls. The controller runs in this process (its stall settings are
 // not flags) with short watch timeouts, behind a TCP proxy (test/harness/tcp-proxy.ts) in front of a
 // real API server, with its HTTP probe server (src/controller/http.ts) on a free port:
 //  - freeze: the proxy stops moving bytes on every connection without closing any and leaves new
@@ -6,8 +6,12 @@
 //    count), /healthz must report it while it lasts (with the reason), and after the thaw it must
 //    relist, /healthz return to ok, and changes made during the freeze (a new namespace, an edited
 //    Secret) be applied;
-//  - a long API-server outage (stopped, 20 s pause, started): every connection is refused; the
-//    same expectations.
+//  - a cut: every connection reset while the API server stays up: the watches resume from their
+//    resourceVersion, no relist, and a change made right after is applied within 5 s;
+//  - a long API-server outage (stopped, 20 s pause, started): every connection is refused; /healthz
+//    reports it, the watches are retried from their resourceVersion (the restarted API server
+//    answers 410 Gone, and only then do they relist), and changes made right after the API server
+//    is back are applied within 5 s of it answering.
 // Each test prints its measurements as "# ..." lines.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -106,6 +110,7 @@ interface InformerTotals {
   lists: number;
   watches: number;
   restarts: number;
+  resumes: number;
   gone: number;
   stalls: number;
   /** How many of the five informers counted a stall. */
@@ -123,12 +128,13 @@ function snapshot(): Snapshot {
 
 /** What the informers counted between two snapshots. */
 function diff(a: Snapshot, b: Snapshot): InformerTotals {
-  const t: InformerTotals = { lists: 0, watches: 0, restarts: 0, gone: 0, stalls: 0, stalledInformers: 0 };
+  const t: InformerTotals = { lists: 0, watches: 0, restarts: 0, resumes: 0, gone: 0, stalls: 0, stalledInformers: 0 };
   for (const [name, after] of b) {
-    const before = a.get(name) ?? { lists: 0, watches: 0, restarts: 0, gone: 0, stalls: 0 };
+    const before = a.get(name) ?? { lists: 0, watches: 0, restarts: 0, resumes: 0, gone: 0, stalls: 0 };
     t.lists += after.lists - before.lists;
     t.watches += after.watches - before.watches;
     t.restarts += after.restarts - before.restarts;
+    t.resumes += after.resumes - before.resumes;
     t.gone += after.gone - before.gone;
     t.stalls += after.stalls - before.stalls;
     if (after.stalls > before.stalls) t.stalledInformers++;
@@ -315,8 +321,26 @@ describe('watch stall: a TCP proxy between the controller and the API server fre
   });
 });
 
+describe('watch cut: every connection reset, the API server up', () => {
+  test('the watches resume from their resourceVersion without a relist, and a Secret deleted right after is restored within 5 s', { timeout: 60_000 }, async () => {
+    await until('/healthz ok', Date.now(), 30_000, async () => (await getHealth()).status === 200);
+    const before = snapshot();
+    const cutAt = Date.now();
+    proxy.cut();
+    await core.deleteNamespacedSecret({ namespace: 'stall-2', name: 'stall-pull' });
+    const ms = await until('the deleted Secret is restored', cutAt, 30_000, async () => passwordOf(await readPull('stall-2')) === 'pw-1');
+    const watchingMs = await until('every informer watches again', cutAt, 30_000, async () => diff(before, snapshot()).watches >= 5);
+    const d = diff(before, snapshot());
+    console.log(`# connections cut: the Secret deleted right after was restored in ${ms} ms; every informer watching again after ${watchingMs} ms; informers: ${JSON.stringify(d)}`);
+    assert.ok(ms < 5000, `restored ${ms} ms after the cut`);
+    assert.ok(watchingMs < 5000, `every informer watching again ${watchingMs} ms after the cut`);
+    assert.equal(d.lists, 0, `a cut watch resumes from its resourceVersion, which the API server still serves: ${JSON.stringify(d)}`);
+    assert.equal(d.gone, 0, JSON.stringify(d));
+  });
+});
+
 describe('watch cut: the API server stops for 20 s (connections refused), then starts again', () => {
-  test('the informers fail and retry, /healthz reports it while it lasts, and a namespace created after it gets its Secret', { timeout: 150_000 }, async () => {
+  test('the informers retry, /healthz reports it while it lasts, and changes made right after it is back are handled within 5 s', { timeout: 150_000 }, async () => {
     const monitor = healthMonitor();
     const before = snapshot();
     const stopAt = Date.now();
@@ -325,10 +349,11 @@ describe('watch cut: the API server stops for 20 s (connections refused), then s
       // restartApiServer waits until the new one is ready; the pause is the outage.
       await cp.restartApiServer({ pauseMs: OUTAGE_PAUSE_MS });
       upAt = Date.now();
-      // A change the controller can only learn about once its watches are back.
+      // Changes the controller can only learn about once its watches are back.
       await core.createNamespace({ body: { metadata: { name: 'stall-after-outage', labels: { stall: 'yes' } } } });
-      const createdAt = Date.now();
-      const ms = await until('the new namespace gets its Secret', createdAt, 60_000, async () => passwordOf(await readPull('stall-after-outage')) === 'pw-1');
+      await core.deleteNamespacedSecret({ namespace: 'stall-3', name: 'stall-pull' });
+      const nsMs = await until('the new namespace gets its Secret', upAt, 30_000, async () => passwordOf(await readPull('stall-after-outage')) === 'pw-1');
+      const restoredMs = await until('the deleted Secret is restored', upAt, 30_000, async () => passwordOf(await readPull('stall-3')) === 'pw-1');
       await until('/healthz ok again', upAt, 60_000, async () => (await getHealth()).status === 200);
       await sleep(500);
       const h = monitor.summary(stopAt);
@@ -338,12 +363,17 @@ describe('watch cut: the API server stops for 20 s (connections refused), then s
         `# /healthz: first unhealthy ${h.firstBad ? `${h.firstBad.at - stopAt} ms after the stop` : 'never'}; ok again ${h.recovered ? `${h.recovered.at - upAt} ms after the API server was ready` : 'never'}; ` +
           `unhealthy for ${h.unhealthyMs} ms; reasons: ${JSON.stringify(h.reasons)}`,
       );
-      console.log(`# namespace created after the restart got its Secret in ${ms} ms`);
+      console.log(`# after the API server was ready: the namespace created then got its Secret in ${nsMs} ms, the Secret deleted then was restored in ${restoredMs} ms`);
       assert.ok(h.firstBad, '/healthz never failed during the outage');
       assert.match(h.firstBad.body, /watch failing for over 3s/);
       assert.ok(h.recovered, '/healthz ok again');
+      assert.ok(nsMs < 5000, `the new namespace got its Secret ${nsMs} ms after the API server was ready`);
+      assert.ok(restoredMs < 5000, `the deleted Secret was restored ${restoredMs} ms after the API server was ready`);
       assert.ok(d.restarts >= 5, `every informer retried: ${JSON.stringify(d)}`);
-      assert.ok(d.lists >= 5, `every informer relisted: ${JSON.stringify(d)}`);
+      assert.ok(d.resumes >= 5, `failed watches were retried from their resourceVersion: ${JSON.stringify(d)}`);
+      // A restarted API server starts a fresh watch cache, which answers 410 for older versions:
+      // each relist follows one, none follows a mere connection failure.
+      assert.equal(d.lists, d.gone, `a relist only after 410 Gone: ${JSON.stringify(d)}`);
     } finally {
       await monitor.stop();
     }

@@ -35,13 +35,25 @@ class FakeWatch {
   readonly calls: WatchCall[] = [];
   /** When set, the next watch() call rejects with it. */
   rejectNext: Error | undefined;
+  /**
+   * While set, every watch() call fails as client-node's does when the request fails (connection
+   * refused, a non-200 answer): onDone(err) before the returned promise resolves.
+   */
+  failWith: Error | undefined;
+  /** Every call, the failed ones too: the resourceVersion each asked for. */
+  readonly attempts: Array<string | number | boolean | undefined> = [];
   readonly fn: WatchFn = async (path, params, onEvent, onDone) => {
+    this.attempts.push(params.resourceVersion);
     if (this.rejectNext) {
       const err = this.rejectNext;
       this.rejectNext = undefined;
       throw err;
     }
     const ctrl = new AbortController();
+    if (this.failWith) {
+      onDone(this.failWith);
+      return ctrl;
+    }
     this.calls.push({
       path,
       params: { ...params },
@@ -134,7 +146,7 @@ describe('Informer: initial list', () => {
     assert.equal(t.watch.calls.length, 1);
     assert.equal(t.watch.last.path, '/api/v1/things');
     assert.deepEqual(t.watch.last.params, { labelSelector: 'app=x', resourceVersion: '10', allowWatchBookmarks: true, timeoutSeconds: 300 });
-    assert.deepEqual(t.informer.stats, { lists: 1, watches: 1, restarts: 0, gone: 0, stalls: 0 });
+    assert.deepEqual(t.informer.stats, { lists: 1, watches: 1, restarts: 0, resumes: 0, gone: 0, stalls: 0 });
     // start() again resolves at once and starts nothing new.
     assert.equal(await settledSoon(t.informer.start()), true);
     assert.equal(t.list.calls.length, 2);
@@ -299,7 +311,38 @@ describe('Informer: 410 Gone', () => {
 });
 
 describe('Informer: failures', () => {
-  test('a watch error backs off, relists, and unhealthyForMs() grows until a list succeeds', async () => {
+  test('a watch that ends with an error resumes from the last resourceVersion after a backoff, without a relist', async () => {
+    const t = setup({ random: () => 1 });
+    t.list.serve('10', [obj('a', '1')]);
+    await t.informer.start();
+    await settle();
+    t.watch.last.event('MODIFIED', obj('a', '17'));
+    t.events.length = 0;
+    t.watch.last.end(new Error('connection reset'));
+    await settle();
+    assert.equal(t.informer.stats.restarts, 1);
+    assert.equal(t.watch.calls.length, 1, 'no new watch before the backoff sleep');
+    assert.equal(t.clock.pendingTimers(), 1, 'only the backoff sleep is pending (the stall timer was cancelled)');
+    await t.clock.advance(200); // the first delay: RETRY_BASE_MS at most
+    await settle();
+    assert.equal(t.watch.calls.length, 2);
+    assert.equal(t.watch.last.params.resourceVersion, '17', 'resumed from the last event');
+    assert.equal(t.list.calls.length, 1, 'no relist');
+    assert.deepEqual({ lists: t.informer.stats.lists, resumes: t.informer.stats.resumes, gone: t.informer.stats.gone }, { lists: 1, resumes: 1, gone: 0 });
+    assert.deepEqual(t.events, [], 'nothing re-announced to handlers');
+    assert.deepEqual(cacheOf(t.informer), { a: '17' });
+    // A bookmark moves the resume point too.
+    t.watch.last.event('BOOKMARK', { metadata: { resourceVersion: '42' } });
+    t.watch.last.end(new Error('connection reset'));
+    await settle();
+    await t.clock.advance(200);
+    await settle();
+    assert.equal(t.watch.last.params.resourceVersion, '42');
+    assert.equal(t.list.calls.length, 1);
+    await t.informer.stop();
+  });
+
+  test('an API server outage: watches retried from the same resourceVersion, unhealthy until one is established, no relist', async () => {
     const t = setup();
     t.list.serve('10', [obj('a', '1')]);
     await t.informer.start();
@@ -307,69 +350,103 @@ describe('Informer: failures', () => {
     assert.equal(t.informer.unhealthyForMs(), 0);
     const t0 = t.clock.now();
     t.list.fail = new Error('connection refused');
+    t.watch.failWith = new Error('connect ECONNREFUSED');
     t.watch.last.end(new Error('connection reset'));
     await settle();
-    assert.equal(t.informer.stats.restarts, 1);
-    assert.equal(t.list.calls.length, 1, 'no relist before the backoff sleep');
-    assert.equal(t.clock.pendingTimers(), 1, 'only the backoff sleep is pending (the stall timer was cancelled)');
-    await t.clock.advance(124); // the first delay is within [125, 250]
-    await settle();
-    assert.equal(t.list.calls.length, 1);
-    assert.equal(t.informer.unhealthyForMs(), 124);
-
-    // Each failing list sleeps again, with a delay up to 250 * 2^n.
-    let unhealthy = t.informer.unhealthyForMs();
-    for (let n = 0; n < 5; n++) {
-      const listsBefore: number = t.list.calls.length;
-      await t.clock.advance(250 * 2 ** n);
+    for (let i = 0; i < 20; i++) {
+      await t.clock.advance(1000);
       await settle();
-      assert.equal(t.list.calls.length, listsBefore + 1, `relist after backoff ${n}`);
-      assert.ok(t.informer.unhealthyForMs() > unhealthy, 'unhealthyForMs() keeps growing while lists fail');
-      assert.equal(t.informer.unhealthyForMs(), t.clock.now() - t0);
-      unhealthy = t.informer.unhealthyForMs();
     }
-    assert.equal(t.informer.stats.restarts, 6);
-    assert.equal(t.watch.calls.length, 1, 'no watch without a successful list');
-    assert.deepEqual(cacheOf(t.informer), { a: '1' }, 'the cache is kept while lists fail');
-
-    // The list recovers.
-    t.list.fail = undefined;
-    t.list.serve('50', [obj('a', '1'), obj('b', '2')]);
-    await t.clock.advance(30_000);
+    assert.equal(t.informer.unhealthyForMs(), t.clock.now() - t0, 'unhealthy since the first failure');
+    assert.ok(t.watch.attempts.length >= 11, `retried about every second or two: ${t.watch.attempts.length} attempts`);
+    assert.ok(t.watch.attempts.every((rv) => rv === '10'), 'every retry from the same resourceVersion');
+    assert.equal(t.list.calls.length, 1, 'no relist');
+    assert.deepEqual(cacheOf(t.informer), { a: '1' }, 'the cache is kept');
+    // The API server is back: the next watch is established, and the informer healthy at once.
+    t.watch.failWith = undefined;
+    await t.clock.advance(2000);
     await settle();
     assert.equal(t.informer.unhealthyForMs(), 0);
-    assert.equal(t.watch.calls.length, 2);
-    assert.equal(t.watch.last.params.resourceVersion, '50');
-    assert.deepEqual(t.events.at(-1), ['add', 'b', '2', undefined]);
+    assert.equal(t.watch.last.params.resourceVersion, '10');
+    assert.equal(t.informer.stats.lists, 1);
+    t.watch.last.event('ADDED', obj('b', '11'));
+    assert.deepEqual(cacheOf(t.informer), { a: '1', b: '11' });
     await t.informer.stop();
   });
 
-  test('the backoff resets after a watch that ends normally', async () => {
-    const t = setup();
+  test('the backoff is jittered, grows from 200 ms and never exceeds 2 s', async () => {
+    const measure = async (random: () => number) => {
+      const t = setup({ random });
+      t.list.serve('10', []);
+      await t.informer.start();
+      await settle();
+      t.watch.failWith = new Error('connect ECONNREFUSED');
+      t.watch.last.end(new Error('reset'));
+      await settle();
+      // The time of each retry, found by advancing 10 ms at a time.
+      const at: number[] = [];
+      const t0 = t.clock.now();
+      while (at.length < 10) {
+        const before = t.watch.attempts.length;
+        await t.clock.advance(10);
+        await settle();
+        if (t.watch.attempts.length > before) at.push(t.clock.now() - t0);
+      }
+      await t.informer.stop();
+      return at.map((x, i) => x - (at[i - 1] ?? 0));
+    };
+    const longest = await measure(() => 1);
+    const shortest = await measure(() => 0);
+    // Equal jitter: each delay between half and all of min(2000, 200 * 2^n).
+    assert.deepEqual(longest, [200, 400, 800, 1600, 2000, 2000, 2000, 2000, 2000, 2000]);
+    assert.deepEqual(shortest, [100, 200, 400, 800, 1000, 1000, 1000, 1000, 1000, 1000]);
+    let seed = 7;
+    const mixed = await measure(() => ((seed = (seed * 9301 + 49297) % 233280) / 233280));
+    for (const [n, d] of mixed.entries()) {
+      const cap = Math.min(2000, 200 * 2 ** n);
+      // Measured in 10 ms steps.
+      assert.ok(d >= cap / 2 - 10 && d <= cap + 10, `delay ${n}: ${d} ms not within [${cap / 2}, ${cap}]`);
+    }
+    assert.ok(new Set(mixed.slice(4)).size > 1, `jittered: ${mixed.join(', ')}`);
+  });
+
+  test('the backoff resets after a watch that delivers an event or ends normally', async () => {
+    const t = setup({ random: () => 1 });
     t.list.serve('10', []);
     await t.informer.start();
     await settle();
-    // Three failures in a row: the third sleep is up to 1000ms.
-    for (let i = 0; i < 3; i++) {
-      t.watch.last.end(new Error('reset'));
-      await settle();
-      await t.clock.advance(250 * 2 ** i);
-      await settle();
-    }
-    assert.equal(t.watch.calls.length, 4);
-    t.watch.last.end(); // a clean end resets the backoff
-    await settle();
-    assert.equal(t.watch.calls.length, 5);
+    // Three failures in a row: the next sleep would be 1600 ms.
+    t.watch.failWith = new Error('reset');
     t.watch.last.end(new Error('reset'));
     await settle();
-    const lists = t.list.calls.length;
-    await t.clock.advance(250);
+    for (const delay of [200, 400, 800]) {
+      await t.clock.advance(delay);
+      await settle();
+    }
+    assert.equal(t.watch.attempts.length, 4);
+    t.watch.failWith = undefined;
+    await t.clock.advance(1600);
     await settle();
-    assert.equal(t.list.calls.length, lists + 1, 'the next failure waits at most the base delay again');
+    assert.equal(t.watch.calls.length, 2, 'established');
+    t.watch.last.event('ADDED', obj('a', '11'));
+    t.watch.last.end(new Error('reset'));
+    await settle();
+    await t.clock.advance(200);
+    await settle();
+    assert.equal(t.watch.calls.length, 3, 'after a watch that delivered, the next failure waits the base delay again');
+    t.watch.last.end(); // a clean end: new watch at once
+    await settle();
+    assert.equal(t.watch.calls.length, 4);
+    t.watch.last.end(new Error('reset'));
+    await settle();
+    await t.clock.advance(200);
+    await settle();
+    assert.equal(t.watch.calls.length, 5);
+    assert.equal(t.list.calls.length, 1);
     await t.informer.stop();
   });
 
-  test('an ERROR event other than 410 is a failure: backoff, then relist', async () => {
+  test('an ERROR event other than 410 is a failure: backoff, then the watch resumes', async () => {
     const t = setup();
     t.list.serve('10', []);
     await t.informer.start();
@@ -380,12 +457,11 @@ describe('Informer: failures', () => {
     assert.ok(w.ctrl.signal.aborted);
     assert.equal(t.informer.stats.restarts, 1);
     assert.equal(t.informer.stats.gone, 0);
-    assert.ok(t.informer.unhealthyForMs() >= 0);
-    assert.equal(t.list.calls.length, 1);
-    await t.clock.advance(250);
+    await t.clock.advance(200);
     await settle();
-    assert.equal(t.list.calls.length, 2);
+    assert.equal(t.list.calls.length, 1, 'no relist');
     assert.equal(t.watch.calls.length, 2);
+    assert.equal(t.watch.last.params.resourceVersion, '10');
     await t.informer.stop();
   });
 
@@ -397,10 +473,43 @@ describe('Informer: failures', () => {
     await settle();
     assert.equal(t.informer.stats.restarts, 1);
     assert.equal(t.watch.calls.length, 0);
-    await t.clock.advance(250);
+    await t.clock.advance(200);
     await settle();
-    assert.equal(t.list.calls.length, 2);
+    assert.equal(t.list.calls.length, 1);
     assert.equal(t.watch.calls.length, 1);
+    assert.equal(t.watch.last.params.resourceVersion, '10');
+    await t.informer.stop();
+  });
+
+  test('a 410 followed by failing lists: the list is retried with backoff, unhealthy until it succeeds', async () => {
+    const t = setup({ random: () => 1 });
+    t.list.serve('10', [obj('a', '1')]);
+    await t.informer.start();
+    await settle();
+    t.list.fail = new Error('connection refused');
+    const t0 = t.clock.now();
+    t.watch.last.event('ERROR', { code: 410 });
+    await settle();
+    assert.equal(t.informer.stats.gone, 1);
+    assert.equal(t.list.calls.length, 2, 'relisted at once');
+    for (const delay of [200, 400, 800, 1600, 2000]) {
+      const lists: number = t.list.calls.length;
+      await t.clock.advance(delay);
+      await settle();
+      assert.equal(t.list.calls.length, lists + 1, `relist after ${delay} ms`);
+      assert.equal(t.informer.unhealthyForMs(), t.clock.now() - t0);
+    }
+    assert.equal(t.watch.calls.length, 1, 'no watch without a successful list');
+    assert.equal(t.informer.stats.resumes, 0);
+    assert.deepEqual(cacheOf(t.informer), { a: '1' }, 'the cache is kept while lists fail');
+    t.list.fail = undefined;
+    t.list.serve('50', [obj('a', '1'), obj('b', '2')]);
+    await t.clock.advance(2000);
+    await settle();
+    assert.equal(t.informer.unhealthyForMs(), 0);
+    assert.equal(t.watch.calls.length, 2);
+    assert.equal(t.watch.last.params.resourceVersion, '50');
+    assert.deepEqual(t.events.at(-1), ['add', 'b', '2', undefined]);
     await t.informer.stop();
   });
 
@@ -410,13 +519,13 @@ describe('Informer: failures', () => {
     const started = t.informer.start();
     assert.equal(await settledSoon(started), false);
     assert.equal(t.informer.hasSynced(), false);
-    await t.clock.advance(250);
+    await t.clock.advance(200);
     await settle();
     assert.equal(await settledSoon(started), false);
     assert.equal(t.list.calls.length, 2);
     t.list.fail = undefined;
     t.list.serve('3', [obj('a', '1')]);
-    await t.clock.advance(500);
+    await t.clock.advance(400);
     await settle();
     assert.equal(await settledSoon(started), true);
     assert.deepEqual(cacheOf(t.informer), { a: '1' });
@@ -475,7 +584,7 @@ describe('Informer: stalls', () => {
     t.list.gate = undefined;
     release();
     t.list.serve('20', [obj('a', '2')]);
-    // The backoff (250 ms base, with jitter), then a relist that answers.
+    // The backoff (200 ms base, with jitter), then a relist that answers.
     for (let i = 0; i < 10 && t.informer.unhealthyForMs() > 0; i++) {
       await t.clock.advance(100);
       await settle();
