@@ -2,6 +2,9 @@ import { Watch, type KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from '../log.js';
 import { realClock, type Clock, type TimerHandle } from '../util/clock.js';
 import { Backoff } from '../util/backoff.js';
+import { objectKey, type Handler, type InformerEvent, type KubeObject } from './object-cache.js';
+
+export { MultiInformer, StaticCache, objectKey, type InformerEvent, type KubeObject, type ObjectCache } from './object-cache.js';
 
 // A list+watch cache that does not stall. client-node's own informer is known to stop silently
 // when a watch dies without an error; this one
@@ -16,10 +19,6 @@ import { Backoff } from '../util/backoff.js';
 //  - asks the server to end each watch after a bounded time, and treats a watch that outlives that
 //    bound with no event at all as stalled: it aborts it and relists,
 //  - reports how long it has been unhealthy, for the liveness probe.
-
-export interface KubeObject {
-  metadata?: { name?: string; namespace?: string; resourceVersion?: string; uid?: string } | undefined;
-}
 
 export interface ListPage<T> {
   items: T[];
@@ -65,16 +64,9 @@ export interface InformerOptions<T> {
 export const RETRY_BASE_MS = 200;
 export const RETRY_MAX_MS = 2000;
 
-export type InformerEvent = 'add' | 'update' | 'delete';
-type Handler<T> = (event: InformerEvent, obj: T, old?: T) => void;
 
 class GoneError extends Error {}
 class StalledError extends Error {}
-
-export function objectKey(obj: KubeObject): string {
-  const m = obj.metadata ?? {};
-  return m.namespace ? `${m.namespace}/${m.name ?? ''}` : (m.name ?? '');
-}
 
 export class Informer<T extends KubeObject> {
   private readonly store = new Map<string, T>();
@@ -341,90 +333,4 @@ export class Informer<T extends KubeObject> {
         .catch((err: unknown) => finish(err instanceof Error ? err : new Error(String(err))));
     });
   }
-}
-
-/** What the controller needs of a watched collection: an Informer, several of them, or a fixed set. */
-export interface ObjectCache<T extends KubeObject> {
-  on(handler: Handler<T>): void;
-  get(key: string): T | undefined;
-  list(): T[];
-  values(): IterableIterator<T>;
-  hasSynced(): boolean;
-  unhealthyForMs(): number;
-  start(): Promise<void>;
-  stop(): Promise<void>;
-}
-
-/**
- * One Informer per namespace, seen as one cache: for a controller that may read only some
- * namespaces (namespaced RBAC, `--watch-namespace`), where a cluster-wide list is forbidden.
- * Keys are `namespace/name`, as in a cluster-wide Informer.
- */
-export class MultiInformer<T extends KubeObject> implements ObjectCache<T> {
-  private readonly byNamespace: Map<string, Informer<T>>;
-
-  constructor(namespaces: readonly string[], make: (namespace: string) => Informer<T>) {
-    this.byNamespace = new Map(namespaces.map((ns) => [ns, make(ns)]));
-  }
-
-  on(handler: Handler<T>): void {
-    for (const i of this.byNamespace.values()) i.on(handler);
-  }
-
-  get(key: string): T | undefined {
-    const slash = key.indexOf('/');
-    return slash < 0 ? undefined : this.byNamespace.get(key.slice(0, slash))?.get(key);
-  }
-
-  list(): T[] {
-    return [...this.values()];
-  }
-
-  *values(): IterableIterator<T> {
-    for (const i of this.byNamespace.values()) yield* i.values();
-  }
-
-  hasSynced(): boolean {
-    return [...this.byNamespace.values()].every((i) => i.hasSynced());
-  }
-
-  unhealthyForMs(): number {
-    return Math.max(0, ...[...this.byNamespace.values()].map((i) => i.unhealthyForMs()));
-  }
-
-  async start(): Promise<void> {
-    await Promise.all([...this.byNamespace.values()].map((i) => i.start()));
-  }
-
-  async stop(): Promise<void> {
-    await Promise.all([...this.byNamespace.values()].map((i) => i.stop()));
-  }
-}
-
-/** A fixed set of objects that never changes: stands in for a collection the controller may not watch. */
-export class StaticCache<T extends KubeObject> implements ObjectCache<T> {
-  private readonly store: Map<string, T>;
-
-  constructor(objects: readonly T[]) {
-    this.store = new Map(objects.map((o) => [objectKey(o), o]));
-  }
-
-  on(): void {}
-  get(key: string): T | undefined {
-    return this.store.get(key);
-  }
-  list(): T[] {
-    return [...this.store.values()];
-  }
-  values(): IterableIterator<T> {
-    return this.store.values();
-  }
-  hasSynced(): boolean {
-    return true;
-  }
-  unhealthyForMs(): number {
-    return 0;
-  }
-  async start(): Promise<void> {}
-  async stop(): Promise<void> {}
 }
