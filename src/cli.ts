@@ -9,6 +9,7 @@ import { runKubeletConfig } from './commands/kubelet-config.js';
 import { runController } from './commands/controller.js';
 import { EXIT_INVALID, processOutput, type GlobalOptions } from './commands/common.js';
 import { DEFAULT_CONTROLLER_NAMESPACE } from './kube/sources.js';
+import { DEFAULT_KUBE_BURST, DEFAULT_KUBE_QPS } from './kube/rate-limit.js';
 import { parseDuration } from './config/common.js';
 import { DEFAULT_TENANT_MIN_REFRESH_MS, defaultTenantPolicy, type TenantPolicy } from './config/tenant-policy.js';
 import { validateNetworkPolicy } from './providers/internal/address-policy.js';
@@ -23,6 +24,20 @@ function positiveInt(value: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 1) throw new CommanderError(EXIT_INVALID, 'regcred.invalidArgument', `must be a positive integer: ${value}`);
   return n;
+}
+
+/** --kube-qps: any number; 0 or negative turns the client-side rate limit off. */
+function qps(value: string): number {
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isFinite(n)) throw new CommanderError(EXIT_INVALID, 'regcred.invalidArgument', `must be a number (0 or less: no limit): ${value}`);
+  return n;
+}
+
+/** The client-side rate limit's flags: the same on `controller` and `sync`. */
+function rateLimitOptions(cmd: Command): Command {
+  return cmd
+    .option('--kube-qps <n>', 'API requests per second after the burst (client-side limit; 0 or less: none)', qps, DEFAULT_KUBE_QPS)
+    .option('--kube-burst <n>', 'API requests that may go at once before --kube-qps applies', positiveInt, DEFAULT_KUBE_BURST);
 }
 
 function durationMs(value: string): number {
@@ -110,13 +125,15 @@ export function buildProgram(setExit: (code: number) => void): Command {
     setExit(await runValidate(opts.filename, processOutput, tenantPolicyFromFlags(opts)));
   });
 
-  sourceOptions(
-    program
-      .command('sync')
-      .description('one pass over the credentials in the files: mint each once, write its pull Secrets, patch service accounts')
-      .requiredOption('-f, --filename <file>', 'a YAML file of credentials ("-" for stdin); repeatable', collect)
-      .option('--concurrency <n>', 'namespaces written in parallel', positiveInt, 16),
-  ).action(async (opts: { filename: string[]; concurrency: number; namespace: string; allowCrossNamespaceRefs: boolean }, cmd: Command) => {
+  rateLimitOptions(
+    sourceOptions(
+      program
+        .command('sync')
+        .description('one pass over the credentials in the files: mint each once, write its pull Secrets, patch service accounts')
+        .requiredOption('-f, --filename <file>', 'a YAML file of credentials ("-" for stdin); repeatable', collect)
+        .option('--concurrency <n>', 'namespaces written in parallel', positiveInt, 16),
+    ),
+  ).action(async (opts: { filename: string[]; concurrency: number; namespace: string; allowCrossNamespaceRefs: boolean; kubeQps: number; kubeBurst: number }, cmd: Command) => {
     const g = globalOptions(cmd);
     setExit(await runSync({ ...g, ...opts, files: opts.filename }, processOutput, loggerFor(g)));
   });
@@ -169,7 +186,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .option('--api-audience <audience>', 'an audience the API server accepts (its --api-audiences), refused for RegistryCredentials\' service-account tokens; the issuer and in-cluster names are always refused (repeatable)', collect)
     .option('--allowed-cidr <cidr>', 'addresses ClusterRegistryCredentials may connect to although always refused otherwise (loopback, link-local, metadata): e.g. a broker on the node (repeatable)', collect)
     .option('--mint-timeout <duration>', 'deadline of each mint; a provider call running well past it makes /healthz fail', durationMs, 60_000);
-  tenantPolicyOptions(controller).action(async (
+  tenantPolicyOptions(rateLimitOptions(controller)).action(async (
       opts: {
         namespace: string;
         allowCrossNamespaceRefs: boolean;
@@ -196,6 +213,8 @@ export function buildProgram(setExit: (code: number) => void): Command {
         apiAudience?: string[];
         allowedCidr?: string[];
         mintTimeout: number;
+        kubeQps: number;
+        kubeBurst: number;
       } & TenantPolicyFlags,
       cmd: Command,
     ) => {

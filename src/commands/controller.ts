@@ -58,6 +58,9 @@ export interface ControllerCommandOptions extends GlobalOptions {
   mintTimeout?: number;
   /** Admission requests handled at once; more are answered 429 (default 16). */
   webhookMaxInFlight?: number;
+  /** The client-side rate limit of API requests (kube/rate-limit.ts); defaults there. */
+  kubeQps?: number;
+  kubeBurst?: number;
 }
 
 export const DEFAULT_WEBHOOK_SECRET = 'regcred-webhook-tls';
@@ -163,8 +166,13 @@ function chainguardCompat(kubeConfig: KubeConfig, opts: ControllerCommandOptions
  */
 export async function runController(opts: ControllerCommandOptions, output: Output, log: Logger): Promise<number> {
   let kubeConfig;
+  let leaseKubeConfig;
   try {
-    kubeConfig = loadKubeConfig(opts);
+    kubeConfig = loadKubeConfig(opts, log);
+    // The Lease is renewed on its own connections, outside the rate limit: a renewal must never
+    // queue behind a fan-out (a leader that cannot renew in time gives up), as client-go's leader
+    // election runs on a client of its own.
+    leaseKubeConfig = opts.leaderElect ? loadKubeConfig({ kubeconfig: opts.kubeconfig, context: opts.context, kubeQps: 0 }) : undefined;
   } catch (err) {
     output.err(`error: ${errorMessage(err)}`);
     return EXIT_INVALID;
@@ -197,8 +205,8 @@ export async function runController(opts: ControllerCommandOptions, output: Outp
     ...(opts.minRefreshDelay !== undefined ? { minRefreshDelayMs: opts.minRefreshDelay } : {}),
   });
   const compat = opts.chainguardCompat ? chainguardCompat(kubeConfig, opts, log, events) : undefined;
-  const elector = opts.leaderElect
-    ? new LeaderElector({ kubeConfig, namespace: opts.namespace, name: opts.leaderElectionId, identity, log })
+  const elector = leaseKubeConfig
+    ? new LeaderElector({ kubeConfig: leaseKubeConfig, namespace: opts.namespace, name: opts.leaderElectionId, identity, log })
     : undefined;
 
   let controllerStarted = false;

@@ -20,6 +20,9 @@ export interface SyncOptions extends GlobalOptions, SourceOptions, WriteObserver
   files: string[];
   concurrency: number;
   retry?: RetryOptions;
+  /** The client-side rate limit (kube/rate-limit.ts); defaults there. */
+  kubeQps?: number;
+  kubeBurst?: number;
 }
 
 /**
@@ -33,7 +36,7 @@ export async function runSync(opts: SyncOptions, output: Output, log: Logger): P
 
   let clients;
   try {
-    clients = createClients(loadKubeConfig(opts));
+    clients = createClients(loadKubeConfig(opts, log));
   } catch (err) {
     output.err(`error: ${errorMessage(err)}`);
     return EXIT_INVALID;

@@ -1,14 +1,22 @@
 import { ApiException, CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import { RegcredError, type ErrorCode } from '../errors.js';
+import type { Logger } from '../log.js';
 import { poolConnections } from './pool.js';
+import { DEFAULT_KUBE_BURST, DEFAULT_KUBE_QPS, limitRequests } from './rate-limit.js';
 
 export interface KubeOptions {
   kubeconfig?: string | undefined;
   context?: string | undefined;
+  /** Client-side rate limit (--kube-qps, --kube-burst; rate-limit.ts); 0 or less: none. */
+  kubeQps?: number | undefined;
+  kubeBurst?: number | undefined;
 }
 
-/** kubeconfig from --kubeconfig, else $KUBECONFIG, ~/.kube/config or the in-cluster service account. */
-export function loadKubeConfig(opts: KubeOptions = {}): KubeConfig {
+/**
+ * kubeconfig from --kubeconfig, else $KUBECONFIG, ~/.kube/config or the in-cluster service account;
+ * its requests pooled (pool.ts) and rate-limited (rate-limit.ts).
+ */
+export function loadKubeConfig(opts: KubeOptions = {}, log?: Logger): KubeConfig {
   const kc = new KubeConfig();
   try {
     if (opts.kubeconfig) kc.loadFromFile(opts.kubeconfig);
@@ -21,7 +29,8 @@ export function loadKubeConfig(opts: KubeOptions = {}): KubeConfig {
     kc.setCurrentContext(opts.context);
   }
   if (!kc.getCurrentCluster()) throw new RegcredError('InvalidSpec', 'kubeconfig has no current cluster');
-  return poolConnections(kc);
+  poolConnections(kc);
+  return limitRequests(kc, { qps: opts.kubeQps ?? DEFAULT_KUBE_QPS, burst: opts.kubeBurst ?? DEFAULT_KUBE_BURST }, log ? { log } : {});
 }
 
 export interface KubeClients {

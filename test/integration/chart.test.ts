@@ -238,6 +238,20 @@ describe('the Helm chart: lint, render, dry-run', () => {
     await assert.rejects(renderChart({ controller: { chainguardCompat: { enabled: true } } }), /chainguardCompat\.identities/);
   });
 
+  test('kube.qps and kube.burst: the client-side rate limit flags of the controller and of sync', async () => {
+    const argsOf = (objects: RenderedObject[], kind: 'Deployment' | 'CronJob') => {
+      const o = find(objects, kind)['spec'];
+      return (kind === 'Deployment' ? o.template.spec.containers[0].args : o.jobTemplate.spec.template.spec.containers[0].args) as string[];
+    };
+    const defaults = argsOf(await renderChart({}), 'Deployment');
+    assert.ok(defaults.includes('--kube-qps=200') && defaults.includes('--kube-burst=1000'), defaults.join(' '));
+    const set = { kube: { qps: 0.5, burst: 3 } };
+    for (const [values, kind] of [[set, 'Deployment'], [{ ...set, mode: 'cronjob' }, 'CronJob']] as const) {
+      const args = argsOf(await renderChart(values), kind);
+      assert.ok(args.includes('--kube-qps=0.5') && args.includes('--kube-burst=3'), `${kind}: ${args.join(' ')}`);
+    }
+  });
+
   test('bad values fail at install with the schema’s message', async () => {
     for (const [args, message] of [
       [['--set', 'mode=daemon'], /at '\/mode': value must be one of 'controller', 'cronjob'/],
@@ -245,6 +259,7 @@ describe('the Helm chart: lint, render, dry-run', () => {
       [['--set', 'rbac.namespaced=true'], /at '\/rbac\/namespaces': minItems/],
       [['--set', 'securityContext.privileged=true'], /privileged/],
       [['--set', 'nosuchkey=1'], /additional properties 'nosuchkey' not allowed/],
+      [['--set', 'kube.burst=0'], /at '\/kube\/burst': minimum/],
     ] as const) {
       const res = await helm(['install', 'bad', CHART_DIR, '-n', 'regcred-system', ...args], { kubeconfig: cp.kubeconfigPath });
       assert.notEqual(res.code, 0, `installed with ${args.join(' ')}`);

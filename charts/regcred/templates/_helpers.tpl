@@ -100,6 +100,8 @@ priorityClassName: {{ . }}
     - --namespace={{ .Release.Namespace }}
     - --log-level={{ .Values.logLevel }}
     - --log-format={{ .Values.logFormat }}
+    - --kube-qps={{ .Values.kube.qps }}
+    - --kube-burst={{ .Values.kube.burst }}
     {{- with .Values.cronjob.extraArgs }}
     {{- toYaml . | nindent 4 }}
     {{- end }}
