@@ -221,7 +221,11 @@ export function buildProgram(setExit: (code: number) => void): Command {
       const g = globalOptions(cmd);
       const tenantPolicy = tenantPolicyFromFlags(opts);
       const clusterNetwork = { deniedCidrs: opts.deniedCidr ?? [], allowedCidrs: opts.allowedCidr ?? [] };
-      setExit(await runController({ ...g, ...opts, tenantPolicy, clusterNetwork }, processOutput, loggerFor(g)));
+      const code = await runController({ ...g, ...opts, tenantPolicy, clusterNetwork }, processOutput, loggerFor(g));
+      setExit(code);
+      // Stopped: work abandoned at the end of the shutdown grace (a provider call that ignores its
+      // abort, a write still retrying) must not keep the process alive.
+      setTimeout(() => process.exit(code), 500).unref();
     });
 
   return program;

@@ -11,14 +11,12 @@ import { parseBindAddress, startHttpServers, type HttpServers } from '../control
 // The webhook's modules (and node-forge) load only when the webhook is enabled: see startWebhook.
 import type { CertificateSource } from '../webhook/tls.js';
 import type { WebhookServer } from '../webhook/server.js';
-import { ChainguardCompat } from '../controller/chainguard-compat.js';
-import { exchangeChainguardToken, DEFAULT_CHAINGUARD_ISSUER, DEFAULT_SERVICE_ACCOUNT } from '../providers/chainguard.js';
-import { createTokenMinter } from '../kube/sources.js';
-import { CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
+import type { KubeConfig } from '@kubernetes/client-node';
 import type { TenantPolicy } from '../config/tenant-policy.js';
 import type { NetworkPolicy } from '../providers/internal/address-policy.js';
-import { readFileSync } from 'node:fs';
+import { settledWithin } from '../util/wait.js';
 import { EXIT_FAILED, EXIT_INVALID, EXIT_OK, type GlobalOptions, type Output } from './common.js';
+import { chainguardCompat, listFlag } from './controller-chainguard.js';
 
 export interface ControllerCommandOptions extends GlobalOptions {
   namespace: string;
@@ -62,6 +60,16 @@ export interface ControllerCommandOptions extends GlobalOptions {
   kubeQps?: number;
   kubeBurst?: number;
 }
+
+/**
+ * SIGTERM: work under way (Secret writes, a status update, a fan-out's namespaces already started;
+ * provider calls are aborted and exec plugins killed) gets this long to finish, then the Lease is
+ * released and pending Events written, each bounded too: the process is gone within 5 s even when
+ * something hangs, and a standby takes over at once.
+ */
+const SHUTDOWN_WORK_MS = 3000;
+const SHUTDOWN_RELEASE_MS = 1000;
+const SHUTDOWN_EVENTS_MS = 500;
 
 export const DEFAULT_WEBHOOK_SECRET = 'regcred-webhook-tls';
 export const DEFAULT_WEBHOOK_CONFIGURATION = 'regcred';
@@ -111,52 +119,6 @@ async function startWebhook(
     onAdmission: (result) => metrics.webhookAdmissions.inc({ result }),
   });
   return { server, certificates };
-}
-
-/** A repeatable flag whose values may also be comma-separated. */
-function listFlag(values: readonly string[] | undefined): string[] {
-  return [...new Set((values ?? []).flatMap((v) => v.split(',')).map((v) => v.trim()).filter(Boolean))];
-}
-
-/** The service account this process runs as, from its in-cluster token; undefined outside a Pod. */
-function ownServiceAccount(): { namespace: string; name: string } | undefined {
-  try {
-    const token = readFileSync('/var/run/secrets/kubernetes.io/serviceaccount/token', 'utf8');
-    const claims = JSON.parse(Buffer.from(token.split('.')[1] ?? '', 'base64url').toString('utf8')) as { sub?: string };
-    const m = /^system:serviceaccount:([^:]+):([^:]+)$/.exec(claims.sub ?? '');
-    return m ? { namespace: m[1]!, name: m[2]! } : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-function chainguardCompat(kubeConfig: KubeConfig, opts: ControllerCommandOptions, log: Logger, events: EventRecorder): ChainguardCompat {
-  const given = opts.chainguardServiceAccount?.split('/');
-  const serviceAccount =
-    given && given.length === 2
-      ? { namespace: given[0]!, name: given[1]! }
-      : given?.length === 1
-        ? { namespace: opts.namespace, name: given[0]! }
-        : (ownServiceAccount() ?? { namespace: opts.namespace, name: DEFAULT_SERVICE_ACCOUNT });
-  // The minter may mint for that one service account's namespace only.
-  const tokenRequest = createTokenMinter(kubeConfig.makeApiClient(CoreV1Api), {
-    defaultNamespace: serviceAccount.namespace,
-    allowedNamespace: serviceAccount.namespace,
-    rule: 'chainguard compatibility mode mints tokens for its configured service account only',
-  });
-  const issuer = opts.chainguardIssuer ?? DEFAULT_CHAINGUARD_ISSUER;
-  const identities = listFlag(opts.chainguardCompatIdentities);
-  const namespaces = listFlag(opts.chainguardCompatNamespaces);
-  log.info({ issuer, serviceAccount: `${serviceAccount.namespace}/${serviceAccount.name}`, identities, namespaces: namespaces.length ? namespaces : 'all' }, 'chainguard compatibility mode enabled');
-  return new ChainguardCompat({
-    kubeConfig,
-    log,
-    events,
-    identities,
-    namespaces,
-    mint: (identity) =>
-      exchangeChainguardToken({ identity, issuer, serviceAccount }, { tokenRequest, fetch: globalThis.fetch, now: () => new Date(), log }),
-  });
 }
 
 /**
@@ -257,6 +219,9 @@ export async function runController(opts: ControllerCommandOptions, output: Outp
   process.once('SIGTERM', () => onSignal('SIGTERM'));
   process.once('SIGINT', () => onSignal('SIGINT'));
 
+  /** A start still waiting (caches not filled: the API server unreachable) must not hold a SIGTERM. */
+  const untilShutdown = (p: Promise<unknown>) => Promise.race([p, shutdownRequested]);
+
   let code = EXIT_OK;
   // The webhook runs on every replica, leader or not, from the controller's caches.
   const webhookStarted = webhookWanted
@@ -277,7 +242,7 @@ export async function runController(opts: ControllerCommandOptions, output: Outp
       const acquired = await Promise.race([elector.acquire(), shutdownRequested.then(() => false)]);
       if (acquired && !shuttingDown) {
         controllerStarted = true;
-        await Promise.all([controller.start(), compat?.start()]);
+        await untilShutdown(Promise.all([controller.start(), compat?.start()]));
         const outcome = await Promise.race([elector.holdUntilLost(), shutdownRequested.then(() => 'shutdown' as const)]);
         if (outcome === 'lost') {
           log.error({ identity }, 'lost the leader lease; exiting so a clean process can rejoin');
@@ -286,7 +251,7 @@ export async function runController(opts: ControllerCommandOptions, output: Outp
       }
     } else {
       controllerStarted = true;
-      await Promise.all([controller.start(), compat?.start()]);
+      await untilShutdown(Promise.all([controller.start(), compat?.start()]));
       await shutdownRequested;
     }
   } catch (err) {
@@ -294,15 +259,20 @@ export async function runController(opts: ControllerCommandOptions, output: Outp
     code = EXIT_FAILED;
   } finally {
     if (webhookFailed) code = EXIT_FAILED;
-    // Stopping the controller also ends a webhook start still waiting for the caches.
-    if (controllerStarted || webhookWanted) await Promise.all([controller.stop(), compat?.stop()]);
-    await webhookStarted.catch(() => undefined);
+    // Stop taking work; what is under way finishes (or is abandoned after the grace). Stopping the
+    // controller also ends a webhook start still waiting for the caches.
+    if (controllerStarted || webhookWanted) {
+      if (!(await settledWithin(Promise.all([controller.stop(), compat?.stop()]), SHUTDOWN_WORK_MS))) {
+        log.warn({ graceMs: SHUTDOWN_WORK_MS }, 'work still under way at the end of the shutdown grace; leaving it');
+      }
+    }
+    await settledWithin(webhookStarted, SHUTDOWN_EVENTS_MS);
     await webhook?.server.close();
     await webhook?.certificates.stop();
     // Released, not left to expire: the standby takes over at once instead of after the lease duration.
-    if (elector?.isLeader()) await elector.release().catch(() => undefined);
+    if (elector?.isLeader()) await settledWithin(elector.release(), SHUTDOWN_RELEASE_MS);
     else elector?.stop();
-    await events.flush();
+    await settledWithin(events.flush(), SHUTDOWN_EVENTS_MS);
     await servers.close();
   }
   log.info({ code }, 'regcred controller stopped');

@@ -163,7 +163,7 @@ export class Controller {
       states: this.states,
       refresher: this.refresher,
       objects,
-      targets: { core, specs: this.specs, namespaces, ownedSecrets, serviceAccounts, fanOutConcurrency: opts.fanOutConcurrency, onWritten, log, metrics },
+      targets: { core, specs: this.specs, namespaces, ownedSecrets, serviceAccounts, fanOutConcurrency: opts.fanOutConcurrency, signal: this.refresher.stopping, onWritten, log, metrics },
       cleanup: new Cleanup({ core, namespaces, ownedSecrets, serviceAccounts, objects, forget, log, metrics, events }),
       clock,
       log,

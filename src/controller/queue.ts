@@ -179,11 +179,16 @@ export class WorkQueue {
       this.failures.delete(key);
       requeueAfter = result?.requeueAfterMs;
     } catch (err) {
-      this.stats.errors++;
-      const n = this.failures.get(key) ?? 0;
-      this.failures.set(key, n + 1);
-      requeueAfter = backoffDelay(n, this.opts.retryBaseMs ?? 1000, this.opts.retryMaxMs ?? 300_000, this.opts.random);
-      this.opts.log.error({ key, err: (err as Error).message, retryInMs: Math.round(requeueAfter) }, 'reconcile failed; retrying');
+      if (this.stopped) {
+        // Cut short by stop() (its work aborted): nothing to retry here, nothing failed.
+        this.opts.log.info({ key, err: (err as Error).message }, 'reconcile cut short by the shutdown');
+      } else {
+        this.stats.errors++;
+        const n = this.failures.get(key) ?? 0;
+        this.failures.set(key, n + 1);
+        requeueAfter = backoffDelay(n, this.opts.retryBaseMs ?? 1000, this.opts.retryMaxMs ?? 300_000, this.opts.random);
+        this.opts.log.error({ key, err: (err as Error).message, retryInMs: Math.round(requeueAfter) }, 'reconcile failed; retrying');
+      }
     } finally {
       this.processing.delete(key);
       this.running--;

@@ -102,6 +102,8 @@ export interface FanOutOptions extends WriteObserver {
   retry?: RetryOptions;
   log?: Logger;
   cache?: TargetCache;
+  /** Once aborted (the controller stopping), no further namespace is started; those under way finish, then fanOut throws. */
+  signal?: AbortSignal | undefined;
 }
 
 /** Writes the minted credential into each namespace; one namespace failing never stops the others. */
@@ -121,8 +123,13 @@ export async function fanOut(
 
   const desired = desiredPullSecret(obj, minted);
 
+  let notStarted = 0;
   const results = await mapWithConcurrency(namespaces, opts.concurrency ?? 16, async (namespace): Promise<NamespaceResult> => {
     const r: NamespaceResult = { namespace, serviceAccountsPatched: [], serviceAccountsMissing: [] };
+    if (opts.signal?.aborted) {
+      notStarted++;
+      return r;
+    }
     try {
       const existing = opts.cache ? opts.cache.secret(namespace) : known ? (known.get(namespace) ?? null) : undefined;
       const written = await writePullSecret(core, namespace, desired, existing, {
@@ -144,6 +151,8 @@ export async function fanOut(
     }
     return r;
   });
+  // A partial picture is not reported as the credential's state: the next run (the next leader's) writes the rest.
+  if (notStarted > 0) throw new RegcredError('ApiError', `stopped before writing ${notStarted} of ${namespaces.length} namespace(s): shutting down`, true);
 
   const counts = { total: results.length, synced: 0, failed: 0, created: 0, updated: 0, unchanged: 0, saPatched: 0 };
   for (const r of results) {

@@ -95,6 +95,11 @@ export class Refresher {
     this.shutdown.abort();
   }
 
+  /** Aborted by stop(): work under way (a fan-out) starts nothing new. */
+  get stopping(): AbortSignal {
+    return this.shutdown.signal;
+  }
+
   /** Credentials whose mint still runs `graceMs` past its deadline. */
   overdue(graceMs: number): string[] {
     return this.mintDeadlines.overdue(graceMs);
@@ -164,6 +169,9 @@ export class Refresher {
           this.d.events?.record(eventTarget, 'Warning', 'ShortLivedCredential', `${why}; next refresh at ${new Date(plan.at).toISOString()}`);
         }
       } catch (err) {
+        // Cut short by the shutdown: not a failure of the credential (no status, no event, no
+        // backoff); the reconcile ends here and the next leader mints again.
+        if (this.shutdown.signal.aborted) throw err;
         const e = err instanceof RegcredError ? err : new RegcredError('ProviderError', errorMessage(err), true);
         const message = e.code === 'SourceNotFound' ? withKeysNamed(e.message, reads, state.sources) : e.message;
         this.sourcesRead(key, state, reads, false);

@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { WorkQueue, type QueueResult, type WorkQueueOptions } from '../../src/controller/queue.js';
 import { FakeClock } from '../../src/util/clock.js';
 import { silentLogger } from '../../src/log.js';
+import { capturingLogger } from '../harness/provider-tests.js';
 import { deferred, settle, settledSoon, type Deferred } from './async-helpers.js';
 
 interface Call {
@@ -351,15 +352,19 @@ describe('WorkQueue: stop and idle', () => {
     assert.equal(await settledSoon(h.queue.stop()), true);
   });
 
-  test('a handler failing during stop() is not retried', async () => {
-    const h = harness();
+  test('a handler failing during stop() is not retried, nor logged as a failure (its work was cut short)', async () => {
+    const lines: string[] = [];
+    const h = harness({ log: capturingLogger(lines) });
     h.queue.start();
     h.queue.add('a');
     const stopped = h.queue.stop();
-    h.open('a').done.reject(new Error('x'));
+    h.open('a').done.reject(new Error('aborted'));
     await stopped;
     assert.equal(h.queue.scheduledAt('a'), undefined);
     assert.equal(h.clock.pendingTimers(), 0);
+    assert.equal(h.queue.stats.errors, 0);
+    const logged = lines.map((l) => JSON.parse(l) as { level: string; msg: string; key?: string });
+    assert.deepEqual(logged.map((l) => [l.level, l.msg, l.key]), [['info', 'reconcile cut short by the shutdown', 'a']]);
   });
 
   test('stop() resolves when the running handlers finish even if keys are still queued', async () => {

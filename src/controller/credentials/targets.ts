@@ -31,6 +31,8 @@ export interface TargetsDeps {
   ownedSecrets: OwnedSecretsReader;
   serviceAccounts: ServiceAccountsReader;
   fanOutConcurrency?: number | undefined;
+  /** Aborted at shutdown: the fan-out starts no further namespace. */
+  signal?: AbortSignal | undefined;
   /** Told the version each write made (the Secret cache completes its compact form with it). */
   onWritten?: WriteObserver['onWritten'];
   log: Logger;
@@ -44,6 +46,7 @@ export async function syncTargets(d: TargetsDeps, key: string, obj: CredentialOb
   const result = await fanOut(d.core, obj, minted, wanted, {
     concurrency: d.fanOutConcurrency ?? 16,
     log: d.log,
+    ...(d.signal ? { signal: d.signal } : {}),
     onWrite: (op) => d.metrics?.secretWrites.inc({ operation: op }),
     ...(d.onWritten ? { onWritten: d.onWritten } : {}),
     cache: {
