@@ -7,12 +7,13 @@
 #            file's commands in a script test).
 #
 # Base image: node:<version>-bookworm-slim for both stages, pinned to the Node.js release the tests
-# run on (override with --build-arg NODE_VERSION=...; pin a digest too in your own builds, e.g.
-# node:20.20.2-bookworm-slim@sha256:...). Not distroless: the Helm chart runs
+# run on (hack/node-release.env; test/integration/package.test.ts checks they are the same). Override
+# with --build-arg NODE_VERSION=...; pin a digest too in your own builds, e.g.
+# node:26.12.1-bookworm-slim@sha256:...). Not distroless: the Helm chart runs
 # `command: [node, <flags>, /app/regcred.mjs]`, which needs `node` on PATH, and `regcred` is a
-# small /bin/sh wrapper; gcr.io/distroless/nodejs20-debian12 has neither a shell nor node on PATH
+# small /bin/sh wrapper; gcr.io/distroless/nodejs*-debian12 has neither a shell nor node on PATH
 # (only /nodejs/bin/node). npm, npx, corepack and yarn are removed from the runtime stage instead.
-ARG NODE_VERSION=20.20.2
+ARG NODE_VERSION=26.12.1
 
 FROM node:${NODE_VERSION}-bookworm-slim AS build
 WORKDIR /src
@@ -36,12 +37,12 @@ LABEL org.opencontainers.image.title="regcred" \
       org.opencontainers.image.source="https://github.com/regcred/regcred" \
       org.opencontainers.image.base.name="docker.io/library/node:${NODE_VERSION}-bookworm-slim"
 # No package managers in the runtime image (nothing is installed at run time), and `regcred` on
-# PATH: a wrapper that runs the bundle with the controller's Node.js flags (src/node-flags.ts; the
-# test checks they match), as the Helm chart does. A user 65532 with home /tmp, so that tools
-# asking for the user's name or home (os.userInfo()) get an answer.
+# PATH: a wrapper that runs the bundle with no Node.js flag (Node sizes its heap from the container's
+# memory limit; the chart's Deployment adds only the share, src/node-flags.ts). A user 65532 with
+# home /tmp, so that tools asking for the user's name or home (os.userInfo()) get an answer.
 RUN rm -rf /usr/local/lib/node_modules /usr/local/bin/npm /usr/local/bin/npx /usr/local/bin/corepack \
         /usr/local/bin/yarn /usr/local/bin/yarnpkg /opt/yarn-* \
- && printf '#!/bin/sh\nexec node --max-semi-space-size=1 --max-old-space-size=128 --no-opt --max-lazy --lazy-feedback-allocation /app/regcred.mjs "$@"\n' > /usr/local/bin/regcred \
+ && printf '#!/bin/sh\nexec node /app/regcred.mjs "$@"\n' > /usr/local/bin/regcred \
  && chmod 0755 /usr/local/bin/regcred \
  && echo 'regcred:x:65532:' >> /etc/group \
  && echo 'regcred:x:65532:65532:regcred:/tmp:/usr/sbin/nologin' >> /etc/passwd

@@ -5,9 +5,23 @@ SHELL := /usr/bin/env bash
 NODE_STAMP := node_modules/.package-lock.json
 TEST_REPORTER ?= spec
 
-.PHONY: build deps system-deps controlplane test test-quick test-unit test-integration test-reliability demo bench bench-controller typecheck clean
+## Every recipe runs on the pinned Node.js release (hack/node-release.env), installed into the cache by
+## hack/install-node.sh: its bin/ comes first on PATH, so `node`, npm's scripts, the tests and every
+## process they start (the CLI, the controller, `node` wrappers) use it. npm itself is the machine's.
+include hack/node-release.env
+CACHE_ROOT := $(or $(REGCRED_CACHE_DIR),$(or $(XDG_CACHE_HOME),$(HOME)/.cache)/regcred)
+NODE_HOME := $(CACHE_ROOT)/node-$(NODE_VERSION)
+NODE := $(NODE_HOME)/bin/node
+export PATH := $(NODE_HOME)/bin:$(PATH)
 
-$(NODE_STAMP): package.json package-lock.json
+.PHONY: build node deps system-deps controlplane test test-quick test-unit test-integration test-reliability demo bench bench-controller typecheck clean
+
+$(NODE):
+	@bash hack/install-node.sh >/dev/null
+
+node: $(NODE)
+
+$(NODE_STAMP): package.json package-lock.json | $(NODE)
 	npm ci --no-audit --no-fund
 	@touch $(NODE_STAMP)
 
@@ -19,10 +33,10 @@ controlplane: system-deps
 
 deps: $(NODE_STAMP) system-deps controlplane
 
-build: $(NODE_STAMP)
+build: $(NODE_STAMP) $(NODE)
 	npm run build --silent
 
-typecheck: $(NODE_STAMP)
+typecheck: $(NODE_STAMP) $(NODE)
 	npx tsc -p tsconfig.json --noEmit
 
 ## Every test, in one run of Node's test runner (its summary is the last lines): unit, integration

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the tests need and a fresh machine may lack. Idempotent: checks before it installs.
-#   hack/install-deps.sh            Debian packages the tests use (openssl, flock, python3-venv, docker-registry, skopeo)
+#   hack/install-deps.sh            the pinned Node.js (hack/install-node.sh) and the Debian packages the
+#                                   tests use (openssl, flock, python3-venv, docker-registry, skopeo)
+#   hack/install-deps.sh kubectl    also kubectl (the benchmarks)
 # Node packages come from `npm ci`; the control-plane binaries from test/harness/build-controlplane.sh.
 set -euo pipefail
 
@@ -28,4 +30,6 @@ if ((${#need_apt[@]})); then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_apt[@]}" >/dev/null
 fi
 command -v go >/dev/null || { echo "[deps] Go is required to build the test control plane (or set REGCRED_TEST_BINARIES)" >&2; exit 1; }
-command -v node >/dev/null || { echo "[deps] Node.js 20 or newer is required" >&2; exit 1; }
+# Any Node.js with npm fetches the pinned release; everything else runs on that one (the Makefile's PATH).
+command -v npm >/dev/null || { echo "[deps] npm (and a Node.js it runs on) is required to fetch the pinned Node.js" >&2; exit 1; }
+bash "$(dirname "$0")/install-node.sh" >/dev/null

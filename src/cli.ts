@@ -15,6 +15,7 @@ import { DEFAULT_TENANT_MIN_REFRESH_MS, defaultTenantPolicy, type TenantPolicy }
 import { validateNetworkPolicy } from './providers/internal/address-policy.js';
 import { errorMessage } from './errors.js';
 import { providerRegistry } from './providers/registry.js';
+import { silenceBundledLibraryDeprecations } from './node-warnings.js';
 
 function collect(value: string, previous: string[] | undefined): string[] {
   return [...(previous ?? []), value];
@@ -232,6 +233,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
 }
 
 async function main(): Promise<void> {
+  silenceBundledLibraryDeprecations();
   let code = 0;
   const program = buildProgram((c) => (code = c));
   try {

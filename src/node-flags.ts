@@ -1,9 +1,15 @@
-// The Node.js flags the controller runs with (container image, Helm chart, benchmarks): a small
-// young generation, a bounded old generation, and most of what V8's lite mode does to save memory
-// (no optimizing compiler, lazy compilation and feedback): the controller is idle most of the time
-// and its hot paths are network-bound (docs/benchmarks.md has the measurements). Not --lite-mode
-// itself: it turns WebAssembly off, and Node 20's fetch (undici's HTTP parser is WebAssembly) then
-// kills the process at the first provider call that uses fetch; test/integration/package.test.ts
-// runs fetch-based providers with exactly these flags. Raise --max-old-space-size for clusters much
-// larger than 5,000 namespaces (the caches take about 1 KB per managed Secret and per namespace).
-export const CONTROLLER_NODE_FLAGS = ['--max-semi-space-size=1', '--max-old-space-size=128', '--no-opt', '--max-lazy', '--lazy-feedback-allocation'] as const;
+// How the Helm chart sizes the controller's V8 heap: `--max-old-space-size-percentage` lets V8's old
+// generation take this share of the memory Node.js finds available, which inside a container is the
+// container's memory limit (Node reads the cgroup limit; the whole machine's memory where there is
+// none). The rest is headroom for what lives outside the old generation: the young generation,
+// compiled code, the compilers' and buffers' native memory and Node itself (about 100 MB at 15,000
+// Secrets, docs/benchmarks.md). No fixed size, which would not follow the limit, and no V8 compiler
+// flags.
+// The chart's `controller.heapPercentage` defaults to this value (test/integration/chart.test.ts
+// checks that they agree); the container image's `regcred` wrapper passes no flag at all.
+export const DEFAULT_HEAP_PERCENTAGE = 50;
+
+/** The Node.js flags the chart's Deployment runs `regcred controller` with. */
+export function controllerNodeFlags(heapPercentage: number = DEFAULT_HEAP_PERCENTAGE): string[] {
+  return [`--max-old-space-size-percentage=${heapPercentage}`];
+}

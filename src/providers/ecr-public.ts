@@ -37,7 +37,6 @@ export type GetPublicAuthorizationToken = (input: {
 }) => Promise<{ authorizationData?: { authorizationToken?: string | undefined; expiresAt?: Date | undefined } | undefined }>;
 
 export const sdkGetPublicAuthorizationToken: GetPublicAuthorizationToken = async (input) => {
-  process.env['AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED'] ??= 'true';
   // Loaded on first use, like the ECR SDK in ecr.ts.
   const { ECRPUBLICClient, GetAuthorizationTokenCommand } = await import('@aws-sdk/client-ecr-public');
   const client = new ECRPUBLICClient(awsClientConfig(input));

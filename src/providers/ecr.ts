@@ -79,9 +79,6 @@ export type GetAuthorizationToken = (input: {
 }) => Promise<{ authorizationData?: AuthorizationData[] | undefined }>;
 
 export const sdkGetAuthorizationToken: GetAuthorizationToken = async (input) => {
-  // regcred supports Node 20; the SDK's notice that later SDK versions need Node 22 would otherwise
-  // land on every run's stderr. A user who sets the variable keeps their choice.
-  process.env['AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED'] ??= 'true';
   // Loaded on first use: most runs never touch AWS, and the SDK is most of the bundle's start-up.
   const { ECRClient, GetAuthorizationTokenCommand } = await import('@aws-sdk/client-ecr');
   const client = new ECRClient(awsClientConfig(input));

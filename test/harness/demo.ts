@@ -12,7 +12,7 @@ import { start, type ControlPlane } from './controlplane.js';
 import { installCrds } from './crds.js';
 import { createClusterCredential, spawnController, waitForClusterCredentialStatus, type ControllerProcess } from './controller-process.js';
 import { inspectWithAuthfile, pushTestImage, startRegistry, startRotatingCredentials, type Registry, type RotatingCredentials } from './registry.js';
-import { CONTROLLER_NODE_FLAGS } from '../../src/node-flags.js';
+import { controllerNodeFlags } from '../../src/node-flags.js';
 
 const ROTATE_MS = 15_000;
 const OVERLAP_MS = 5_000;
@@ -93,9 +93,9 @@ try {
   });
 
   // --min-refresh-delay 2s: this demo's passwords live 20 s; the default (30 s) suits real ones (an hour or more).
-  say(`Starting regcred controller (node ${CONTROLLER_NODE_FLAGS.join(' ')} dist/regcred.mjs controller --min-refresh-delay 2s)`);
+  say(`Starting regcred controller (node ${controllerNodeFlags().join(' ')} dist/regcred.mjs controller --min-refresh-delay 2s)`);
   const started = Date.now();
-  ctl = spawnController(cp.kubeconfigPath, { nodeFlags: [...CONTROLLER_NODE_FLAGS], args: ['--log-format', 'json', '--log-level', 'warn', '--min-refresh-delay', '2s'] });
+  ctl = spawnController(cp.kubeconfigPath, { nodeFlags: controllerNodeFlags(), args: ['--log-format', 'json', '--log-level', 'warn', '--min-refresh-delay', '2s'] });
   await waitForClusterCredentialStatus(cp.kubeConfig, 'demo', (s) => s.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') === true && s.targets?.synced === 2, 30_000);
   note(`Ready: both namespaces have their Secret ${Date.now() - started} ms after the controller started`);
   await table(core, ['team-a', 'team-b']);

@@ -21,7 +21,8 @@ import { runCli } from '../harness/cli.js';
 import { CHART_DIR, helm, renderChart, runLikeDeployment, stopProcess, valuesFile, type RenderedObject } from '../harness/helm.js';
 import { createPodWhenAdmissible, secretOrUndefined } from '../harness/kube.js';
 import { installCrds } from '../harness/crds.js';
-import { CONTROLLER_NODE_FLAGS } from '../../src/node-flags.js';
+import { controllerNodeFlags, DEFAULT_HEAP_PERCENTAGE } from '../../src/node-flags.js';
+import { chartHeapPercentage, chartMemoryLimitBytes } from '../harness/chart-container.js';
 import { eventually } from '../harness/eventually.js';
 import { freePort } from '../harness/controlplane.js';
 import { AdmissionregistrationV1Api } from '@kubernetes/client-node';
@@ -146,7 +147,7 @@ describe('the Helm chart: lint, render, dry-run', () => {
     const c = pod.containers[0];
     assert.deepEqual(c.securityContext, { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, privileged: false, capabilities: { drop: ['ALL'] } });
     assert.ok(c.resources.requests && c.resources.limits.memory, 'resources set');
-    assert.deepEqual(c.command, ['node', ...CONTROLLER_NODE_FLAGS, '/app/regcred.mjs'], 'the flags of src/node-flags.ts');
+    assert.deepEqual(c.command, ['node', ...controllerNodeFlags(), '/app/regcred.mjs'], 'the heap share of src/node-flags.ts, nothing else');
     assert.ok(c.args.includes('--leader-elect'));
     assert.equal(c.livenessProbe.httpGet.path, '/healthz');
     assert.equal(c.readinessProbe.httpGet.path, '/readyz');
@@ -249,6 +250,23 @@ describe('the Helm chart: lint, render, dry-run', () => {
     for (const [values, kind] of [[set, 'Deployment'], [{ ...set, mode: 'cronjob' }, 'CronJob']] as const) {
       const args = argsOf(await renderChart(values), kind);
       assert.ok(args.includes('--kube-qps=0.5') && args.includes('--kube-burst=3'), `${kind}: ${args.join(' ')}`);
+    }
+  });
+
+  test('the controller’s heap: a share of the memory limit (controller.heapPercentage), then controller.nodeFlags', async () => {
+    assert.equal(chartHeapPercentage(), DEFAULT_HEAP_PERCENTAGE, 'values.yaml and src/node-flags.ts agree');
+    assert.ok(chartMemoryLimitBytes() > 0, 'a memory limit for the share to be taken of');
+    const command = async (controller: Record<string, unknown>) =>
+      (find(await renderChart({ controller }), 'Deployment')['spec'].template.spec.containers[0].command as string[]);
+    assert.deepEqual(await command({ heapPercentage: 60.5, nodeFlags: ['--heapsnapshot-near-heap-limit=1'] }), [
+      'node',
+      '--max-old-space-size-percentage=60.5',
+      '--heapsnapshot-near-heap-limit=1',
+      '/app/regcred.mjs',
+    ]);
+    assert.deepEqual(await command({ heapPercentage: null }), ['node', '/app/regcred.mjs'], 'null: Node’s own sizing');
+    for (const bad of [0, 101]) {
+      await assert.rejects(renderChart({ controller: { heapPercentage: bad } }), /at '\/controller\/heapPercentage': (exclusiveMinimum|maximum)/);
     }
   });
 

@@ -34,8 +34,6 @@ import { startChainguardDouble, type ChainguardDouble } from '../harness/doubles
 import { apiServerJwks } from '../harness/doubles/sa-token.js';
 import { eventually } from '../harness/eventually.js';
 
-process.env['AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED'] ??= 'true';
-
 const VALUES_DIR = fileURLToPath(new URL('../../../docs/migrating/values/', import.meta.url));
 
 let cp: ControlPlane;

@@ -2,11 +2,12 @@
 // allows. There is no Docker engine here, so the image is never built; instead:
 //  1. `npm pack --dry-run`: the package holds the bundle, README and package.json, nothing else;
 //  2. the bundle runs from a clean folder with no node_modules anywhere above it, with the
-//     controller's Node.js flags, under Node's permission model (it may read only its own folder and
+//     chart's Node.js flags for the controller, under Node's permission model (it may read only its own folder and
 //     the test's inputs, and write nowhere): version, validate, sync against a real API server, and
 //     get with the providers whose SDKs are imported lazily (ecr, gcp, acr);
-//  3. the Dockerfile is read and checked (stages, pinned FROM tags, numeric non-root USER,
-//     ENTRYPOINT, OCI labels, no remote ADD, the wrapper's flags, .dockerignore);
+//  3. the Dockerfile is read and checked (stages, FROM tags pinned to the Node.js release the tests
+//     run on, numeric non-root USER, ENTRYPOINT, OCI labels, no remote ADD, a wrapper without
+//     flags, .dockerignore);
 //  4. its build stage runs as a script: the build context .dockerignore lets through, the COPY lines,
 //     then the same RUN commands (npm ci, npm run build);
 //  5. its runtime stage is emulated in a chroot laid out like the node:*-bookworm-slim image (node at
@@ -15,9 +16,9 @@
 //     command run as USER 65532:65532 on a read-only root with a tmpfs at /tmp (the chart's
 //     readOnlyRootFilesystem and emptyDir): version, --help, a sync, and the controller serving
 //     /readyz and syncing a credential.
-// Every run uses the controller's own Node flags (src/node-flags.ts), including the fetch-based
-// providers (gcp, acr): those flags once had --lite-mode, which turns WebAssembly off and made the
-// first fetch kill the process.
+// Every run uses the chart's Node flags for the controller (src/node-flags.ts), including the
+// fetch-based providers (gcp, acr): those flags once had --lite-mode, which turns WebAssembly off and
+// made the first fetch kill the process.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
@@ -49,11 +50,12 @@ import { installCrds } from '../harness/crds.js';
 import { httpStatus, secretOrUndefined } from '../harness/kube.js';
 import { createClusterCredential } from '../harness/controller-process.js';
 import { contextFiles, copyParts, expand, keyValues, parseDockerfile, parseDockerignore, type Instruction, type Stage } from '../harness/dockerfile.js';
-import { CONTROLLER_NODE_FLAGS } from '../../src/node-flags.js';
+import { controllerNodeFlags, DEFAULT_HEAP_PERCENTAGE } from '../../src/node-flags.js';
+import { oldSpaceMiB } from '../harness/chart-container.js';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const PKG = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string; license: string; bin: Record<string, string> };
-const FLAGS: string[] = [...CONTROLLER_NODE_FLAGS];
+const FLAGS: string[] = controllerNodeFlags();
 const WASM_CRASH = /WebAssembly is not defined/;
 const DOCKERFILE = parseDockerfile(readFileSync(join(ROOT, 'Dockerfile'), 'utf8'));
 const IGNORE = parseDockerignore(readFileSync(join(ROOT, '.dockerignore'), 'utf8'));
@@ -239,14 +241,15 @@ describe('the bundle alone, from a clean folder (no node_modules anywhere above 
   });
 
   /**
-   * The bundle with the controller's flags under Node's permission model: it may read its own
-   * folder and `reads`, and write nothing anywhere. A module resolved from any node_modules, or a
-   * file written (cache, temp file, HOME), fails with ERR_ACCESS_DENIED.
+   * The bundle with the chart's flags for the controller under Node's permission model: it may read
+   * its own folder and `reads`, write nothing anywhere, and use the network (which the permission
+   * model of Node 26 restricts too). A module resolved from any node_modules, or a file written
+   * (cache, temp file, HOME), fails with ERR_ACCESS_DENIED.
    */
   function runClean(args: string[], opts: { env?: Record<string, string>; reads?: string[]; nodeFlags?: string[] } = {}): Promise<Result> {
     return run(
       process.execPath,
-      [...(opts.nodeFlags ?? FLAGS), '--experimental-permission', `--allow-fs-read=${clean}/`, ...(opts.reads ?? []).map((r) => `--allow-fs-read=${r}`), bundle, ...args],
+      [...(opts.nodeFlags ?? FLAGS), '--permission', '--allow-net', `--allow-fs-read=${clean}/`, ...(opts.reads ?? []).map((r) => `--allow-fs-read=${r}`), bundle, ...args],
       {
         cwd: readOnly,
         // Nothing of this machine's environment: no NODE_PATH, NODE_OPTIONS, AWS_*, KUBECONFIG.
@@ -265,6 +268,7 @@ describe('the bundle alone, from a clean folder (no node_modules anywhere above 
     const plain = await run(process.execPath, [...FLAGS, bundle, 'version'], { cwd: readOnly, env: { PATH: process.env['PATH'] ?? '', HOME: readOnly } });
     assert.equal(plain.code, 0, show(plain));
     assert.equal(plain.stdout, `regcred ${PKG.version}\n`);
+    assert.equal(plain.stderr, '', 'no warning from Node.js (src/node-warnings.ts, hack/bundle.mjs)');
     const confined = await runClean(['version']);
     assert.equal(confined.code, 0, show(confined));
     assert.equal(confined.stdout, `regcred ${PKG.version}\n`);
@@ -273,7 +277,7 @@ describe('the bundle alone, from a clean folder (no node_modules anywhere above 
   test('the permission model is in force: a write, or a read outside the allowed folders, fails', async () => {
     const probe = `try { require('node:fs').writeFileSync('/tmp/regcred-probe-${process.pid}', 'x'); console.log('wrote') } catch (e) { console.log(e.code) }
 try { require('node:fs').readFileSync(${JSON.stringify(join(ROOT, 'package.json'))}); console.log('read') } catch (e) { console.log(e.code) }`;
-    const r = await run(process.execPath, ['--experimental-permission', `--allow-fs-read=${clean}/`, '-e', probe], { cwd: readOnly, env: { PATH: process.env['PATH'] ?? '' } });
+    const r = await run(process.execPath, ['--permission', `--allow-fs-read=${clean}/`, '-e', probe], { cwd: readOnly, env: { PATH: process.env['PATH'] ?? '' } });
     assert.equal(r.stdout, 'ERR_ACCESS_DENIED\nERR_ACCESS_DENIED\n', show(r));
   });
 
@@ -400,13 +404,27 @@ try { require('node:fs').readFileSync(${JSON.stringify(join(ROOT, 'package.json'
     });
   });
 
-  test('the controller’s flags leave WebAssembly on: Node’s fetch (undici) needs it', async () => {
-    // --lite-mode would turn it off and the first fetch would kill the process; src/node-flags.ts says why.
+  test('the chart’s flags for the controller leave WebAssembly on: Node’s fetch (undici) needs it', async () => {
+    // --lite-mode or --jitless would turn it off, and the first fetch would kill the process.
     assert.ok(!FLAGS.includes('--lite-mode') && !FLAGS.includes('--no-expose-wasm') && !FLAGS.includes('--jitless'));
     const r = spawnSync(process.execPath, [...FLAGS, '-e', "fetch('http://127.0.0.1:9').catch((e) => { console.log('fetch ran:', e.message); })"], { encoding: 'utf8' });
     assert.equal(r.status, 0, r.stderr);
     assert.match(r.stdout, /fetch ran: fetch failed/);
     assert.doesNotMatch(r.stderr, WASM_CRASH);
+  });
+
+  test('the chart’s heap flag gives V8 the chart’s share of the memory Node finds available (a container’s limit, else the machine’s)', () => {
+    const probe = "console.log(JSON.stringify({ limit: require('node:v8').getHeapStatistics().heap_size_limit, constrained: process.constrainedMemory(), total: require('node:os').totalmem() }))";
+    const heap = (flags: string[]) => {
+      const r = spawnSync(process.execPath, [...flags, '-e', probe], { encoding: 'utf8' });
+      assert.equal(r.status, 0, r.stderr);
+      return JSON.parse(r.stdout) as { limit: number; constrained: number; total: number };
+    };
+    const share = heap(FLAGS);
+    const available = share.constrained > 0 && share.constrained < share.total ? share.constrained : share.total;
+    const explicit = heap([`--max-old-space-size=${oldSpaceMiB(available, DEFAULT_HEAP_PERCENTAGE)}`]);
+    assert.equal(share.limit, explicit.limit, `${FLAGS.join(' ')} with ${available} bytes available`);
+    assert.ok(share.limit < available, 'the heap limit stays below the available memory');
   });
 
   test('nothing was written to the working directory or HOME', () => {
@@ -445,11 +463,8 @@ describe('Dockerfile, read without Docker', () => {
       assert.notEqual(m[1], 'latest');
       t.diagnostic(`stage ${stage.name ?? '(unnamed)'}: FROM ${image}`);
     }
-    // The image's Node.js is the release line package.json asks for; the tests here run on it.
-    const nodeVersion = DOCKERFILE.globalArgs['NODE_VERSION'];
-    assert.ok(nodeVersion, 'ARG NODE_VERSION');
-    assert.equal(nodeVersion.split('.')[0], process.versions.node.split('.')[0]);
-    if (nodeVersion !== process.versions.node) t.diagnostic(`note: image Node.js ${nodeVersion}, tests ran on ${process.versions.node}`);
+    // The image's Node.js is the release the tests run on (hack/node-release.env, test/unit/node-release.test.ts).
+    assert.equal(DOCKERFILE.globalArgs['NODE_VERSION'], process.versions.node, 'ARG NODE_VERSION');
   });
 
   test('the runtime stage: numeric non-root USER (the chart\'s 65532), ENTRYPOINT ["regcred"], HOME in /tmp', () => {
@@ -468,13 +483,13 @@ describe('Dockerfile, read without Docker', () => {
     assert.equal(env['HOME'], '/tmp', 'HOME on the emptyDir the chart mounts at /tmp');
   });
 
-  test('the wrapper runs /app/regcred.mjs (the chart\'s path) with the controller\'s flags (src/node-flags.ts)', () => {
+  test('the wrapper runs /app/regcred.mjs (the chart\'s path) with no Node.js flag: Node sizes the heap from the container\'s limit', () => {
     const deployment = readFileSync(join(ROOT, 'charts/regcred/templates/deployment.yaml'), 'utf8');
     assert.match(deployment, /\/app\/regcred\.mjs\]/);
     const runs = only(runtimeStage, 'RUN').map((i) => i.args).join('\n');
-    const m = /exec node ((?:--\S+ )+)\/app\/regcred\.mjs "\$@"/.exec(runs);
+    const m = /exec node ((?:\S+ )*)\/app\/regcred\.mjs "\$@"/.exec(runs);
     assert.ok(m, 'a wrapper that execs node on /app/regcred.mjs');
-    assert.deepEqual(m[1]!.trim().split(' '), FLAGS);
+    assert.equal(m[1], '', 'no heap size or V8 flag baked into the image (the chart\'s Deployment passes its own, src/node-flags.ts)');
     const copy = only(runtimeStage, 'COPY').find((i) => copyParts(i).dest === '/app/regcred.mjs');
     assert.ok(copy, 'COPY of the bundle to /app/regcred.mjs');
     assert.equal(copy.flags['from'], buildStage?.name);
@@ -808,6 +823,7 @@ console.log(JSON.stringify({ uid: process.getuid(), gid: process.getgid(), user:
     const code = await Promise.race([exited, sleep(15_000).then(() => 'timeout' as const)]);
     printed.push(output.join(''));
     assert.equal(code, 0, `exit after SIGTERM:\n${output.join('').slice(-3000)}`);
+    assert.doesNotMatch(output.join(''), /\(node:\d+\) /, 'no Node.js warning while it served, listed and wrote');
     controller = undefined;
   });
 });

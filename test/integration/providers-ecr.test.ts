@@ -16,9 +16,6 @@ import { type Auths, assertNothingSecret, authsOf, credentialYaml } from '../har
 import { MOTO_ACCOUNT, startMoto, type Moto } from '../harness/moto.js';
 import { secretOrUndefined } from '../harness/kube.js';
 
-// This process calls moto with the SDK too; keep the SDK's Node 22 notice off the test output.
-process.env['AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED'] ??= 'true';
-
 let cp: ControlPlane;
 let moto: Moto;
 let core: CoreV1Api;

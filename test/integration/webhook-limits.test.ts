@@ -13,6 +13,7 @@ import { eventually } from '../harness/eventually.js';
 import { createPodWhenAdmissible, httpStatus } from '../harness/kube.js';
 import { rememberLogin, rememberSecret } from '../harness/leak-guard.js';
 import { postToWebhook } from '../harness/webhook-post.js';
+import { chartContainerNodeFlags } from '../harness/chart-container.js';
 
 const REGISTRY = 'registry.limits.test:5000';
 const IMAGE = `${REGISTRY}/team/app:1.0`;
@@ -99,8 +100,8 @@ before(async () => {
     },
   });
   ctl = spawnController(cp.kubeconfigPath, {
-    // The chart's heap cap: the limits must hold within it.
-    nodeFlags: ['--max-old-space-size=128'],
+    // The heap the chart's container gives the controller: the limits must hold within it.
+    nodeFlags: chartContainerNodeFlags(),
     args: ['--webhook-bind-address', `127.0.0.1:${webhookPort}`, '--webhook-host', '127.0.0.1', '--webhook-configuration-name', 'regcred-limits', '--webhook-max-in-flight', '16', '--log-format', 'json'],
   });
   await eventually('the webhook is ready', async () => (await httpStatus(`http://127.0.0.1:${await portFromOutput('healthPort')}/readyz`)) === 200, 30_000, () => ctl.output.join(''));

@@ -1,7 +1,8 @@
 // Reliability: control-plane restarts in the middle of a fan-out. A static-provider
 // ClusterRegistryCredential targets 500 namespaces by label; the built controller runs as a child
-// process with the chart's Node flags (src/node-flags.ts). Three times, while it is writing (at least
-// 50 of the 500 Secrets hold the current password, not all of them yet):
+// process with the heap the chart's container gives it (test/harness/chart-container.ts). Three
+// times, while it is writing (at least 50 of the 500 Secrets hold the current password, not all of
+// them yet):
 //  1. the first fan-out; kube-apiserver is restarted (SIGTERM, start again);
 //  2. a rotation (new password in the source Secret, spec bumped so it re-mints at once);
 //     kube-apiserver is killed (SIGKILL) and started again;
@@ -17,7 +18,7 @@ import { CoreV1Api, CustomObjectsApi, type V1Secret } from '@kubernetes/client-n
 import { start, type ControlPlane } from '../harness/controlplane.js';
 import { installCrds } from '../harness/crds.js';
 import { createClusterCredential, spawnController, waitForClusterCredentialStatus, type ControllerProcess } from '../harness/controller-process.js';
-import { CONTROLLER_NODE_FLAGS } from '../../src/node-flags.js';
+import { chartContainerNodeFlags } from '../harness/chart-container.js';
 
 const NAMESPACES = 500;
 const TRIGGER = 50;
@@ -55,7 +56,7 @@ before(async () => {
   });
   console.log(`# created ${NAMESPACES} namespaces (and their default service accounts) in ${Date.now() - t0} ms`);
   ctl = spawnController(cp.kubeconfigPath, {
-    nodeFlags: [...CONTROLLER_NODE_FLAGS],
+    nodeFlags: chartContainerNodeFlags(),
     args: ['--log-format', 'json', '--log-level', 'debug', '--min-refresh-delay', '1s'],
   });
   ports = await controllerPorts(ctl, 30_000);

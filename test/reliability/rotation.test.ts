@@ -22,7 +22,7 @@ import { createClusterCredential, spawnController, waitForClusterCredentialStatu
 import { readyOf, startTestController, type TestController } from '../harness/test-controller.js';
 import { inspectWithAuthfile, pushTestImage, startRegistry, startRotatingCredentials, type Registry, type RotatingCredentials } from '../harness/registry.js';
 import { startHttpBroker, type HttpBroker } from '../harness/doubles/http-broker.js';
-import { CONTROLLER_NODE_FLAGS } from '../../src/node-flags.js';
+import { chartContainerNodeFlags } from '../harness/chart-container.js';
 
 const PHASE_MS = Number(process.env['RELIABILITY_SECONDS'] ?? 120) * 1000;
 const ROTATE_MS = 5000;
@@ -93,7 +93,7 @@ describe('zero gap: rotation every 5 s across 100 namespaces, a reader polling e
       provider: httpProvider(creds.broker.url),
       target: { secretName: 'gap-pull', namespaces: { selector: { matchLabels: { gap: 'yes' } } }, serviceAccounts: [] },
     });
-    ctl = spawnController(cp.kubeconfigPath, { nodeFlags: [...CONTROLLER_NODE_FLAGS], args: ['--log-format', 'json', '--min-refresh-delay', '1s'] });
+    ctl = spawnController(cp.kubeconfigPath, { nodeFlags: chartContainerNodeFlags(), args: ['--log-format', 'json', '--min-refresh-delay', '1s'] });
     await waitForClusterCredentialStatus(cp.kubeConfig, 'zerogap', (s) => s.targets?.synced === 100, 60_000, () => ctl.output.join(''));
 
     let polls = 0;
@@ -244,7 +244,7 @@ describe('leader failover under rotation: SIGKILL the leader', () => {
       target: { secretName: 'failover-pull', namespaces: { selector: { matchLabels: { failover: 'yes' } } }, serviceAccounts: [] },
     });
     for (let i = 0; i < 2; i++) {
-      ctls.push(spawnController(cp.kubeconfigPath, { nodeFlags: [...CONTROLLER_NODE_FLAGS], args: ['--log-format', 'json', '--leader-elect', '--min-refresh-delay', '1s'] }));
+      ctls.push(spawnController(cp.kubeconfigPath, { nodeFlags: chartContainerNodeFlags(), args: ['--log-format', 'json', '--leader-elect', '--min-refresh-delay', '1s'] }));
     }
     await waitForClusterCredentialStatus(cp.kubeConfig, 'failover', (s) => s.targets?.synced === 30, 60_000);
     const leases = cp.kubeConfig.makeApiClient(CoordinationV1Api);

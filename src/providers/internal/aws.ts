@@ -195,7 +195,6 @@ function tempCredentials(
 
 export const sdkSts: StsCalls = {
   async assumeRole(input) {
-    process.env['AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED'] ??= 'true';
     const { STSClient, AssumeRoleCommand } = await import('@aws-sdk/client-sts');
     const client = new STSClient(awsClientConfig(input));
     const res = await sendOnce(client, input.signal, (abortSignal) =>
@@ -212,7 +211,6 @@ export const sdkSts: StsCalls = {
     return tempCredentials(res, 'AssumeRole');
   },
   async assumeRoleWithWebIdentity(input) {
-    process.env['AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED'] ??= 'true';
     const { STSClient, AssumeRoleWithWebIdentityCommand } = await import('@aws-sdk/client-sts');
     // AssumeRoleWithWebIdentity is an unsigned call: no base credentials are needed or used.
     const client = new STSClient(awsClientConfig({ region: input.region, endpoint: input.endpoint, network: input.network }));

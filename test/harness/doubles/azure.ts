@@ -14,7 +14,7 @@
 // test CA: NODE_EXTRA_CA_CERTS=<caPath> in a child's environment.
 
 import { execFileSync } from 'node:child_process';
-import { createPublicKey, randomBytes, randomUUID, verify, type JsonWebKey } from 'node:crypto';
+import { createPublicKey, randomBytes, randomUUID, verify, type webcrypto } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer, request as httpsRequest } from 'node:https';
@@ -148,7 +148,7 @@ async function verifyServiceAccountJwt(
     return { ok: false, reason: 'undecodable JWT' };
   }
   if (header.alg !== 'RS256') return { ok: false, reason: `alg ${header.alg}` };
-  const jwks = (await getJson(opts.jwksUri, opts.ca)) as { keys?: (JsonWebKey & { kid?: string })[] };
+  const jwks = (await getJson(opts.jwksUri, opts.ca)) as { keys?: (webcrypto.JsonWebKey & { kid?: string })[] };
   const key = jwks.keys?.find((k) => k.kid === header.kid);
   if (!key) return { ok: false, reason: 'no JWKS key with the token’s kid' };
   const good = verify('RSA-SHA256', Buffer.from(`${h}.${p}`), createPublicKey({ key, format: 'jwk' }), Buffer.from(s, 'base64url'));

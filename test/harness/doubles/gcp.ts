@@ -23,7 +23,7 @@
 //   https://cloud.google.com/iam/docs/reference/credentials/rest/v1/projects.serviceAccounts/generateAccessToken
 //   Authorization: Bearer <an STS token of this double>, body {scope: [...], lifetime: "3600s"};
 //   answers {accessToken, expireTime}; an email the caller may not impersonate is 403 PERMISSION_DENIED.
-import { createPublicKey, randomBytes, verify, type JsonWebKey, type KeyObject } from 'node:crypto';
+import { createPublicKey, randomBytes, verify, type KeyObject } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { listenLoopback, readBody } from './http-util.js';
 import { verifyJwt, type Jwks } from './sa-token.js';

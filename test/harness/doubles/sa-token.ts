@@ -3,14 +3,14 @@
 // Chainguard, Quay): the RS256 signature against the issuer's JWKS, then iss, aud, exp and sub.
 // The JWKS comes from the real API server (`/openid/v1/jwks`), so a token the API server did not mint
 // cannot pass.
-import { createPublicKey, verify, type JsonWebKey, type KeyObject } from 'node:crypto';
+import { createPublicKey, verify, type webcrypto, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { request as httpsRequest } from 'node:https';
 import { join } from 'node:path';
 import type { ControlPlane } from '../controlplane.js';
 
 export interface Jwks {
-  keys: Array<JsonWebKey & { kid?: string }>;
+  keys: Array<webcrypto.JsonWebKey & { kid?: string }>;
 }
 
 /** The API server's service-account signing keys, read with the admin client certificate. */
