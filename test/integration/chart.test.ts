@@ -486,7 +486,8 @@ describe('the webhook in the chart', () => {
     try {
       const log = () => ctl.output.join('');
       await eventually('the CA bundle published', async () => (await admission.readMutatingWebhookConfiguration({ name: 'hook-regcred' })).webhooks?.[0]?.clientConfig.caBundle, 30_000, log);
-      const tls = await core.readNamespacedSecret({ namespace: 'regcred-system', name: 'hook-regcred-webhook-tls' });
+      // The bundle is published before the certificate Secret is written (src/webhook/tls.ts).
+      const tls = await eventually('the certificate Secret written', () => secretOrUndefined(core, 'regcred-system', 'hook-regcred-webhook-tls'), 30_000, log);
       assert.equal(tls.type, 'kubernetes.io/tls');
       await new Promise((r) => setTimeout(r, 1500)); // the API server's view of the configuration
       await core.createNamespace({ body: { metadata: { name: 'chart-hooked', labels: { chart: 'yes' } } } });
