@@ -303,9 +303,10 @@ describe('watch stall: a TCP proxy between the controller and the API server fre
     assert.ok(firstBad, `/healthz never failed during a ${FREEZE_MS / 1000} s freeze (livenessStallMs ${LIVENESS_STALL_MS})`);
     assert.ok(firstBad.at < seen.thawAt, 'unhealthy before the thaw');
     assert.match(firstBad.body, /^watch failing for over 3s: /);
-    // Every informer's stall is named at some point (they stall a few seconds apart).
+    // Every informer's stall is named at some point (they stall a few seconds apart), the watch of
+    // the credentials' source Secrets included.
     const named = new Set(seen.health.reasons.flatMap((r) => r.replace(/^.*: /, '').split(', ')));
-    assert.deepEqual([...named].sort(), ['crc', 'namespaces', 'rc', 'secrets', 'serviceAccounts']);
+    assert.deepEqual([...named].sort(), ['crc', 'namespaces', 'rc', 'secrets', 'serviceAccounts', 'sourceSecrets']);
     assert.ok(seen.health.recovered && seen.health.recovered.at >= seen.thawAt, '/healthz ok again only after the thaw');
   });
 
