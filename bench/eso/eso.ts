@@ -34,7 +34,7 @@ export function esoBinary(): string {
  */
 export async function installEsoCrds(cp: ControlPlane, binary: string): Promise<void> {
   const docs = parseAllDocuments(readFileSync(binary.replace(/external-secrets$/, 'crds.yaml'), 'utf8'));
-  const crds = docs.map((d) => d.toJSON() as V1CustomResourceDefinition).filter((c) => c?.kind === 'CustomResourceDefinition' && c.spec.group === GROUP);
+  const crds = docs.map((d) => d.toJSON() as V1CustomResourceDefinition).filter((c) => c?.kind === 'CustomResourceDefinition');
   for (const crd of crds) if (crd.spec.conversion) crd.spec.conversion = { strategy: 'None' };
   // kubectl, not client-node: its serializer drops the x-kubernetes-* schema extensions these CRDs rely on.
   execFileSync('kubectl', ['--kubeconfig', cp.kubeconfigPath, 'apply', '--server-side', '-f', '-'], { input: JSON.stringify({ apiVersion: 'v1', kind: 'List', items: crds }), stdio: ['pipe', 'ignore', 'inherit'] });
@@ -56,8 +56,9 @@ export async function installEsoCrds(cp: ControlPlane, binary: string): Promise<
 export function startEso(cp: ControlPlane, binary: string, concurrent = 16): EsoProcess {
   const child = spawn(
     binary,
-    ['--kubeconfig', cp.kubeconfigPath, '--metrics-addr', '127.0.0.1:0', '--concurrent', String(concurrent), '--loglevel', 'error', '--enable-cluster-push-secret-reconciler=false', '--enable-push-secret-reconciler=false'],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
+    ['--metrics-addr', '127.0.0.1:0', '--concurrent', String(concurrent), '--loglevel', 'error', '--enable-cluster-push-secret-reconciler=false', '--enable-push-secret-reconciler=false'],
+    // controller-runtime reads the kubeconfig from KUBECONFIG (ESO has no flag for it).
+    { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, KUBECONFIG: cp.kubeconfigPath } },
   );
   const output: string[] = [];
   child.stdout!.on('data', (d: Buffer) => output.push(d.toString()));
