@@ -1,0 +1,209 @@
+// regcred's controller at cluster scale, each measure beside the raw-client floor of the same run:
+// a new credential and a rotation reaching 1,000 namespaces, source edits, new namespaces, watches
+// after an API server restart, a soak, then 5,000 and 20,000 namespaces × 3 credentials (memory,
+// time to converge, and what a plain GET costs another client meanwhile).
+import { spawn, type ChildProcess } from 'node:child_process';
+import { CoreV1Api } from '@kubernetes/client-node';
+import type { ControlPlane } from '../../test/harness/controlplane.js';
+import { freePort } from '../../test/harness/controlplane.js';
+import { CLI_PATH } from '../../test/harness/cli.js';
+import { chartContainerNodeFlags } from '../../test/harness/chart-container.js';
+import { createClusterCredential } from '../../test/harness/controller-process.js';
+import { mapWithConcurrency } from '../../src/util/pool.js';
+import { connect, callJson } from '../kubeapi.js';
+import type { RawOptions, RawReport } from '../raw-client.js';
+import { getLatencyProbe, percentile, rssMB, SecretObserver, settledHeapMB } from './observe.js';
+import { run, must } from '../fanout/process.js';
+import { RAW_CLIENT } from '../fanout/settings.js';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const log = (s: string) => console.log(`[scale] ${s}`);
+const secs = (ms: number) => +(ms / 1000).toFixed(3);
+
+export interface ScaleSettings {
+  namespaces: number;
+  largeNamespaces: readonly number[];
+  latencyNamespaces: number;
+  sourceEdits: number;
+  soakSeconds: number;
+}
+
+export interface RegcredScaleResult {
+  floor: { createSeconds: number; updateSeconds: number };
+  idleRssMB: number;
+  newCredentialSeconds: number;
+  rotationSeconds: number;
+  sourceEditSeconds: { p50: number; p99: number; all: number[] };
+  newNamespaceMs: { p50: number; p99: number; max: number; observed: number };
+  afterApiServerRestart: { newNamespaceSecretMs: number | null };
+  soak?: { seconds: number; rssAfterWarmupMB: number; rssEndMB: number; growthMB: number; peakMB: number };
+  scale: Array<{ namespaces: number; credentials: number; secrets: number; convergeSeconds: number | null; createNamespacesSeconds: number; rssMB: number; heapMB: number; getLatencyMs?: { p50: number; p99: number; max: number; samples: number } }>;
+  heapBytesPerManagedSecret?: number;
+  baselineGetLatencyMs: { p50: number; p99: number; max: number; samples: number };
+}
+
+const nsName = (i: number) => `scale-${i}`;
+const SELECTOR = { scale: 'yes' };
+
+async function createNamespaces(core: CoreV1Api, from: number, to: number): Promise<void> {
+  await mapWithConcurrency(
+    Array.from({ length: Math.max(0, to - from) }, (_, i) => nsName(from + i)),
+    32,
+    (name) => core.createNamespace({ body: { metadata: { name, labels: SELECTOR } } }),
+  );
+}
+
+async function putSource(core: CoreV1Api, password: string): Promise<void> {
+  await core.replaceNamespacedSecret({ namespace: 'regcred-system', name: 'scale-src', body: { metadata: { name: 'scale-src' }, stringData: { registry: 'scale.example', username: 'u', password } } });
+}
+
+async function rawFloor(cp: ControlPlane, mode: 'create' | 'update', secretName: string): Promise<number> {
+  const opts: RawOptions = { server: cp.server, dir: cp.dir, mode, secretName, namespaceSelector: 'scale=yes', sourceNamespace: 'regcred-system', sourceName: 'scale-src', concurrency: 16 };
+  const proc = must(await run(process.execPath, [RAW_CLIENT, JSON.stringify(opts)]), 'raw client');
+  const report = JSON.parse(proc.stdout.trim().split('\n').pop() ?? '{}') as RawReport;
+  return (report.doneMs - report.readyMs) / 1000;
+}
+
+export async function runRegcredScale(cp: ControlPlane, s: ScaleSettings): Promise<RegcredScaleResult> {
+  const core = cp.kubeConfig.makeApiClient(CoreV1Api);
+  const api = connect(cp.server, cp.dir, 4);
+  await core.createNamespace({ body: { metadata: { name: 'regcred-system' } } });
+  await core.createNamespacedSecret({ namespace: 'regcred-system', body: { metadata: { name: 'scale-src' }, stringData: { registry: 'scale.example', username: 'u', password: 'pw-0' } } });
+  const metricsPort = await freePort();
+  const metricsUrl = `http://127.0.0.1:${metricsPort}/metrics`;
+  const nodeFlags = (process.env['CONTROLLER_NODE_FLAGS'] ?? chartContainerNodeFlags().join(' ')).split(' ').filter(Boolean);
+  const controller: ChildProcess = spawn(
+    process.execPath,
+    [...nodeFlags, CLI_PATH, 'controller', '--kubeconfig', cp.kubeconfigPath, '--metrics-bind-address', `127.0.0.1:${metricsPort}`, '--health-probe-bind-address', '0', '--log-level', 'warn'],
+    { stdio: ['ignore', 'inherit', 'inherit'] },
+  );
+  const pid = controller.pid!;
+  const observers = new Map<string, SecretObserver>();
+  const observer = async (secretName: string) => {
+    let o = observers.get(secretName);
+    if (!o) {
+      o = new SecretObserver(cp.kubeConfig, secretName);
+      await o.start();
+      observers.set(secretName, o);
+    }
+    return o;
+  };
+  const credential = (name: string) =>
+    createClusterCredential(cp.kubeConfig, name, { provider: { static: { secretRef: { name: 'scale-src' } } }, target: { secretName: `${name}-pull`, namespaces: { selector: { matchLabels: SELECTOR } }, serviceAccounts: [] }, refresh: { interval: '24h' } });
+  try {
+    await sleep(15_000);
+    const idleRssMB = +rssMB(pid).toFixed(1);
+    log(`idle, no credential: RSS ${idleRssMB} MB`);
+    const baselineGetLatencyMs = await getLatencyProbe(api).stop().then(async () => {
+      const probe = getLatencyProbe(api);
+      await sleep(5_000);
+      return probe.stop();
+    });
+
+    log(`creating ${s.namespaces} namespaces`);
+    await createNamespaces(core, 0, s.namespaces);
+    const first = Array.from({ length: s.namespaces }, (_, i) => nsName(i));
+    const floor = { createSeconds: await rawFloor(cp, 'create', 'floor-pull'), updateSeconds: 0 };
+    await putSource(core, 'pw-floor');
+    floor.updateSeconds = await rawFloor(cp, 'update', 'floor-pull');
+    await putSource(core, 'pw-0');
+    log(`raw-client floor: create ${floor.createSeconds} s, update ${floor.updateSeconds} s`);
+
+    const a = await observer('scale-a-pull');
+    let t0 = Date.now();
+    await credential('scale-a');
+    const created = await a.allHold(first, 'pw-0', 300_000);
+    const newCredentialSeconds = created ? secs(created - t0) : NaN;
+    log(`new credential → ${s.namespaces} namespaces: ${newCredentialSeconds} s`);
+
+    const edits: number[] = [];
+    for (let i = 1; i <= s.sourceEdits; i++) {
+      await sleep(2_000);
+      t0 = Date.now();
+      await putSource(core, `pw-${i}`);
+      const done = await a.allHold(first, `pw-${i}`, 120_000);
+      edits.push(done ? secs(done - t0) : NaN);
+    }
+    const sortedEdits = [...edits].sort((x, y) => x - y);
+    const sourceEditSeconds = { p50: percentile(sortedEdits, 50), p99: percentile(sortedEdits, 99), all: edits };
+    const rotationSeconds = edits[0] ?? NaN;
+    log(`source edits → ${s.namespaces} copies: ${edits.join(', ')} s`);
+    let password = `pw-${s.sourceEdits}`;
+
+    const latencies: number[] = [];
+    for (let i = 0; i < s.latencyNamespaces; i++) {
+      const name = `late-${i}`;
+      const t = Date.now();
+      await core.createNamespace({ body: { metadata: { name, labels: SELECTOR } } });
+      const got = await a.allHold([name], password, 10_000);
+      if (got) latencies.push(got - t);
+    }
+    latencies.sort((x, y) => x - y);
+    const newNamespaceMs = { p50: percentile(latencies, 50), p99: percentile(latencies, 99), max: latencies.at(-1) ?? NaN, observed: latencies.length };
+    log(`new namespace → Secret: p50 ${newNamespaceMs.p50} ms, p99 ${newNamespaceMs.p99} ms`);
+
+    log('restarting the API server');
+    await cp.restartApiServer();
+    const tReady = Date.now();
+    await core.createNamespace({ body: { metadata: { name: 'after-restart', labels: SELECTOR } } });
+    const got = await a.allHold(['after-restart'], password, 30_000);
+    const afterApiServerRestart = { newNamespaceSecretMs: got ? got - tReady : null };
+    log(`after the API server restart: a new namespace had its Secret ${afterApiServerRestart.newNamespaceSecretMs} ms after the server was ready`);
+
+    let soak: RegcredScaleResult['soak'];
+    if (s.soakSeconds > 0) {
+      log(`soak: ${s.soakSeconds} s, the source edited every 30 s`);
+      const samples: Array<[number, number]> = [];
+      const start = Date.now();
+      let next = start;
+      let n = 0;
+      while (Date.now() - start < s.soakSeconds * 1000) {
+        if (Date.now() >= next) {
+          password = `soak-${++n}`;
+          await putSource(core, password);
+          next += 30_000;
+        }
+        samples.push([Date.now() - start, rssMB(pid)]);
+        await sleep(5_000);
+      }
+      const window = (from: number, to: number) => samples.filter(([t]) => t >= from && t < to).map(([, r]) => r).sort((x, y) => x - y);
+      const warm = window(120_000, 180_000);
+      const end = window(s.soakSeconds * 1000 - 60_000, Infinity);
+      const rssAfterWarmupMB = +percentile(warm, 50).toFixed(1);
+      const rssEndMB = +percentile(end, 50).toFixed(1);
+      soak = { seconds: s.soakSeconds, rssAfterWarmupMB, rssEndMB, growthMB: +(rssEndMB - rssAfterWarmupMB).toFixed(1), peakMB: +Math.max(...samples.map(([, r]) => r)).toFixed(1) };
+      log(`soak: RSS ${rssAfterWarmupMB} MB after warm-up, ${rssEndMB} MB at the end (peak ${soak.peakMB})`);
+    }
+
+    const scale: RegcredScaleResult['scale'] = [];
+    let have = s.namespaces;
+    const names = ['scale-a', 'scale-b', 'scale-c'];
+    for (const [i, target] of s.largeNamespaces.entries()) {
+      const probe = getLatencyProbe(api);
+      const tStart = Date.now();
+      await createNamespaces(core, have, target);
+      const createNamespacesSeconds = secs(Date.now() - tStart);
+      have = target;
+      if (i === 0) for (const n of names.slice(1)) await credential(n);
+      const all = [...Array.from({ length: target }, (_, k) => nsName(k)), ...Array.from({ length: s.latencyNamespaces }, (_, k) => `late-${k}`), 'after-restart'];
+      let converged: number | undefined = Date.now();
+      for (const n of names) {
+        const done = await (await observer(`${n}-pull`)).allHold(all, password, 1_800_000);
+        converged = done === undefined || converged === undefined ? undefined : Math.max(converged, done);
+      }
+      const getLatencyMs = await probe.stop();
+      await sleep(5_000);
+      const row = { namespaces: target, credentials: 3, secrets: 3 * all.length, convergeSeconds: converged ? secs(converged - tStart) : null, createNamespacesSeconds, rssMB: +rssMB(pid).toFixed(1), heapMB: +(await settledHeapMB(metricsUrl, 15_000)).toFixed(2), getLatencyMs };
+      scale.push(row);
+      log(`${target} namespaces × 3: converged ${row.convergeSeconds} s after namespaces began (creating them took ${createNamespacesSeconds} s), RSS ${row.rssMB} MB, heap ${row.heapMB} MB, GET p99 ${getLatencyMs.p99} ms`);
+    }
+    const [small, large] = [scale[0], scale.at(-1)];
+    const heapBytesPerManagedSecret = small && large && large !== small ? Math.round(((large.heapMB - small.heapMB) * 2 ** 20) / (large.secrets - small.secrets)) : undefined;
+    void callJson;
+    return { floor, idleRssMB, newCredentialSeconds, rotationSeconds, sourceEditSeconds, newNamespaceMs, afterApiServerRestart, ...(soak ? { soak } : {}), scale, ...(heapBytesPerManagedSecret !== undefined ? { heapBytesPerManagedSecret } : {}), baselineGetLatencyMs };
+  } finally {
+    for (const o of observers.values()) o.stop();
+    controller.kill('SIGTERM');
+    api.agent.destroy();
+  }
+}
