@@ -67,9 +67,17 @@ demo: deps build
 ## kubectl and a raw client; then the controller's new-namespace latency, idle cost and memory.
 bench: deps build
 	@bash hack/install-deps.sh kubectl
+	@bash bench/eso/build-eso.sh >/dev/null
 	node dist/bench/fanout.js
 	node dist/bench/controller.js
+	node dist/bench/scale.js
 	node dist/bench/report.js
+
+## The controller at cluster scale and External Secrets Operator beside it (part of `make bench`).
+bench-scale: deps build
+	@bash hack/install-deps.sh kubectl
+	@bash bench/eso/build-eso.sh >/dev/null
+	node dist/bench/scale.js
 
 bench-controller: deps build
 	node dist/bench/controller.js
