@@ -45,3 +45,21 @@ export function httpStatus(url: string): Promise<number> {
     req.end();
   });
 }
+
+/** The password of the first registry in a pull Secret's .dockerconfigjson, if any. */
+export function passwordIn(secret: V1Secret | undefined): string | undefined {
+  if (!secret?.data?.['.dockerconfigjson']) return undefined;
+  const cfg = JSON.parse(Buffer.from(secret.data['.dockerconfigjson'], 'base64').toString()) as { auths: Record<string, { password: string }> };
+  return Object.values(cfg.auths)[0]?.password;
+}
+
+/** Creates or replaces a source Secret (string data). */
+export async function putSource(core: CoreV1Api, name: string, data: Record<string, string>, namespace = 'regcred-system'): Promise<void> {
+  const body = { metadata: { name }, stringData: data };
+  try {
+    await core.createNamespacedSecret({ namespace, body });
+  } catch (err) {
+    if ((err as { code?: number }).code !== 409) throw err;
+    await core.replaceNamespacedSecret({ namespace, name, body });
+  }
+}

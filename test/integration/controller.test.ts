@@ -10,7 +10,7 @@ import { installCrds } from '../harness/crds.js';
 import { Controller } from '../../src/controller/controller.js';
 import { createMetrics, type Metrics } from '../../src/metrics.js';
 import { EventRecorder } from '../../src/kube/events.js';
-import { secretOrUndefined } from '../harness/kube.js';
+import { passwordIn as passwordInSecret, putSource as putSourceSecret, secretOrUndefined } from '../harness/kube.js';
 import { capturingLogger } from '../harness/provider-tests.js';
 
 let cp: ControlPlane;
@@ -52,19 +52,11 @@ function getSecret(namespace: string, name: string): Promise<V1Secret | undefine
 }
 
 function passwordIn(secret: V1Secret | undefined): string | undefined {
-  if (!secret?.data?.['.dockerconfigjson']) return undefined;
-  const cfg = JSON.parse(Buffer.from(secret.data['.dockerconfigjson'], 'base64').toString()) as { auths: Record<string, { password: string }> };
-  return Object.values(cfg.auths)[0]?.password;
+  return passwordInSecret(secret);
 }
 
-async function putSource(name: string, data: Record<string, string>, namespace = 'regcred-system'): Promise<void> {
-  const body = { metadata: { name }, stringData: data };
-  try {
-    await core.createNamespacedSecret({ namespace, body });
-  } catch (err) {
-    if ((err as { code?: number }).code !== 409) throw err;
-    await core.replaceNamespacedSecret({ namespace, name, body });
-  }
+function putSource(name: string, data: Record<string, string>, namespace = 'regcred-system'): Promise<void> {
+  return putSourceSecret(core, name, data, namespace);
 }
 
 async function createCrc(name: string, spec: object): Promise<void> {

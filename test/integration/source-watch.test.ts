@@ -9,7 +9,7 @@ import { CoreV1Api, CustomObjectsApi, EventsV1Api, type V1Secret } from '@kubern
 import { start, type ControlPlane } from '../harness/controlplane.js';
 import { installCrds } from '../harness/crds.js';
 import { eventually } from '../harness/eventually.js';
-import { secretOrUndefined } from '../harness/kube.js';
+import { passwordIn as passwordInSecret, putSource as putSourceSecret, secretOrUndefined } from '../harness/kube.js';
 import { readyOf, startTestController, type TestController } from '../harness/test-controller.js';
 import { rememberSecret } from '../harness/leak-guard.js';
 
@@ -27,19 +27,11 @@ function password(): string {
 }
 
 function passwordIn(secret: V1Secret | undefined): string | undefined {
-  if (!secret?.data?.['.dockerconfigjson']) return undefined;
-  const cfg = JSON.parse(Buffer.from(secret.data['.dockerconfigjson'], 'base64').toString()) as { auths: Record<string, { password: string }> };
-  return Object.values(cfg.auths)[0]?.password;
+  return passwordInSecret(secret);
 }
 
-async function putSource(name: string, data: Record<string, string>, namespace = 'regcred-system'): Promise<void> {
-  const body = { metadata: { name }, stringData: data };
-  try {
-    await core.createNamespacedSecret({ namespace, body });
-  } catch (err) {
-    if ((err as { code?: number }).code !== 409) throw err;
-    await core.replaceNamespacedSecret({ namespace, name, body });
-  }
+function putSource(name: string, data: Record<string, string>, namespace = 'regcred-system'): Promise<void> {
+  return putSourceSecret(core, name, data, namespace);
 }
 
 async function allHold(secretName: string, pw: string, namespaces = TARGETS): Promise<boolean> {
