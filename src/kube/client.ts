@@ -1,4 +1,4 @@
-import { ApiException, CoreV1Api, KubeConfig } from '@kubernetes/client-node';
+import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import { RegcredError, type ErrorCode } from '../errors.js';
 import type { Logger } from '../log.js';
 import { poolConnections } from './pool.js';
@@ -42,26 +42,41 @@ export function createClients(kc: KubeConfig): KubeClients {
   return { kc, core: kc.makeApiClient(CoreV1Api) };
 }
 
-/** The HTTP status of a client-node error, or undefined for network errors. */
+/** An error the API server answered: ours (api/http.ts KubeApiError), or one of the same shape from another client. */
+interface ApiErrorShape {
+  code: number;
+  body?: unknown;
+  headers?: Record<string, string> | undefined;
+}
+
+function apiError(err: unknown): ApiErrorShape | undefined {
+  if (!(err instanceof Error)) return undefined;
+  const e = err as Error & Partial<ApiErrorShape>;
+  return typeof e.code === 'number' && 'headers' in e ? (e as ApiErrorShape) : undefined;
+}
+
+/** The HTTP status of an API error, or undefined for network errors. */
 export function statusCode(err: unknown): number | undefined {
-  return err instanceof ApiException ? err.code : undefined;
+  return apiError(err)?.code;
 }
 
 /** The API server's own message (metav1.Status.message), which names objects but never their data. */
 export function apiMessage(err: unknown): string {
-  if (err instanceof ApiException) {
-    const body: unknown = typeof err.body === 'string' ? safeJson(err.body) : err.body;
+  const api = apiError(err);
+  if (api) {
+    const body: unknown = typeof api.body === 'string' ? safeJson(api.body) : api.body;
     const msg = (body as { message?: unknown } | undefined)?.message;
     if (typeof msg === 'string' && msg) return msg;
-    return `HTTP ${err.code}`;
+    return `HTTP ${api.code}`;
   }
   if (err instanceof Error) return err.message.split('\n')[0] ?? 'error';
   return String(err);
 }
 
 export function apiReason(err: unknown): string | undefined {
-  if (!(err instanceof ApiException)) return undefined;
-  const body: unknown = typeof err.body === 'string' ? safeJson(err.body) : err.body;
+  const api = apiError(err);
+  if (!api) return undefined;
+  const body: unknown = typeof api.body === 'string' ? safeJson(api.body) : api.body;
   const reason = (body as { reason?: unknown } | undefined)?.reason;
   return typeof reason === 'string' ? reason : undefined;
 }
@@ -81,7 +96,7 @@ export function isRetryableApiError(err: unknown): boolean {
   return code === 429 || code >= 500;
 }
 
-/** Turns a client-node error into a RegcredError with a stable code and a one-line message. */
+/** Turns an API error into a RegcredError with a stable code and a one-line message. */
 export function toRegcredError(err: unknown, what: string): RegcredError {
   if (err instanceof RegcredError) return err;
   const code = statusCode(err);
@@ -128,8 +143,9 @@ export async function withApiRetry<T>(call: () => Promise<T>, opts: RetryOptions
 
 /** Retry-After in milliseconds (seconds or an HTTP date), capped at a minute. */
 export function retryAfterMs(err: unknown, now = Date.now()): number | undefined {
-  if (!(err instanceof ApiException)) return undefined;
-  const header = Object.entries(err.headers ?? {}).find(([k]) => k.toLowerCase() === 'retry-after')?.[1];
+  const api = apiError(err);
+  if (!api) return undefined;
+  const header = Object.entries(api.headers ?? {}).find(([k]) => k.toLowerCase() === 'retry-after')?.[1];
   if (!header) return undefined;
   const seconds = Number(header);
   const ms = Number.isFinite(seconds) ? seconds * 1000 : Date.parse(header) - now;

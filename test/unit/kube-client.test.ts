@@ -1,13 +1,16 @@
-// Unit tests for src/kube/client.ts: API retry policy, Retry-After, and error mapping.
+// Unit tests for src/kube/client.ts: API retry policy, Retry-After, and error mapping, for the
+// errors of src/kube/api/http.ts and those of the same shape from client-node (which the tests use).
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ApiException } from '@kubernetes/client-node';
 import { apiMessage, apiReason, isRetryableApiError, retryAfterMs, statusCode, toRegcredError, withApiRetry } from '../../src/kube/client.js';
 import { RegcredError } from '../../src/errors.js';
+import { KubeApiError } from '../../src/kube/api/http.js';
 
-function apiError(code: number, opts: { message?: string; headers?: Record<string, string>; body?: unknown } = {}): ApiException<unknown> {
-  const body = opts.body ?? JSON.stringify({ kind: 'Status', apiVersion: 'v1', status: 'Failure', message: opts.message ?? `status ${code}`, code });
-  return new ApiException<unknown>(code, `HTTP ${code}`, body, opts.headers ?? {});
+/** The error src/kube/api/http.ts throws for an answer other than 2xx. */
+function apiError(code: number, opts: { message?: string; headers?: Record<string, string>; body?: unknown } = {}): KubeApiError {
+  const body = opts.body ?? { kind: 'Status', apiVersion: 'v1', status: 'Failure', message: opts.message ?? `status ${code}`, code };
+  return new KubeApiError(code, `HTTP ${code}`, body, opts.headers ?? {});
 }
 
 /** A call that fails with `errors` in turn, then returns `result`; counts calls. */
@@ -144,7 +147,7 @@ describe('retryAfterMs', () => {
     assert.equal(retryAfterMs(apiError(429), now), undefined);
   });
 
-  test('is undefined for errors that are not ApiExceptions', () => {
+  test('is undefined for errors that are not API errors', () => {
     assert.equal(retryAfterMs(new Error('Retry-After: 5'), now), undefined);
     assert.equal(retryAfterMs('429', now), undefined);
   });
@@ -165,9 +168,20 @@ describe('isRetryableApiError / statusCode', () => {
     assert.equal(isRetryableApiError(new Error('socket hang up')), true);
   });
 
-  test('statusCode reads ApiException codes only', () => {
+  test('statusCode reads API errors only: ours and client-node\'s ApiException, not other errors with a code', () => {
     assert.equal(statusCode(apiError(418)), 418);
+    assert.equal(statusCode(new ApiException(409, 'Conflict', '{}', {})), 409);
     assert.equal(statusCode(Object.assign(new Error('x'), { code: 404 })), undefined);
+    assert.equal(statusCode(Object.assign(new Error('x'), { code: 'ECONNRESET', headers: {} })), undefined);
+    assert.equal(statusCode({ code: 404, headers: {} }), undefined, 'not an Error');
+  });
+
+  test('client-node\'s ApiException is retried the same way, Retry-After included', async () => {
+    const r = recorder();
+    const { fn, calls } = flaky([new ApiException(429, 'x', '{}', { 'retry-after': '4' }), new ApiException(503, 'x', '{}', {})], 'ok');
+    assert.equal(await withApiRetry(fn, { sleep: r.sleep, baseDelayMs: 100 }), 'ok');
+    assert.equal(calls.n, 3);
+    assert.equal(r.delays[0], 4000);
   });
 });
 
