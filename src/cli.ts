@@ -9,7 +9,7 @@ import { runKubeletConfig } from './commands/kubelet-config.js';
 import { runController } from './commands/controller.js';
 import { EXIT_INVALID, processOutput, type GlobalOptions } from './commands/common.js';
 import { DEFAULT_CONTROLLER_NAMESPACE } from './kube/sources.js';
-import { DEFAULT_KUBE_BURST, DEFAULT_KUBE_QPS } from './kube/rate-limit.js';
+import { DEFAULT_KUBE_BURST, DEFAULT_KUBE_QPS } from './kube/api/rate-limit.js';
 import { parseDuration } from './config/common.js';
 import { DEFAULT_TENANT_MIN_REFRESH_MS, defaultTenantPolicy, type TenantPolicy } from './config/tenant-policy.js';
 import { validateNetworkPolicy } from './providers/internal/address-policy.js';

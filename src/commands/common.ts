@@ -1,4 +1,4 @@
-import type { CoreV1Api } from '@kubernetes/client-node';
+import type { CoreApi } from '../kube/api/resources.js';
 import { formatConfigError, loadConfigFiles, type LoadedCredential } from '../config/load.js';
 import type { CredentialObject } from '../config/schema.js';
 import type { Logger } from '../log.js';
@@ -44,7 +44,7 @@ export async function loadOrReport(files: readonly string[], output: Output): Pr
 }
 
 /** `identify`: false for `get`, which writes nothing (see ProviderDeps.credential). */
-export function providerDeps(core: CoreV1Api, obj: CredentialObject, opts: SourceOptions, log: Logger, identify = true): ProviderDeps {
+export function providerDeps(core: CoreApi, obj: CredentialObject, opts: SourceOptions, log: Logger, identify = true): ProviderDeps {
   return kubeProviderDeps(core, obj, opts.namespace, opts.allowCrossNamespaceRefs, { now: () => new Date(), fetch: globalThis.fetch, log }, identify);
 }
 

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
+import { kubeClient, type ClusterSource } from '../kube/api/client.js';
 import type { Logger } from '../log.js';
 import type { EventRecorder } from '../kube/events.js';
 import { createTokenMinter } from '../kube/sources.js';
@@ -26,7 +26,7 @@ function ownServiceAccount(): { namespace: string; name: string } | undefined {
   }
 }
 
-export function chainguardCompat(kubeConfig: KubeConfig, opts: ControllerCommandOptions, log: Logger, events: EventRecorder): ChainguardCompat {
+export function chainguardCompat(kubeConfig: ClusterSource, opts: ControllerCommandOptions, log: Logger, events: EventRecorder): ChainguardCompat {
   const given = opts.chainguardServiceAccount?.split('/');
   const serviceAccount =
     given && given.length === 2
@@ -35,7 +35,7 @@ export function chainguardCompat(kubeConfig: KubeConfig, opts: ControllerCommand
         ? { namespace: opts.namespace, name: given[0]! }
         : (ownServiceAccount() ?? { namespace: opts.namespace, name: DEFAULT_SERVICE_ACCOUNT });
   // The minter may mint for that one service account's namespace only.
-  const tokenRequest = createTokenMinter(kubeConfig.makeApiClient(CoreV1Api), {
+  const tokenRequest = createTokenMinter(kubeClient(kubeConfig).core, {
     defaultNamespace: serviceAccount.namespace,
     allowedNamespace: serviceAccount.namespace,
     rule: 'chainguard compatibility mode mints tokens for its configured service account only',

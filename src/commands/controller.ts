@@ -11,7 +11,7 @@ import { parseBindAddress, startHttpServers, type HttpServers } from '../control
 // The webhook's modules (and node-forge) load only when the webhook is enabled: see startWebhook.
 import type { CertificateSource } from '../webhook/tls.js';
 import type { WebhookServer } from '../webhook/server.js';
-import type { KubeConfig } from '@kubernetes/client-node';
+import type { KubeClient } from '../kube/api/client.js';
 import type { TenantPolicy } from '../config/tenant-policy.js';
 import type { NetworkPolicy } from '../providers/internal/address-policy.js';
 import { settledWithin } from '../util/wait.js';
@@ -56,7 +56,7 @@ export interface ControllerCommandOptions extends GlobalOptions {
   mintTimeout?: number;
   /** Admission requests handled at once; more are answered 429 (default 16). */
   webhookMaxInFlight?: number;
-  /** The client-side rate limit of API requests (kube/rate-limit.ts); defaults there. */
+  /** The client-side rate limit of API requests (kube/api/rate-limit.ts); defaults there. */
   kubeQps?: number;
   kubeBurst?: number;
 }
@@ -78,7 +78,7 @@ export const DEFAULT_WEBHOOK_SERVICE = 'regcred-webhook';
 /** The webhook's certificate source and server, started next to the controller. */
 async function startWebhook(
   opts: ControllerCommandOptions,
-  kubeConfig: KubeConfig,
+  kubeConfig: KubeClient,
   controller: Controller,
   log: Logger,
   metrics: ReturnType<typeof createMetrics>,

@@ -20,7 +20,7 @@ export interface SyncOptions extends GlobalOptions, SourceOptions, WriteObserver
   files: string[];
   concurrency: number;
   retry?: RetryOptions;
-  /** The client-side rate limit (kube/rate-limit.ts); defaults there. */
+  /** The client-side rate limit (kube/api/rate-limit.ts); defaults there. */
   kubeQps?: number;
   kubeBurst?: number;
 }

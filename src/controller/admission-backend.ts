@@ -1,4 +1,4 @@
-import type { CoreV1Api } from '@kubernetes/client-node';
+import type { CoreApi } from '../kube/api/resources.js';
 import type { CredentialObject } from '../config/schema.js';
 import { statusCode } from '../kube/client.js';
 import { writePullSecret, type DesiredPullSecret , type WriteObserver } from '../kube/secrets.js';
@@ -25,7 +25,7 @@ export function within<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
 }
 
 export interface AdmissionDeps {
-  core: CoreV1Api;
+  core: CoreApi;
   namespaces: NamespaceReader;
   /** Namespaced mode: the namespaces are not read, a namespace not cached is not one of ours. */
   watchNamespaces: readonly string[] | undefined;

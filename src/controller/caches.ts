@@ -1,4 +1,6 @@
-import type { CoreV1Api, CustomObjectsApi, KubeConfig, V1Namespace, V1Secret, V1ServiceAccount } from '@kubernetes/client-node';
+import type { V1Namespace, V1Secret, V1ServiceAccount } from '@kubernetes/client-node';
+import type { ClusterSource } from '../kube/api/client.js';
+import type { CoreApi, CustomObjectApi } from '../kube/api/resources.js';
 import { API_GROUP } from '../config/schema.js';
 import { Informer, MultiInformer, StaticCache, type ObjectCache } from '../kube/informer.js';
 import { LABEL_MANAGED_BY, MANAGED_BY_VALUE } from '../kube/labels.js';
@@ -22,7 +24,7 @@ export type ControllerCaches = {
 };
 
 export interface CacheOptions {
-  kubeConfig: KubeConfig;
+  kubeConfig: ClusterSource;
   log: Logger;
   clock: Clock;
   informer?: { watchTimeoutSeconds?: [number, number]; stallGraceMs?: number; listTimeoutMs?: number } | undefined;
@@ -31,7 +33,7 @@ export interface CacheOptions {
   written?: WrittenVersions | undefined;
 }
 
-export function buildCaches(o: CacheOptions, core: CoreV1Api, custom: CustomObjectsApi): ControllerCaches {
+export function buildCaches(o: CacheOptions, core: CoreApi, custom: CustomObjectApi): ControllerCaches {
   const common = { kubeConfig: o.kubeConfig, log: o.log, clock: o.clock, ...o.informer };
   const managed = `${LABEL_MANAGED_BY}=${MANAGED_BY_VALUE}`;
   const watched = o.watchNamespaces;

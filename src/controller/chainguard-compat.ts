@@ -1,4 +1,6 @@
-import { CoreV1Api, type KubeConfig, type V1Secret } from '@kubernetes/client-node';
+import type { V1Secret } from '@kubernetes/client-node';
+import { kubeClient, type ClusterSource } from '../kube/api/client.js';
+import type { CoreApi } from '../kube/api/resources.js';
 import { buildDockerConfigJson } from '../dockerconfig.js';
 import { errorMessage, RegcredError } from '../errors.js';
 import { withSecretOwner } from '../redact.js';
@@ -42,7 +44,7 @@ export const DEFAULT_MAX_IDENTITIES = 1000;
 export const ANY_IDENTITY = '*';
 
 export interface ChainguardCompatOptions {
-  kubeConfig: KubeConfig;
+  kubeConfig: ClusterSource;
   log: Logger;
   /** Exchanges for one identity (providers/chainguard.ts exchangeChainguardToken, bound to the issuer and service account). */
   mint(identity: string): Promise<Credential>;
@@ -112,14 +114,14 @@ export function refusal(
 }
 
 export class ChainguardCompat {
-  private readonly core: CoreV1Api;
+  private readonly core: CoreApi;
   private readonly clock: Clock;
   private readonly informer: Informer<V1Secret>;
   private readonly queue: WorkQueue;
   private readonly tokens = new Map<string, IdentityToken>();
 
   constructor(private readonly opts: ChainguardCompatOptions) {
-    this.core = opts.kubeConfig.makeApiClient(CoreV1Api);
+    this.core = kubeClient(opts.kubeConfig).core;
     this.clock = opts.clock ?? realClock;
     const fieldSelector = `type=${DOCKERCONFIGJSON_TYPE}`;
     const served = opts.namespaces?.length ? new Set(opts.namespaces) : undefined;

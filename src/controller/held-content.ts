@@ -1,4 +1,5 @@
-import type { CoreV1Api, V1Secret } from '@kubernetes/client-node';
+import type { V1Secret } from '@kubernetes/client-node';
+import type { CoreApi } from '../kube/api/resources.js';
 import { sha256Hex } from '../dockerconfig.js';
 import { ANNOTATION_CONTENT_HASH, ANNOTATION_EXPIRES_AT, isManagedBy, type OwnerRef } from '../kube/labels.js';
 import { DOCKERCONFIGJSON_KEY, DOCKERCONFIGJSON_TYPE, readSecret } from '../kube/secrets.js';
@@ -43,7 +44,7 @@ export class HeldContentReader {
   private readonly memo = new Map<string, { ref: string; content: HeldContent }>();
 
   constructor(
-    private readonly core: CoreV1Api,
+    private readonly core: CoreApi,
     private readonly now: () => number,
   ) {}
 

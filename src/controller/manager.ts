@@ -1,8 +1,7 @@
-import { CoreV1Api, CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
 import { defaultTenantPolicy, type TenantPolicy } from '../config/tenant-policy.js';
 import type { EventRecorder } from '../kube/events.js';
 import { apiServerIssuer } from '../kube/issuer.js';
-import { poolConnections } from '../kube/pool.js';
+import { kubeClient, type ClusterSource } from '../kube/api/client.js';
 import { API_SERVER_AUDIENCES } from '../kube/sources.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
@@ -33,7 +32,8 @@ import { SourceWatch } from './sources/source-watch.js';
 // answers the probes, and serves the admission webhook from the same caches.
 
 export interface ControllerOptions {
-  kubeConfig: KubeConfig;
+  /** The cluster: a KubeClient (kube/client.ts loadKubeConfig) or a kubeconfig object. */
+  kubeConfig: ClusterSource;
   /** The controller's own namespace: where ClusterRegistryCredential source Secrets live. */
   namespace: string;
   allowCrossNamespaceRefs: boolean;
@@ -94,9 +94,9 @@ export class Controller {
   private cachesStarted: Promise<void> | undefined;
 
   constructor(private readonly opts: ControllerOptions) {
-    poolConnections(opts.kubeConfig);
-    const core = opts.kubeConfig.makeApiClient(CoreV1Api);
-    const custom = opts.kubeConfig.makeApiClient(CustomObjectsApi);
+    const kube = kubeClient(opts.kubeConfig);
+    const core = kube.core;
+    const custom = kube.customObjects;
     const clock = opts.clock ?? realClock;
     const providers = opts.providers ?? providerRegistry;
     const { log, metrics, events } = opts;
@@ -120,8 +120,7 @@ export class Controller {
       onSourcesRead: (key, reads) => this.sourceWatch.record(key, reads),
     });
     this.sourceWatch = new SourceWatch({
-      kubeConfig: opts.kubeConfig,
-      core,
+      kubeConfig: kube,
       log,
       clock,
       informer: opts.informer,
@@ -149,7 +148,7 @@ export class Controller {
     this.states = new CredentialStates({ queue: this.queue, heldContent: heldContentReader, sources: this.sourceWatch, metrics });
     const written = new WrittenVersions((ns, name) => this.informers.secrets.get(`${ns}/${name}`));
     const onWritten = written.record.bind(written);
-    this.informers = buildCaches({ kubeConfig: opts.kubeConfig, log, clock, informer: opts.informer, watchNamespaces: opts.watchNamespaces, written }, core, custom);
+    this.informers = buildCaches({ kubeConfig: kube, log, clock, informer: opts.informer, watchNamespaces: opts.watchNamespaces, written }, core, custom);
 
     // The Secrets labelled as regcred's (slim: no data), by the credential their labels name.
     const ownedSecrets = new OwnedSecretIndex();

@@ -1,4 +1,5 @@
-import type { CoreV1Api, V1Secret, V1ServiceAccount } from '@kubernetes/client-node';
+import type { V1Secret, V1ServiceAccount } from '@kubernetes/client-node';
+import type { CoreApi } from '../kube/api/resources.js';
 import { objectRef, type CredentialObject } from '../config/schema.js';
 import { buildDockerConfigJson, earliestExpiry } from '../dockerconfig.js';
 import { RegcredError, errorMessage } from '../errors.js';
@@ -56,7 +57,7 @@ export function ownerOf(obj: CredentialObject): OwnerRef {
     : { kind: obj.kind, name: obj.metadata.name };
 }
 
-export async function targetNamespaces(core: CoreV1Api, obj: CredentialObject, retry: RetryOptions = {}): Promise<string[]> {
+export async function targetNamespaces(core: CoreApi, obj: CredentialObject, retry: RetryOptions = {}): Promise<string[]> {
   if (obj.kind === 'RegistryCredential') return [obj.metadata.namespace!];
   return resolveTargetNamespaces(core, obj.spec.target.namespaces!, retry);
 }
@@ -108,7 +109,7 @@ export interface FanOutOptions extends WriteObserver {
 
 /** Writes the minted credential into each namespace; one namespace failing never stops the others. */
 export async function fanOut(
-  core: CoreV1Api,
+  core: CoreApi,
   obj: CredentialObject,
   minted: MintedCredential,
   namespaces: readonly string[],

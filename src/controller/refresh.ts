@@ -1,4 +1,4 @@
-import type { CoreV1Api } from '@kubernetes/client-node';
+import type { CoreApi } from '../kube/api/resources.js';
 import { parseDuration } from '../config/common.js';
 import { formatPath } from '../config/load.js';
 import type { CredentialObject } from '../config/schema.js';
@@ -48,7 +48,7 @@ const RUNTIME_REFUSALS: ReadonlySet<ErrorCode> = new Set<ErrorCode>(['HostNotAll
 const SOURCE_PROBLEMS: ReadonlySet<ErrorCode> = new Set<ErrorCode>(['SourceNotFound', 'InvalidSource', 'CrossNamespaceRef']);
 
 export interface RefresherDeps {
-  core: CoreV1Api;
+  core: CoreApi;
   /** The controller's namespace and cross-namespace rule (kube/sources.ts). */
   namespace: string;
   allowCrossNamespaceRefs: boolean;

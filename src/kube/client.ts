@@ -1,45 +1,43 @@
-import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import { RegcredError, type ErrorCode } from '../errors.js';
 import type { Logger } from '../log.js';
-import { poolConnections } from './pool.js';
-import { DEFAULT_KUBE_BURST, DEFAULT_KUBE_QPS, limitRequests } from './rate-limit.js';
+import { KubeClient } from './api/client.js';
+import { ContextError, NoKubeconfig, loadKubeconfig } from './api/config.js';
+import type { CoreApi } from './api/resources.js';
+import { DEFAULT_KUBE_BURST, DEFAULT_KUBE_QPS } from './api/rate-limit.js';
 
 export interface KubeOptions {
   kubeconfig?: string | undefined;
   context?: string | undefined;
-  /** Client-side rate limit (--kube-qps, --kube-burst; rate-limit.ts); 0 or less: none. */
+  /** Client-side rate limit (--kube-qps, --kube-burst; api/rate-limit.ts); 0 or less: none. */
   kubeQps?: number | undefined;
   kubeBurst?: number | undefined;
 }
 
 /**
- * kubeconfig from --kubeconfig, else $KUBECONFIG, ~/.kube/config or the in-cluster service account;
- * its requests pooled (pool.ts) and rate-limited (rate-limit.ts).
+ * The cluster of --kubeconfig (else $KUBECONFIG, ~/.kube/config or the in-cluster service
+ * account) and --context: a connection of its own (a pool of keep-alive connections), its
+ * requests rate-limited.
  */
-export function loadKubeConfig(opts: KubeOptions = {}, log?: Logger): KubeConfig {
-  const kc = new KubeConfig();
+export function loadKubeConfig(opts: KubeOptions = {}, log?: Logger): KubeClient {
+  let config;
   try {
-    if (opts.kubeconfig) kc.loadFromFile(opts.kubeconfig);
-    else kc.loadFromDefault();
+    config = loadKubeconfig({ kubeconfig: opts.kubeconfig, context: opts.context });
   } catch (err) {
+    if (err instanceof ContextError) throw new RegcredError('InvalidSpec', err.message);
     throw new RegcredError('InvalidSpec', `cannot load kubeconfig${opts.kubeconfig ? ` ${opts.kubeconfig}` : ''}: ${(err as Error).message.split('\n')[0]}`);
   }
-  if (opts.context) {
-    if (!kc.getContextObject(opts.context)) throw new RegcredError('InvalidSpec', `kubeconfig has no context "${opts.context}"`);
-    kc.setCurrentContext(opts.context);
-  }
-  if (!kc.getCurrentCluster()) throw new RegcredError('InvalidSpec', 'kubeconfig has no current cluster');
-  poolConnections(kc);
-  return limitRequests(kc, { qps: opts.kubeQps ?? DEFAULT_KUBE_QPS, burst: opts.kubeBurst ?? DEFAULT_KUBE_BURST }, log ? { log } : {});
+  // No kubeconfig at all is not an error yet: a command that needs no cluster runs; requests fail, saying why.
+  if (!(config instanceof NoKubeconfig) && !config.getCurrentCluster()) throw new RegcredError('InvalidSpec', 'kubeconfig has no current cluster');
+  return new KubeClient(config, { rateLimit: { qps: opts.kubeQps ?? DEFAULT_KUBE_QPS, burst: opts.kubeBurst ?? DEFAULT_KUBE_BURST }, log });
 }
 
 export interface KubeClients {
-  kc: KubeConfig;
-  core: CoreV1Api;
+  kube: KubeClient;
+  core: CoreApi;
 }
 
-export function createClients(kc: KubeConfig): KubeClients {
-  return { kc, core: kc.makeApiClient(CoreV1Api) };
+export function createClients(kube: KubeClient): KubeClients {
+  return { kube, core: kube.core };
 }
 
 /** An error the API server answered: ours (api/http.ts KubeApiError), or one of the same shape from another client. */

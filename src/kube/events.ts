@@ -5,17 +5,11 @@
 // Recording never throws and never waits: writes run in the background, failures are logged at debug.
 
 import { randomBytes } from 'node:crypto';
-import {
-  EventsV1Api,
-  PatchStrategy,
-  V1MicroTime,
-  setHeaderOptions,
-  type EventsV1Event,
-  type KubeConfig,
-} from '@kubernetes/client-node';
 import type { Logger } from '../log.js';
 import { scrub } from '../redact.js';
 import { realClock, type Clock, type TimerHandle } from '../util/clock.js';
+import { kubeClient, type ClusterSource } from './api/client.js';
+import { microTime, type EventApi, type KubeEvent } from './api/resources.js';
 import { apiMessage, statusCode } from './client.js';
 
 export interface EventTarget {
@@ -28,7 +22,7 @@ export interface EventTarget {
 }
 
 export interface EventRecorderOptions {
-  kubeConfig: KubeConfig;
+  kubeConfig: ClusterSource;
   /** reportingController, e.g. "regcred.dev/controller" */
   controller: string;
   /** reportingInstance, e.g. the pod name */
@@ -50,7 +44,7 @@ interface Entry {
   key: string;
   namespace: string;
   name: string;
-  body: EventsV1Event;
+  body: KubeEvent;
   /** Occurrences so far (1 = the first; series start at 2). */
   count: number;
   /** The count the API has; 0 before the Event exists. */
@@ -86,7 +80,7 @@ function eventName(target: string, now: number): string {
 }
 
 export class EventRecorder {
-  private readonly api: EventsV1Api;
+  private readonly api: EventApi;
   private readonly clock: Clock;
   private readonly log: Logger;
   private readonly windowMs: number;
@@ -95,7 +89,7 @@ export class EventRecorder {
   private readonly inFlight = new Set<Promise<void>>();
 
   constructor(private readonly opts: EventRecorderOptions) {
-    this.api = opts.kubeConfig.makeApiClient(EventsV1Api);
+    this.api = kubeClient(opts.kubeConfig).events;
     this.clock = opts.clock ?? realClock;
     this.log = opts.log;
     this.windowMs = opts.dedupeWindowMs ?? 10 * 60_000;
@@ -135,7 +129,7 @@ export class EventRecorder {
       if (existing) this.retire(existing);
 
       const name = eventName(target.name, now);
-      const regarding: EventsV1Event['regarding'] = { apiVersion: target.apiVersion, kind: target.kind, name: target.name };
+      const regarding: KubeEvent['regarding'] = { apiVersion: target.apiVersion, kind: target.kind, name: target.name };
       if (target.namespace) regarding.namespace = target.namespace;
       if (target.uid) regarding.uid = target.uid;
       const entry: Entry = {
@@ -146,7 +140,7 @@ export class EventRecorder {
           apiVersion: 'events.k8s.io/v1',
           kind: 'Event',
           metadata: { name, namespace },
-          eventTime: new V1MicroTime(now),
+          eventTime: microTime(now),
           type,
           reason: cleanReason,
           action: cleanAction,
@@ -220,13 +214,10 @@ export class EventRecorder {
   private async send(entry: Entry): Promise<void> {
     const count = entry.count;
     if (count === entry.written) return;
-    const lastObservedTime = new V1MicroTime(entry.lastObserved);
+    const lastObservedTime = microTime(entry.lastObserved);
     if (entry.created) {
       try {
-        await this.api.patchNamespacedEvent(
-          { namespace: entry.namespace, name: entry.name, body: { series: { count, lastObservedTime } } },
-          setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
-        );
+        await this.api.patchNamespacedEvent({ namespace: entry.namespace, name: entry.name, body: { series: { count, lastObservedTime } } });
         entry.written = count;
         return;
       } catch (err) {
@@ -237,7 +228,7 @@ export class EventRecorder {
         entry.body = { ...entry.body, metadata: { name: entry.name, namespace: entry.namespace } };
       }
     }
-    const body: EventsV1Event = { ...entry.body };
+    const body: KubeEvent = { ...entry.body };
     if (count >= 2) body.series = { count, lastObservedTime };
     await this.api.createNamespacedEvent({ namespace: entry.namespace, body });
     entry.created = true;

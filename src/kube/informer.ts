@@ -1,13 +1,15 @@
-import { Watch, type KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from '../log.js';
 import { realClock, type Clock, type TimerHandle } from '../util/clock.js';
 import { Backoff } from '../util/backoff.js';
+import { kubeClient, type ClusterSource } from './api/client.js';
+import type { WatchFn } from './api/http.js';
 import { objectKey, type Handler, type InformerEvent, type KubeObject } from './object-cache.js';
 
+export type { WatchFn } from './api/http.js';
 export { MultiInformer, StaticCache, objectKey, type InformerEvent, type KubeObject, type ObjectCache } from './object-cache.js';
 
-// A list+watch cache that does not stall. client-node's own informer is known to stop silently
-// when a watch dies without an error; this one
+// A list+watch cache that does not stall (client-node's informer is known to stop silently when a
+// watch dies without an error); this one
 //  - resumes a watch that failed (connection refused or reset, an API server restart, a 5xx) from
 //    the last resourceVersion it saw (objects or bookmarks), as client-go's reflector does: a
 //    relist of every object is the expensive path, taken only when the server says it must be,
@@ -22,21 +24,14 @@ export { MultiInformer, StaticCache, objectKey, type InformerEvent, type KubeObj
 
 export interface ListPage<T> {
   items: T[];
-  metadata?: { resourceVersion?: string; _continue?: string } | undefined;
+  metadata?: { resourceVersion?: string; _continue?: string; continue?: string } | undefined;
 }
-
-/** client-node's Watch.watch signature; injectable so tests can make a watch fail, expire or fall silent. */
-export type WatchFn = (
-  path: string,
-  params: Record<string, string | number | boolean | undefined>,
-  onEvent: (type: string, obj: any) => void,
-  onDone: (err: unknown) => void,
-) => Promise<AbortController>;
 
 export interface InformerOptions<T> {
   /** For logs: "namespaces", "secrets". */
   name: string;
-  kubeConfig: KubeConfig;
+  /** The cluster watched (the default watch's connection). */
+  kubeConfig: ClusterSource;
   /** One page of the collection. */
   list(params: { limit: number; _continue?: string }): Promise<ListPage<T>>;
   /** The collection's URL path, e.g. /api/v1/namespaces. */
@@ -50,7 +45,7 @@ export interface InformerOptions<T> {
   /** How long past the watch timeout a watch may stay silent before it counts as stalled. */
   stallGraceMs?: number;
   pageSize?: number;
-  /** Defaults to client-node's Watch. */
+  /** The watch of JSON objects by default; injectable so tests can make a watch fail, expire or fall silent. */
   watch?: WatchFn;
   /** Applied to every object before it is cached: drop what is not needed (managedFields). */
   transform?: (obj: T) => T;
@@ -232,7 +227,7 @@ export class Informer<T extends KubeObject> {
       const page = await this.bounded(this.opts.list({ limit: this.opts.pageSize ?? 500, ...(cont ? { _continue: cont } : {}) }), this.opts.listTimeoutMs ?? 60_000);
       for (const item of page.items) fresh.set(objectKey(item), this.prepare(item));
       rv = page.metadata?.resourceVersion;
-      cont = page.metadata?._continue || undefined;
+      cont = page.metadata?._continue || page.metadata?.continue || undefined;
     } while (cont);
     // Replace the cache and tell handlers what changed while we were not watching.
     const old = new Map(this.store);
@@ -282,7 +277,7 @@ export class Informer<T extends KubeObject> {
       this.abort = new AbortController();
       this.abort.signal.addEventListener('abort', () => finish());
       armStallTimer();
-      const watch: WatchFn = this.opts.watch ?? ((...args) => new Watch(this.opts.kubeConfig).watch(...args));
+      const watch: WatchFn = this.opts.watch ?? kubeClient(this.opts.kubeConfig).watch;
       watch(
           this.opts.watchPath,
           { ...this.opts.watchParams, resourceVersion: this.resourceVersion, allowWatchBookmarks: true, timeoutSeconds },

@@ -7,13 +7,15 @@
 // - the leader renews every retryPeriod and gives leadership up when it could not renew for
 //   renewDeadline (< leaseDuration, so it stops before anyone else may start) or sees another holder.
 
-import { CoordinationV1Api, V1MicroTime, type KubeConfig, type V1Lease, type V1LeaseSpec } from '@kubernetes/client-node';
 import type { Logger } from '../log.js';
 import { realClock, type Clock } from '../util/clock.js';
+import { kubeClient, type ClusterSource } from './api/client.js';
+import { microTime, type Lease, type LeaseApi, type LeaseSpec } from './api/resources.js';
 import { apiMessage, statusCode } from './client.js';
 
 export interface LeaderElectorOptions {
-  kubeConfig: KubeConfig;
+  /** A connection of its own: renewals must not wait behind other requests (or their rate limit). */
+  kubeConfig: ClusterSource;
   namespace: string;
   name: string;
   identity: string;
@@ -30,7 +32,7 @@ export interface LeaderElectorOptions {
 type State = 'idle' | 'acquiring' | 'leading' | 'lost' | 'released' | 'stopped';
 
 /** What we compare to notice that another candidate changed the record. */
-function recordKey(spec: V1LeaseSpec | undefined): string {
+function recordKey(spec: LeaseSpec | undefined): string {
   if (!spec) return '';
   return JSON.stringify([
     spec.holderIdentity ?? '',
@@ -41,7 +43,7 @@ function recordKey(spec: V1LeaseSpec | undefined): string {
   ]);
 }
 
-// client-node leaves MicroTime fields as the wire strings on read; Dates are possible on our own objects.
+// MicroTime fields are the wire strings; a Date is accepted too.
 function timeString(t: unknown): string {
   if (t === undefined || t === null) return '';
   if (t instanceof Date) return t.toISOString();
@@ -51,7 +53,7 @@ function timeString(t: unknown): string {
 class TimeoutError extends Error {}
 
 export class LeaderElector {
-  private readonly api: CoordinationV1Api;
+  private readonly api: LeaseApi;
   private readonly clock: Clock;
   private readonly log: Logger;
   private readonly leaseDurationMs: number;
@@ -62,7 +64,7 @@ export class LeaderElector {
 
   private state: State = 'idle';
   /** The Lease as we last read or wrote it. */
-  private observed: V1Lease | undefined;
+  private observed: Lease | undefined;
   private observedKey = '';
   /** When (our clock) the record last changed. */
   private observedTime = 0;
@@ -86,7 +88,7 @@ export class LeaderElector {
     if (this.retryPeriodMs <= 0 || this.retryPeriodMs >= this.renewDeadlineMs) {
       throw new Error('leader election: retryPeriod must be positive and shorter than renewDeadline');
     }
-    this.api = opts.kubeConfig.makeApiClient(CoordinationV1Api);
+    this.api = kubeClient(opts.kubeConfig).leases;
     this.clock = opts.clock ?? realClock;
     this.log = opts.log.child({ lease: `${opts.namespace}/${opts.name}`, identity: opts.identity });
   }
@@ -159,10 +161,10 @@ export class LeaderElector {
           return;
         }
         const now = this.clock.now();
-        const spec: V1LeaseSpec = {
+        const spec: LeaseSpec = {
           leaseDurationSeconds: 1,
-          acquireTime: new V1MicroTime(now),
-          renewTime: new V1MicroTime(now),
+          acquireTime: microTime(now),
+          renewTime: microTime(now),
           leaseTransitions: lease.spec?.leaseTransitions ?? 0,
         };
         await this.withTimeout(
@@ -277,7 +279,7 @@ export class LeaderElector {
   private async tryAcquireOrRenew(): Promise<boolean> {
     const { namespace, name, identity } = this.opts;
     const start = this.clock.now();
-    let lease: V1Lease;
+    let lease: Lease;
     try {
       lease = await this.withTimeout(this.api.readNamespacedLease({ namespace, name }));
     } catch (err) {
@@ -286,11 +288,11 @@ export class LeaderElector {
         return false;
       }
       if (this.abort.signal.aborted) return false;
-      const spec: V1LeaseSpec = {
+      const spec: LeaseSpec = {
         holderIdentity: identity,
         leaseDurationSeconds: this.leaseDurationSeconds,
-        acquireTime: new V1MicroTime(start),
-        renewTime: new V1MicroTime(start),
+        acquireTime: microTime(start),
+        renewTime: microTime(start),
         leaseTransitions: 0,
       };
       try {
@@ -323,11 +325,11 @@ export class LeaderElector {
     if (weHold && this.state !== 'leading' && this.state !== 'acquiring') return false;
 
     const now = this.clock.now();
-    const spec: V1LeaseSpec = {
+    const spec: LeaseSpec = {
       holderIdentity: identity,
       leaseDurationSeconds: this.leaseDurationSeconds,
-      acquireTime: weHold && old.acquireTime ? old.acquireTime : new V1MicroTime(now),
-      renewTime: new V1MicroTime(now),
+      acquireTime: weHold && old.acquireTime ? old.acquireTime : microTime(now),
+      renewTime: microTime(now),
       leaseTransitions: weHold ? (old.leaseTransitions ?? 0) : (old.leaseTransitions ?? 0) + 1,
     };
     if (old.strategy) spec.strategy = old.strategy;
@@ -350,7 +352,7 @@ export class LeaderElector {
     }
   }
 
-  private observe(lease: V1Lease, at: number): void {
+  private observe(lease: Lease, at: number): void {
     this.observed = lease;
     this.observedKey = recordKey(lease.spec);
     this.observedTime = at;

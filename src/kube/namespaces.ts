@@ -1,4 +1,4 @@
-import type { CoreV1Api } from '@kubernetes/client-node';
+import type { CoreApi } from './api/resources.js';
 import { labelSelectorToString } from '../config/common.js';
 import type { NamespaceTarget } from '../config/schema.js';
 import { toRegcredError, withApiRetry, type RetryOptions } from './client.js';
@@ -7,7 +7,7 @@ import { toRegcredError, withApiRetry, type RetryOptions } from './client.js';
  * The namespaces a target selects. Listed names are taken as given (a missing one fails alone when
  * its Secret is written); a selector or `all` lists namespaces and skips those being deleted.
  */
-export async function resolveTargetNamespaces(core: CoreV1Api, target: NamespaceTarget, retry: RetryOptions = {}): Promise<string[]> {
+export async function resolveTargetNamespaces(core: CoreApi, target: NamespaceTarget, retry: RetryOptions = {}): Promise<string[]> {
   const exclude = new Set(target.exclude ?? []);
   let names: string[];
   if (target.names) {

@@ -1,4 +1,5 @@
-import type { CoreV1Api, V1Secret } from '@kubernetes/client-node';
+import type { V1Secret } from '@kubernetes/client-node';
+import type { CoreApi } from './api/resources.js';
 import { RegcredError } from '../errors.js';
 import { sha256Hex } from '../dockerconfig.js';
 import { statusCode, toRegcredError, withApiRetry, type RetryOptions } from './client.js';
@@ -100,7 +101,7 @@ export function isUpToDate(existing: V1Secret, d: DesiredPullSecret, namespace: 
  * "known not to exist", undefined means "unknown, read it".
  */
 export async function writePullSecret(
-  core: CoreV1Api,
+  core: CoreApi,
   namespace: string,
   desired: DesiredPullSecret,
   existing: V1Secret | null | undefined,
@@ -264,7 +265,7 @@ function withoutExpiry(annotations: Record<string, string>, expiresAt: Date | un
   return annotations;
 }
 
-export async function readSecret(core: CoreV1Api, namespace: string, name: string, retry: RetryOptions = {}): Promise<V1Secret | null> {
+export async function readSecret(core: CoreApi, namespace: string, name: string, retry: RetryOptions = {}): Promise<V1Secret | null> {
   try {
     return await withApiRetry(() => core.readNamespacedSecret({ namespace, name }), retry);
   } catch (err) {
@@ -279,7 +280,7 @@ export async function readSecret(core: CoreV1Api, namespace: string, name: strin
  * each namespace's Secret on its own).
  */
 export async function listManagedSecrets(
-  core: CoreV1Api,
+  core: CoreApi,
   owner: OwnerRef,
   name: string,
   retry: RetryOptions = {},
@@ -299,7 +300,7 @@ export async function listManagedSecrets(
 
 /** Deletes a Secret regcred wrote, only if it is still the one we know (UID precondition). */
 export async function deleteManagedSecret(
-  core: CoreV1Api,
+  core: CoreApi,
   secret: V1Secret,
   opts: SecretWriterOptions = {},
 ): Promise<boolean> {

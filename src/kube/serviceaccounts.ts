@@ -1,4 +1,5 @@
-import type { CoreV1Api, V1ServiceAccount } from '@kubernetes/client-node';
+import type { V1ServiceAccount } from '@kubernetes/client-node';
+import type { CoreApi } from './api/resources.js';
 import { statusCode, toRegcredError, withApiRetry, type RetryOptions } from './client.js';
 import type { WriteObserver } from './secrets.js';
 
@@ -18,7 +19,7 @@ export function hasPullSecret(sa: V1ServiceAccount, secretName: string): boolean
  * for "*"), once, keeping the other entries as they are.
  */
 export async function attachPullSecret(
-  core: CoreV1Api,
+  core: CoreApi,
   namespace: string,
   serviceAccounts: readonly string[],
   secretName: string,
@@ -104,7 +105,7 @@ export function addPullSecretPatch(sa: V1ServiceAccount, secretName: string): ob
  * Secret itself is being removed). Each patch is guarded by the resourceVersion read.
  */
 export async function detachPullSecret(
-  core: CoreV1Api,
+  core: CoreApi,
   namespace: string,
   secretName: string,
   opts: { retry?: RetryOptions; known?: readonly V1ServiceAccount[] | undefined } & WriteObserver = {},
@@ -153,7 +154,7 @@ export async function detachPullSecret(
   return detached;
 }
 
-async function readServiceAccount(core: CoreV1Api, namespace: string, name: string, retry: RetryOptions): Promise<V1ServiceAccount | null> {
+async function readServiceAccount(core: CoreApi, namespace: string, name: string, retry: RetryOptions): Promise<V1ServiceAccount | null> {
   try {
     return await withApiRetry(() => core.readNamespacedServiceAccount({ namespace, name }), retry);
   } catch (err) {

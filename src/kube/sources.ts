@@ -1,4 +1,4 @@
-import type { CoreV1Api } from '@kubernetes/client-node';
+import type { CoreApi } from './api/resources.js';
 import { RegcredError } from '../errors.js';
 import { registerSecret } from '../redact.js';
 import type { ProviderDeps, SourceReader, SourceSecret } from '../providers/types.js';
@@ -40,7 +40,7 @@ export function sourceScope(
   };
 }
 
-export function createSourceReader(core: CoreV1Api, scope: SourceScope, retry: RetryOptions = {}): SourceReader {
+export function createSourceReader(core: CoreApi, scope: SourceScope, retry: RetryOptions = {}): SourceReader {
   return {
     async read(ref): Promise<SourceSecret> {
       const namespace = ref.namespace ?? scope.defaultNamespace;
@@ -93,7 +93,7 @@ export function createSourceReader(core: CoreV1Api, scope: SourceScope, retry: R
  * its own namespace, a ClusterRegistryCredential only in the controller's namespace (unless
  * cross-namespace references are allowed).
  */
-export function createTokenMinter(core: CoreV1Api, scope: SourceScope, retry: RetryOptions = {}, tenant?: TenantTokenRules): NonNullable<ProviderDeps['tokenRequest']> {
+export function createTokenMinter(core: CoreApi, scope: SourceScope, retry: RetryOptions = {}, tenant?: TenantTokenRules): NonNullable<ProviderDeps['tokenRequest']> {
   return async (ref, audiences, expirationSeconds) => {
     const namespace = ref.namespace ?? scope.defaultNamespace;
     if (scope.allowedNamespace !== undefined && namespace !== scope.allowedNamespace) {
@@ -144,7 +144,7 @@ export const ANNOTATION_TOKEN_FOR = 'regcred.dev/token-for';
 /** Audiences every API server is reached by in-cluster; the issuer URL is added at start-up. */
 export const API_SERVER_AUDIENCES = ['kubernetes', 'kubernetes.default', 'kubernetes.default.svc', 'https://kubernetes.default.svc', 'https://kubernetes.default.svc.cluster.local', 'api'];
 
-async function checkTenantToken(core: CoreV1Api, rules: TenantTokenRules, namespace: string, name: string, audiences: readonly string[], retry: RetryOptions): Promise<void> {
+async function checkTenantToken(core: CoreApi, rules: TenantTokenRules, namespace: string, name: string, audiences: readonly string[], retry: RetryOptions): Promise<void> {
   const denied = new Set(rules.deniedAudiences.map(normalizeAudience));
   const bad = audiences.length === 0 ? '(none: the API server\'s own)' : audiences.find((a) => denied.has(normalizeAudience(a)));
   if (bad !== undefined) {
@@ -175,7 +175,7 @@ function normalizeAudience(a: string): string {
  * service accounts it may mint tokens for): shared by `sync`/`get` and the controller.
  */
 export function kubeProviderDeps(
-  core: CoreV1Api,
+  core: CoreApi,
   credential: { kind: string; metadata: { namespace?: string | undefined; name?: string | undefined } },
   controllerNamespace: string,
   allowCrossNamespaceRefs: boolean,

@@ -9,7 +9,9 @@
 //    whose cainjector fills the CA bundle), re-read when they change.
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { AdmissionregistrationV1Api, CoreV1Api, type KubeConfig, type V1Secret } from '@kubernetes/client-node';
+import type { V1Secret } from '@kubernetes/client-node';
+import { kubeClient, type ClusterSource } from '../kube/api/client.js';
+import type { CoreApi, WebhookConfigurationApi } from '../kube/api/resources.js';
 import { errorMessage } from '../errors.js';
 import type { Logger } from '../log.js';
 import { statusCode, withApiRetry } from '../kube/client.js';
@@ -101,7 +103,7 @@ export function readStored(secret: V1Secret | null): StoredCertificates {
 }
 
 export interface SelfManagedOptions {
-  kubeConfig: KubeConfig;
+  kubeConfig: ClusterSource;
   namespace: string;
   secretName: string;
   /** The MutatingWebhookConfiguration whose webhooks get the CA bundle. */
@@ -118,8 +120,8 @@ export interface SelfManagedOptions {
 }
 
 export class SelfManagedCertificates implements CertificateSource {
-  private readonly core: CoreV1Api;
-  private readonly admission: AdmissionregistrationV1Api;
+  private readonly core: CoreApi;
+  private readonly admission: WebhookConfigurationApi;
   private readonly clock: Clock;
   private material: ServingMaterial | undefined;
   private readonly listeners: Array<(m: ServingMaterial) => void> = [];
@@ -132,8 +134,9 @@ export class SelfManagedCertificates implements CertificateSource {
   readonly renewals: Array<{ at: number; what: Array<'ca' | 'serving'> }> = [];
 
   constructor(private readonly opts: SelfManagedOptions) {
-    this.core = opts.kubeConfig.makeApiClient(CoreV1Api);
-    this.admission = opts.kubeConfig.makeApiClient(AdmissionregistrationV1Api);
+    const kube = kubeClient(opts.kubeConfig);
+    this.core = kube.core;
+    this.admission = kube.webhookConfigurations;
     this.clock = opts.clock ?? realClock;
   }
 

@@ -12,11 +12,11 @@ import { installCrds } from '../harness/crds.js';
 import { eventually } from '../harness/eventually.js';
 import { KubeClient, kubeClient } from '../../src/kube/api/client.js';
 import { KubeApiError } from '../../src/kube/api/http.js';
-import { loadKubeconfig } from '../../src/kube/api/config.js';
-import { listPage, microTime, openIdConfiguration } from '../../src/kube/api/resources.js';
-import { apiReason, statusCode } from '../../src/kube/client.js';
-
-const loadKubeConfig = (o: { kubeconfig: string }) => new KubeClient(loadKubeconfig(o));
+import { microTime } from '../../src/kube/api/resources.js';
+import { apiReason, loadKubeConfig, statusCode } from '../../src/kube/client.js';
+import { apiServerIssuer } from '../../src/kube/issuer.js';
+import { listSecretMetadata, metadataWatch } from '../../src/kube/metadata.js';
+import { silentLogger } from '../../src/log.js';
 
 const NS = 'kube-client';
 let cp: ControlPlane;
@@ -106,12 +106,13 @@ describe('Secrets', () => {
 
   test('metadata-only: a list and a watch that never carry the data', async () => {
     await kube.core.createNamespacedSecret({ namespace: NS, body: { metadata: { name: 'meta' }, stringData: { password: 'metadata-only-value' } } });
-    const page = await listPage<{ items: unknown[]; metadata?: { resourceVersion?: string } }>(kube.http, `/api/v1/namespaces/${NS}/secrets`, { fieldSelector: 'metadata.name=meta', limit: 10 }, 'application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1');
+    const page = await listSecretMetadata(kube, { namespace: NS, fieldSelector: 'metadata.name=meta', limit: 10 });
     assert.equal(page.items.length, 1);
     assert.ok(page.metadata?.resourceVersion);
     assert.ok(!JSON.stringify(page).includes('"data"'));
     const events: Array<[string, unknown]> = [];
-    const ctrl = await kube.http.watch(`/api/v1/namespaces/${NS}/secrets`, { resourceVersion: page.metadata?.resourceVersion, fieldSelector: 'metadata.name=meta' }, (type, obj) => events.push([type, obj]), () => undefined, 'application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1');
+    const watch = metadataWatch(kube);
+    const ctrl = await watch(`/api/v1/namespaces/${NS}/secrets`, { resourceVersion: page.metadata?.resourceVersion, fieldSelector: 'metadata.name=meta' }, (type, obj) => events.push([type, obj]), () => undefined);
     await kube.core.patchNamespacedSecret({ namespace: NS, name: 'meta', body: [{ op: 'add', path: '/data/password', value: Buffer.from('changed-value').toString('base64') }] });
     await eventually('the MODIFIED event', async () => events.length > 0);
     ctrl.abort();
@@ -238,8 +239,8 @@ describe('the other kinds regcred writes', () => {
       body: [{ op: 'test', path: '/metadata/resourceVersion', value: config.metadata?.resourceVersion }, { op: 'add', path: '/webhooks/0/clientConfig/caBundle', value: bundle }],
     });
     assert.equal(patched.webhooks?.[0]?.clientConfig.caBundle, bundle);
-    assert.equal((await openIdConfiguration(kube.http)).issuer, cp.issuer);
-    assert.equal((await openIdConfiguration(kubeClient(cp.kubeConfig).http)).issuer, cp.issuer, "from client-node's KubeConfig too");
+    assert.deepEqual(await apiServerIssuer(kube, silentLogger()), [cp.issuer]);
+    assert.deepEqual(await apiServerIssuer(cp.kubeConfig, silentLogger()), [cp.issuer], "from client-node's KubeConfig too");
   });
 });
 

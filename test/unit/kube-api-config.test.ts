@@ -1,11 +1,14 @@
 // Unit tests for src/kube/api/config.ts (reading kubeconfig files, $KUBECONFIG, contexts, the
-// in-cluster service account).
+// in-cluster service account) and loadKubeConfig's errors (src/kube/client.ts).
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
-import { inClusterConfig, loadKubeconfig } from '../../src/kube/api/config.js';
+import { NoKubeconfig, inClusterConfig, loadKubeconfig } from '../../src/kube/api/config.js';
+import { Credentials } from '../../src/kube/api/credentials.js';
+import { loadKubeConfig } from '../../src/kube/client.js';
+import { RegcredError } from '../../src/errors.js';
 
 function dir(): string {
   return mkdtempSync(join(tmpdir(), 'regcred-kubeconfig-'));
@@ -115,10 +118,13 @@ current-context: x
     assert.throws(() => loadKubeconfig({ env: { KUBECONFIG: join(d, 'nope') } }), /none of the files in KUBECONFIG exist/);
   });
 
-  test('no file given: ~/.kube/config, else the in-cluster service account, else a clear error', () => {
+  test('no file given: ~/.kube/config, else the in-cluster service account, else none: loading succeeds, every request fails saying why', async () => {
     const home = dir();
     const sa = dir();
-    assert.throws(() => loadKubeconfig({ env: {}, home, serviceAccountDir: sa }), /no kubeconfig: pass --kubeconfig, set KUBECONFIG/);
+    const none = loadKubeconfig({ env: {}, home, serviceAccountDir: sa });
+    assert.ok(none instanceof NoKubeconfig);
+    await assert.rejects(new Credentials(none).current(), /^Error: no kubeconfig: pass --kubeconfig, set KUBECONFIG, create ~\/\.kube\/config or run in a Pod$/);
+    assert.throws(() => loadKubeconfig({ env: {}, home, serviceAccountDir: sa, context: 'x' }), /kubeconfig has no context "x": no kubeconfig file found/);
     writeFileSync(join(sa, 'token'), 'tok');
     const env = { KUBERNETES_SERVICE_HOST: 'fd00::1', KUBERNETES_SERVICE_PORT: '443' };
     const inCluster = loadKubeconfig({ env, home, serviceAccountDir: sa });
@@ -152,5 +158,27 @@ current-context: x
       writeFileSync(join(d, 'bad'), text);
       assert.throws(() => loadKubeconfig({ kubeconfig: join(d, 'bad') }), re, text);
     }
+  });
+});
+
+describe('loadKubeConfig (the commands)', () => {
+  const invalid = (re: RegExp) => (err: unknown) => err instanceof RegcredError && err.code === 'InvalidSpec' && re.test(err.message);
+
+  test('a file that cannot be read or parsed, an unknown context, no current cluster: InvalidSpec, one line', () => {
+    const d = dir();
+    assert.throws(() => loadKubeConfig({ kubeconfig: join(d, 'missing') }), invalid(new RegExp(`^cannot load kubeconfig ${join(d, 'missing')}: ENOENT`)));
+    writeFileSync(join(d, 'bad'), 'clusters: [{name: c, cluster: {}}]');
+    assert.throws(() => loadKubeConfig({ kubeconfig: join(d, 'bad') }), invalid(/^cannot load kubeconfig .*bad: clusters\[0\]\.cluster\.server is missing$/));
+    writeFileSync(join(d, 'config'), FULL);
+    assert.throws(() => loadKubeConfig({ kubeconfig: join(d, 'config'), context: 'nope' }), invalid(/^kubeconfig has no context "nope"$/));
+    writeFileSync(join(d, 'empty'), 'clusters: []\n');
+    assert.throws(() => loadKubeConfig({ kubeconfig: join(d, 'empty') }), invalid(/^kubeconfig has no current cluster$/));
+  });
+
+  test('a loaded cluster connects lazily: loading reads no credential file', () => {
+    const d = dir();
+    writeFileSync(join(d, 'config'), FULL); // its ca.crt and certificates do not exist
+    const kube = loadKubeConfig({ kubeconfig: join(d, 'config') });
+    assert.equal(kube.config.getCurrentCluster()?.server, 'https://10.0.0.1:6443');
   });
 });

@@ -1,10 +1,10 @@
 // Unit tests for src/util/token-bucket.ts (the client-side limiter's arithmetic) and
-// src/kube/rate-limit.ts (every API-client request of a KubeConfig takes a token), with a FakeClock.
+// src/kube/api/rate-limit.ts (every API request takes a token), with a FakeClock.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { KubeConfig } from '@kubernetes/client-node';
 import { TokenBucket } from '../../src/util/token-bucket.js';
-import { limitRequests } from '../../src/kube/rate-limit.js';
+import { requestLimiter } from '../../src/kube/api/rate-limit.js';
+import type { Logger } from '../../src/log.js';
 import { FakeClock } from '../../src/util/clock.js';
 import { settle } from './async-helpers.js';
 
@@ -64,26 +64,12 @@ describe('TokenBucket', () => {
   });
 });
 
-/** A KubeConfig whose authentication step only counts: what limitRequests wraps. */
-function countingKubeConfig() {
-  const kc = new KubeConfig();
-  kc.loadFromOptions({
-    clusters: [{ name: 'c', server: 'https://127.0.0.1:1', skipTLSVerify: false }],
-    users: [{ name: 'u', token: 'not-a-real-token' }],
-    contexts: [{ name: 'x', cluster: 'c', user: 'u' }],
-    currentContext: 'x',
-  });
-  const sent: number[] = [];
-  const context = { getAgent: () => undefined, setAgent: () => undefined, setHeaderParam: () => undefined };
-  return { kc, sent, context: context as never };
-}
-
-describe('limitRequests', () => {
-  test('every API-client request of the KubeConfig takes a token before it is authenticated and sent', async () => {
+describe('requestLimiter', () => {
+  test('every request waits for a token: burst at once, then qps', async () => {
     const clock = new FakeClock(0);
-    const { kc, sent, context } = countingKubeConfig();
-    limitRequests(kc, { qps: 10, burst: 2 }, { clock });
-    const requests = Array.from({ length: 5 }, () => kc.applySecurityAuthentication(context).then(() => sent.push(clock.now())));
+    const limiter = requestLimiter({ qps: 10, burst: 2 }, { clock })!;
+    const sent: number[] = [];
+    const requests = Array.from({ length: 5 }, () => limiter.wait().then(() => sent.push(clock.now())));
     await settle();
     assert.deepEqual(sent, [0, 0]);
     for (let i = 0; i < 3; i++) {
@@ -94,26 +80,23 @@ describe('limitRequests', () => {
     assert.deepEqual(sent, [0, 0, 100, 200, 300]);
   });
 
-  test('qps 0 or negative: no limit; a second call changes nothing', async () => {
+  test('qps 0 or negative, or no limit given: no limiter', () => {
+    assert.equal(requestLimiter({ qps: 0, burst: 10 }), undefined);
+    assert.equal(requestLimiter({ qps: -1, burst: 10 }), undefined);
+    assert.equal(requestLimiter(undefined), undefined);
+  });
+
+  test('a long wait is logged at debug, naming the flags', async () => {
     const clock = new FakeClock(0);
-    for (const qps of [0, -1]) {
-      const { kc, sent, context } = countingKubeConfig();
-      const original = kc.applySecurityAuthentication;
-      limitRequests(kc, { qps, burst: 1 }, { clock });
-      assert.equal(kc.applySecurityAuthentication, original, 'left as it was');
-      await Promise.all(Array.from({ length: 50 }, () => kc.applySecurityAuthentication(context).then(() => sent.push(clock.now()))));
-      assert.equal(sent.length, 50);
-    }
-    const { kc, sent, context } = countingKubeConfig();
-    limitRequests(kc, { qps: 1, burst: 1 }, { clock });
-    const once = kc.applySecurityAuthentication;
-    limitRequests(kc, { qps: 1, burst: 1 }, { clock });
-    assert.equal(kc.applySecurityAuthentication, once);
-    const two = [kc.applySecurityAuthentication(context), kc.applySecurityAuthentication(context)].map((p) => p.then(() => sent.push(clock.now())));
-    await settle();
-    assert.deepEqual(sent, [0]);
+    const lines: Array<{ obj: object; msg: string }> = [];
+    const log = { debug: (obj: object, msg: string) => lines.push({ obj, msg }) } as unknown as Logger;
+    const limiter = requestLimiter({ qps: 1, burst: 1 }, { clock, log })!;
+    await limiter.wait();
+    const second = limiter.wait();
     await clock.advance(1000);
-    await Promise.all(two);
-    assert.deepEqual(sent, [0, 1000], 'one bucket, not two');
+    await second;
+    assert.equal(lines.length, 1);
+    assert.match(lines[0]!.msg, /--kube-qps, --kube-burst/);
+    assert.deepEqual(lines[0]!.obj, { waitedMs: 1000, qps: 1, burst: 1 });
   });
 });

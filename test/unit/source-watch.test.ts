@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { KubeConfig, type CoreV1Api } from '@kubernetes/client-node';
+import { KubeConfig } from '@kubernetes/client-node';
 import { SourceWatch, type SourceChange } from '../../src/controller/sources/source-watch.js';
 import { recordingReader, withKeysNamed, type SourceRead } from '../../src/controller/sources/reads.js';
 import type { InformerEvent, ObjectCache } from '../../src/kube/informer.js';
@@ -59,7 +59,6 @@ function setup() {
   const changes: Array<{ credentials: string[]; source: string; change: SourceChange }> = [];
   const watch = new SourceWatch({
     kubeConfig: new KubeConfig(),
-    core: {} as CoreV1Api,
     log: createLogger({ level: 'silent' }),
     onChange: (credentials, source, change) => changes.push({ credentials, source, change }),
     makeCache: (ns, fs) => {
@@ -132,7 +131,6 @@ test('nothing is watched before start()', () => {
   const caches: FakeCache[] = [];
   const watch = new SourceWatch({
     kubeConfig: new KubeConfig(),
-    core: {} as CoreV1Api,
     log: createLogger({ level: 'silent' }),
     onChange: () => undefined,
     makeCache: (ns, fs) => {

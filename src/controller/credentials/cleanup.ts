@@ -1,4 +1,5 @@
-import type { CoreV1Api, V1Secret } from '@kubernetes/client-node';
+import type { V1Secret } from '@kubernetes/client-node';
+import type { CoreApi } from '../../kube/api/resources.js';
 import { objectRef, type CredentialKind, type CredentialObject } from '../../config/schema.js';
 import type { EventRecorder, EventTarget } from '../../kube/events.js';
 import { deleteManagedSecret } from '../../kube/secrets.js';
@@ -30,7 +31,7 @@ export function staleSecrets(obj: CredentialObject, wanted: ReadonlySet<string>,
 }
 
 export interface CleanupDeps {
-  core: CoreV1Api;
+  core: CoreApi;
   namespaces: NamespaceReader;
   ownedSecrets: OwnedSecretsReader;
   serviceAccounts: ServiceAccountsReader;

@@ -1,4 +1,4 @@
-import type { CustomObjectsApi } from '@kubernetes/client-node';
+import type { CustomObjectApi } from '../../kube/api/resources.js';
 import { API_GROUP, type CredentialKind } from '../../config/schema.js';
 import type { EventTarget } from '../../kube/events.js';
 import type { KubeObject } from '../../kube/informer.js';
@@ -86,7 +86,7 @@ export interface CredentialWriter {
 
 /** CredentialWriter over the API server. An object gone meanwhile (404) needs no write. */
 export class CredentialObjects implements CredentialWriter {
-  constructor(private readonly custom: CustomObjectsApi) {}
+  constructor(private readonly custom: CustomObjectApi) {}
 
   async ensureFinalizer(raw: RawCredential, kind: CredentialKind): Promise<void> {
     const body = addFinalizerPatch(raw);

@@ -1,4 +1,4 @@
-import type { CoreV1Api } from '@kubernetes/client-node';
+import type { CoreApi } from '../../kube/api/resources.js';
 import type { CredentialObject } from '../../config/schema.js';
 import type { Logger } from '../../log.js';
 import type { Metrics } from '../../metrics.js';
@@ -25,7 +25,7 @@ export interface TargetsOutcome {
 }
 
 export interface TargetsDeps {
-  core: CoreV1Api;
+  core: CoreApi;
   specs: Specs;
   namespaces: NamespaceReader;
   ownedSecrets: OwnedSecretsReader;

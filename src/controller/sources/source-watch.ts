@@ -1,4 +1,4 @@
-import type { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
+import type { ClusterSource } from '../../kube/api/client.js';
 import { Informer, type InformerEvent, type ObjectCache } from '../../kube/informer.js';
 import { keepIdentity, listSecretMetadata, metadataWatch, type SecretMetadata } from '../../kube/metadata.js';
 import type { Logger } from '../../log.js';
@@ -17,8 +17,7 @@ import { sourceId, type SourceRead } from './reads.js';
 export type SourceChange = 'changed' | 'deleted' | 'created';
 
 export interface SourceWatchOptions {
-  kubeConfig: KubeConfig;
-  core: CoreV1Api;
+  kubeConfig: ClusterSource;
   log: Logger;
   clock?: Clock | undefined;
   informer?: { watchTimeoutSeconds?: [number, number]; stallGraceMs?: number; listTimeoutMs?: number } | undefined;
@@ -145,7 +144,7 @@ export class SourceWatch {
       ...(o.clock ? { clock: o.clock } : {}),
       watchPath: `/api/v1/namespaces/${namespace}/secrets`,
       ...(fieldSelector ? { watchParams: { fieldSelector } } : {}),
-      list: (p) => listSecretMetadata(o.core, { namespace, fieldSelector, ...p }),
+      list: (p) => listSecretMetadata(o.kubeConfig, { namespace, fieldSelector, ...p }),
       watch: metadataWatch(o.kubeConfig),
       transform: keepIdentity,
     });

@@ -175,11 +175,20 @@ function execConfig(e: Raw, baseDir: string): ExecConfig {
   };
 }
 
+/** Whether a file is there; false also where the permission model forbids looking. */
+function present(path: string): boolean {
+  try {
+    return existsSync(path);
+  } catch {
+    return false;
+  }
+}
+
 /** The configuration of a Pod's own service account; undefined outside a cluster. */
 export function inClusterConfig(dir = SERVICE_ACCOUNT_DIR, env: NodeJS.ProcessEnv = process.env): KubeConfigLike | undefined {
   const host = env['KUBERNETES_SERVICE_HOST'];
   const port = env['KUBERNETES_SERVICE_PORT'];
-  if (!host || !port || !existsSync(join(dir, 'token'))) return undefined;
+  if (!host || !port || !present(join(dir, 'token'))) return undefined;
   const cluster: ClusterInfo = { server: `https://${isIPv6(host) ? `[${host}]` : host}:${port}`, caFile: join(dir, 'ca.crt') };
   const user: UserInfo = { name: 'in-cluster', tokenFile: join(dir, 'token') };
   return { getCurrentCluster: () => cluster, getCurrentUser: () => user, getCurrentContext: () => 'in-cluster' };
@@ -194,24 +203,40 @@ export interface LoadOptions {
 }
 
 /**
+ * No kubeconfig anywhere: loading succeeds (`regcred get` of a provider that reads nothing from the
+ * cluster needs none), and every request fails, saying why.
+ */
+export class NoKubeconfig implements KubeConfigLike {
+  constructor(readonly reason: string) {}
+  getCurrentCluster(): never {
+    throw new Error(this.reason);
+  }
+  getCurrentUser(): null {
+    return null;
+  }
+  getCurrentContext(): string {
+    return '';
+  }
+}
+
+/**
  * --kubeconfig, else the files in $KUBECONFIG (missing ones skipped, as kubectl does), else
- * ~/.kube/config, else the in-cluster service account. Throws with a one-line reason.
+ * ~/.kube/config, else the in-cluster service account, else NoKubeconfig. Throws with a one-line
+ * reason for a file that cannot be read or parsed and for an unknown --context.
  */
 export function loadKubeconfig(opts: LoadOptions = {}): KubeConfigLike {
   const env = opts.env ?? process.env;
   let files: string[];
   if (opts.kubeconfig) files = [opts.kubeconfig];
   else if (env['KUBECONFIG']) {
-    files = env['KUBECONFIG'].split(delimiter).filter((f) => f && existsSync(f));
+    files = env['KUBECONFIG'].split(delimiter).filter((f) => f && present(f));
     if (files.length === 0) throw new Error(`none of the files in KUBECONFIG exist (${env['KUBECONFIG']})`);
   } else {
     const home = join(opts.home ?? homedir(), '.kube', 'config');
-    if (existsSync(home)) files = [home];
+    if (present(home)) files = [home];
     else {
-      if (opts.context) throw new Error(`no kubeconfig file to find context "${opts.context}" in`);
-      const inCluster = inClusterConfig(opts.serviceAccountDir, env);
-      if (!inCluster) throw new Error('no kubeconfig: pass --kubeconfig, set KUBECONFIG, create ~/.kube/config or run in a Pod');
-      return inCluster;
+      if (opts.context) throw new ContextError(`kubeconfig has no context "${opts.context}": no kubeconfig file found`);
+      return inClusterConfig(opts.serviceAccountDir, env) ?? new NoKubeconfig('no kubeconfig: pass --kubeconfig, set KUBECONFIG, create ~/.kube/config or run in a Pod');
     }
   }
   const kc = new Kubeconfig();
