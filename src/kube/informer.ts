@@ -49,6 +49,8 @@ export interface InformerOptions<T> {
   watch?: WatchFn;
   /** Applied to every object before it is cached: drop what is not needed (managedFields). */
   transform?: (obj: T) => T;
+  /** Objects to cache at all (default: every one): the others are neither kept nor reported. */
+  keep?: (obj: T) => boolean;
   /** A list page that takes longer fails (then backoff and relist); default 60 s. */
   listTimeoutMs?: number;
   /** The retry backoff's jitter source (tests). */
@@ -225,7 +227,7 @@ export class Informer<T extends KubeObject> {
     let rv: string | undefined;
     do {
       const page = await this.bounded(this.opts.list({ limit: this.opts.pageSize ?? 500, ...(cont ? { _continue: cont } : {}) }), this.opts.listTimeoutMs ?? 60_000);
-      for (const item of page.items) fresh.set(objectKey(item), this.prepare(item));
+      for (const item of page.items) if (this.opts.keep?.(item) ?? true) fresh.set(objectKey(item), this.prepare(item));
       rv = page.metadata?.resourceVersion;
       cont = page.metadata?._continue || page.metadata?.continue || undefined;
     } while (cont);
@@ -291,6 +293,11 @@ export class Informer<T extends KubeObject> {
               case 'ADDED':
               case 'MODIFIED': {
                 const key = objectKey(obj);
+                if (this.opts.keep && !this.opts.keep(obj)) {
+                  this.store.delete(key);
+                  this.resourceVersion = obj.metadata?.resourceVersion ?? this.resourceVersion;
+                  break;
+                }
                 const prev = this.store.get(key);
                 this.store.set(key, obj);
                 this.resourceVersion = obj.metadata?.resourceVersion ?? this.resourceVersion;
@@ -299,7 +306,10 @@ export class Informer<T extends KubeObject> {
               }
               case 'DELETED': {
                 const key = objectKey(obj);
-                this.store.delete(key);
+                if (!this.store.delete(key) && this.opts.keep && !this.opts.keep(obj)) {
+                  this.resourceVersion = obj.metadata?.resourceVersion ?? this.resourceVersion;
+                  break;
+                }
                 this.resourceVersion = obj.metadata?.resourceVersion ?? this.resourceVersion;
                 this.emit('delete', obj);
                 break;

@@ -1,6 +1,6 @@
 // The cluster's other Secrets (TLS keys, Helm releases, tokens) never enter the controller: it
-// watches only the Secrets it manages (by label) and the sources credentials read (by name, metadata
-// only). Proved on the real process: 5,000 unrelated Secrets of 4 KiB (20 MiB of data, of which a
+// watches only the Secrets it manages (by label) and the sources credentials read (metadata only, by
+// name; where a namespace holds several sources, the others pass by without being kept). Proved on the real process: 5,000 unrelated Secrets of 4 KiB (20 MiB of data, of which a
 // cache would hold more than that) appear beside a tenant's source and in another namespace, and
 // the controller's resident memory does not move.
 import { after, before, describe, test } from 'node:test';
@@ -39,13 +39,14 @@ async function peakRss(pid: number, ms: number): Promise<number> {
 }
 
 before(async () => {
-  rememberSecret('cluster-pw-unrelated', 'tenant-pw-unrelated', 'tenant-pw-unrelated-2');
+  rememberSecret('cluster-pw-unrelated', 'tenant-pw-unrelated', 'tenant-pw-unrelated-2', 'tenant-pw-unrelated-b');
   cp = await start();
   core = cp.kubeConfig.makeApiClient(CoreV1Api);
   await installCrds(cp.kubeConfig);
   for (const name of ['regcred-system', 'tenant-quiet', 'noise']) await core.createNamespace({ body: { metadata: { name, labels: { pulls: 'yes' } } } });
   await core.createNamespacedSecret({ namespace: 'regcred-system', body: { metadata: { name: 'cluster-src' }, stringData: { registry: 'c.example', username: 'u', password: 'cluster-pw-unrelated' } } });
   await core.createNamespacedSecret({ namespace: 'tenant-quiet', body: { metadata: { name: 'mine' }, stringData: { registry: 't.example', username: 'u', password: 'tenant-pw-unrelated' } } });
+  await core.createNamespacedSecret({ namespace: 'tenant-quiet', body: { metadata: { name: 'mine-2' }, stringData: { registry: 't2.example', username: 'u', password: 'tenant-pw-unrelated-b' } } });
 });
 
 after(async () => {
@@ -70,9 +71,18 @@ describe('unrelated Secrets stay out of the controller (real API server, control
       plural: 'registrycredentials',
       body: { apiVersion: 'regcred.dev/v1alpha1', kind: 'RegistryCredential', metadata: { name: 'own' }, spec: { provider: { static: { secretRef: { name: 'mine' } } }, target: { secretName: 'own-pull' } } },
     });
+    // A second credential in the tenant's namespace: two sources there, so its source watch is
+    // namespace-wide, and the unrelated Secrets below pass through it without being kept.
+    await custom.createNamespacedCustomObject({
+      group: 'regcred.dev',
+      version: 'v1alpha1',
+      namespace: 'tenant-quiet',
+      plural: 'registrycredentials',
+      body: { apiVersion: 'regcred.dev/v1alpha1', kind: 'RegistryCredential', metadata: { name: 'own-2' }, spec: { provider: { static: { secretRef: { name: 'mine-2' } } }, target: { secretName: 'own-2-pull' } } },
+    });
     const context = () => ctl!.output.join('');
     await waitForClusterCredentialStatus(cp.kubeConfig, 'everywhere', (s) => readyOf(s)?.status === 'True', 30_000, context);
-    await eventually('tenant Secret written', async () => secretOrUndefined(core, 'tenant-quiet', 'own-pull'), 30_000, context);
+    await eventually('tenant Secrets written', async () => (await secretOrUndefined(core, 'tenant-quiet', 'own-pull')) && secretOrUndefined(core, 'tenant-quiet', 'own-2-pull'), 30_000, context);
     const pid = ctl.child.pid!;
     // Settled: the first syncs and writes are done.
     await new Promise((r) => setTimeout(r, 3000));

@@ -231,6 +231,27 @@ describe('Informer: watch events', () => {
     await t.informer.stop();
   });
 
+  test('keep: objects it refuses are neither cached nor reported, from the list or the watch, and still move the resourceVersion', async () => {
+    const t = setup({ keep: (o) => o.metadata.name.startsWith('want') });
+    t.list.serve('10', [obj('want-a', '1'), obj('other', '2')]);
+    await t.informer.start();
+    await settle();
+    assert.deepEqual(cacheOf(t.informer), { 'want-a': '1' });
+    t.watch.last.event('ADDED', obj('other-2', '11'));
+    t.watch.last.event('MODIFIED', obj('other', '12'));
+    t.watch.last.event('DELETED', obj('other', '13'));
+    t.watch.last.event('MODIFIED', obj('want-a', '14'));
+    t.watch.last.end();
+    await settle();
+    assert.deepEqual(cacheOf(t.informer), { 'want-a': '14' });
+    assert.deepEqual(t.events.map(([ev, key]) => `${ev} ${key}`), ['add want-a', 'update want-a']);
+    t.watch.last.event('ADDED', obj('other-3', '15'));
+    t.watch.last.end();
+    await settle();
+    assert.equal(t.watch.last.params.resourceVersion, '15', 'a refused object still moves the resourceVersion');
+    await t.informer.stop();
+  });
+
   test('BOOKMARK moves the resourceVersion of the next watch without calling handlers', async () => {
     const t = setup();
     t.list.serve('10', [obj('a', '1')]);

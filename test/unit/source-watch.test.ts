@@ -15,7 +15,7 @@ class FakeCache implements ObjectCache<SecretMetadata> {
   stopped = false;
   private synced!: () => void;
   readonly startedOnce = new Promise<void>((r) => (this.synced = r));
-  constructor(readonly namespace: string, readonly fieldSelector: string | undefined) {}
+  constructor(readonly namespace: string, readonly fieldSelector: string | undefined, readonly keep: (name: string) => boolean = () => true) {}
   on(h: (e: InformerEvent, o: SecretMetadata) => void): void {
     this.handler = h;
   }
@@ -61,8 +61,8 @@ function setup() {
     kubeConfig: new KubeConfig(),
     log: createLogger({ level: 'silent' }),
     onChange: (credentials, source, change) => changes.push({ credentials, source, change }),
-    makeCache: (ns, fs) => {
-      const c = new FakeCache(ns, fs);
+    makeCache: (ns, fs, keep) => {
+      const c = new FakeCache(ns, fs, keep);
       caches.push(c);
       return c;
     },
@@ -87,6 +87,22 @@ test('one watch per namespace; a field selector when one Secret is read there, n
   watch.forget('c2');
   assert.equal(watch.watched().find((w) => w.namespace === 'tenant'), undefined);
   assert.ok(caches[1]!.stopped);
+});
+
+test("a namespace-wide watch keeps only the Secrets read: a tenant's other Secrets are not cached", () => {
+  const { watch, caches } = setup();
+  watch.record('c1', [read('tenant', 'a', '1')]);
+  watch.record('c2', [read('tenant', 'b', '1')]);
+  watch.record('c3', [read('tenant', 'c', '1')]);
+  const cache = caches.at(-1)!;
+  assert.equal(cache.fieldSelector, undefined);
+  assert.equal(cache.keep('a'), true);
+  assert.equal(cache.keep('b'), true);
+  assert.equal(cache.keep('helm-release-1'), false);
+  watch.forget('c2');
+  assert.equal(caches.at(-1), cache, 'still several names: the same watch, its filter follows');
+  assert.equal(cache.keep('b'), false);
+  assert.equal(cache.keep('c'), true);
 });
 
 test('only the credentials that read the changed Secret are named, and each change once', async () => {

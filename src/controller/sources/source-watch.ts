@@ -9,7 +9,8 @@ import { sourceId, type SourceRead } from './reads.js';
 // when one changes, is deleted or comes back: an edit reaches every target without waiting for
 // the next scheduled refresh. Only those Secrets are watched, in their metadata form (never their
 // data): one watch per namespace that holds sources, narrowed by a field selector to the one name
-// when there is only one, so a namespace's other Secrets stay out of the process.
+// when there is only one; with several, the namespace's other Secrets pass by without being kept, so
+// a tenant creating Secrets in its namespace cannot grow the controller's memory.
 //
 // Each credential is compared with the version *it* read: a change made between a mint and the
 // watch's first list is still seen, and a watch that restarts or relists re-triggers nothing.
@@ -24,7 +25,7 @@ export interface SourceWatchOptions {
   /** The credentials to mint again, because the Secret `source` ("namespace/name") changed. */
   onChange(credentials: string[], source: string, change: SourceChange): void;
   /** Tests: the watch of one namespace's sources (fieldSelector set when it is one name). */
-  makeCache?: ((namespace: string, fieldSelector: string | undefined) => ObjectCache<SecretMetadata>) | undefined;
+  makeCache?: ((namespace: string, fieldSelector: string | undefined, keep: (name: string) => boolean) => ObjectCache<SecretMetadata>) | undefined;
 }
 
 interface NamespaceWatch {
@@ -123,8 +124,11 @@ export class SourceWatch {
 
   private watch(namespace: string, names: Set<string>): void {
     const fieldSelector = selectorFor(names);
-    const cache = this.opts.makeCache ? this.opts.makeCache(namespace, fieldSelector) : this.informer(namespace, fieldSelector);
+    const holder: { w?: NamespaceWatch } = {};
+    const keep = (name: string) => holder.w?.names.has(name) ?? false;
+    const cache = this.opts.makeCache ? this.opts.makeCache(namespace, fieldSelector, keep) : this.informer(namespace, fieldSelector, keep);
     const w: NamespaceWatch = { names, fieldSelector, cache };
+    holder.w = w;
     this.namespaces.set(namespace, w);
     cache.on((event, obj) => this.onEvent(event, obj));
     void cache.start().then(() => {
@@ -134,7 +138,7 @@ export class SourceWatch {
     });
   }
 
-  private informer(namespace: string, fieldSelector: string | undefined): ObjectCache<SecretMetadata> {
+  private informer(namespace: string, fieldSelector: string | undefined, keep: (name: string) => boolean): ObjectCache<SecretMetadata> {
     const o = this.opts;
     return new Informer<SecretMetadata>({
       ...o.informer,
@@ -147,6 +151,7 @@ export class SourceWatch {
       list: (p) => listSecretMetadata(o.kubeConfig, { namespace, fieldSelector, ...p }),
       watch: metadataWatch(o.kubeConfig),
       transform: keepIdentity,
+      keep: (s) => keep(s.metadata?.name ?? ''),
     });
   }
 
