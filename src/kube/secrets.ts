@@ -14,6 +14,7 @@ import {
   type OwnerRef,
 } from './labels.js';
 import { dataHashOf, isCompact, secretDataHash } from './slim.js';
+import { updatePatch } from './secret-patch.js';
 
 export const DOCKERCONFIGJSON_TYPE = 'kubernetes.io/dockerconfigjson';
 export const DOCKERCONFIGJSON_KEY = '.dockerconfigjson';
@@ -167,7 +168,7 @@ export async function writePullSecret(
       // The cache's compact form lacks what others may have set (owner references, finalizers, long
       // labels): a JSON patch changes only what regcred writes, guarded by the version it knows.
       try {
-        written(await withApiRetry(() => core.patchNamespacedSecret({ namespace, name: desired.name, body: updatePatch(current!, meta, dataB64, desired.expiresAt), fieldManager: opts.fieldManager }), retry));
+        written(await withApiRetry(() => core.patchNamespacedSecret({ namespace, name: desired.name, body: updatePatch(current!, meta, { [DOCKERCONFIGJSON_KEY]: dataB64 }, desired.expiresAt), fieldManager: opts.fieldManager }), retry));
         opts.onWrite?.('update', namespace);
         return { outcome: 'updated', ...(ours ? {} : { adopted: true }) };
       } catch (err) {
@@ -202,37 +203,6 @@ export async function writePullSecret(
     }
   }
   throw new RegcredError('ApiError', `cannot write ${what}: it kept changing under us`, true);
-}
-
-/** A JSON Pointer segment (RFC 6901): label keys hold "/". */
-function pointer(key: string): string {
-  return key.replaceAll('~', '~0').replaceAll('/', '~1');
-}
-
-/**
- * The JSON patch (RFC 6902) that makes `current` (a compact cached form) hold what regcred writes:
- * the data whole, its labels and annotations (others' kept), other owners' labels removed, the
- * expiry annotation removed when the credential has none; only if the Secret is still at the
- * version the cache knows.
- */
-export function updatePatch(current: V1Secret, meta: ReturnType<typeof desiredMetadata>, dataB64: string, expiresAt: Date | undefined): object[] {
-  const ops: object[] = [
-    { op: 'test', path: '/metadata/resourceVersion', value: current.metadata?.resourceVersion },
-    { op: 'add', path: '/data', value: { [DOCKERCONFIGJSON_KEY]: dataB64 } },
-  ];
-  const labels = current.metadata?.labels;
-  if (!labels) ops.push({ op: 'add', path: '/metadata/labels', value: meta.labels });
-  else {
-    for (const k of Object.keys(labels)) if (k.startsWith('regcred.dev/owner-') && !(k in meta.labels)) ops.push({ op: 'remove', path: `/metadata/labels/${pointer(k)}` });
-    for (const [k, v] of Object.entries(meta.labels)) if (labels[k] !== v) ops.push({ op: 'add', path: `/metadata/labels/${pointer(k)}`, value: v });
-  }
-  const annotations = current.metadata?.annotations;
-  if (!annotations) ops.push({ op: 'add', path: '/metadata/annotations', value: meta.annotations });
-  else {
-    for (const [k, v] of Object.entries(meta.annotations)) if (annotations[k] !== v) ops.push({ op: 'add', path: `/metadata/annotations/${pointer(k)}`, value: v });
-    if (!expiresAt && annotations[ANNOTATION_EXPIRES_AT] !== undefined) ops.push({ op: 'remove', path: `/metadata/annotations/${pointer(ANNOTATION_EXPIRES_AT)}` });
-  }
-  return ops;
 }
 
 /**

@@ -8,7 +8,6 @@ import {
   DOCKERCONFIGJSON_KEY,
   DOCKERCONFIGJSON_TYPE,
   isUpToDate,
-  updatePatch,
   writePullSecret,
   type DesiredPullSecret,
 } from '../../src/kube/secrets.js';
@@ -16,6 +15,7 @@ import { ANNOTATION_CONTENT_HASH, ANNOTATION_EXPIRES_AT, isManagedBy, ownerLabel
 import { buildDockerConfigJson, sha256Hex } from '../../src/dockerconfig.js';
 import { RegcredError } from '../../src/errors.js';
 import { compactSecret } from '../../src/kube/slim.js';
+import { updatePatch } from '../../src/kube/secret-patch.js';
 
 const NS = 'team-a';
 const OWNER: OwnerRef = { kind: 'ClusterRegistryCredential', name: 'demo' };
@@ -512,7 +512,7 @@ describe('updatePatch (a compact cached form is updated by JSON patch)', () => {
   const meta = { name: 'demo-pull', namespace: NS, labels: { ...ownerLabels(OWNER), team: 'a' }, annotations: { [ANNOTATION_CONTENT_HASH]: 'h' } };
 
   test('guards the version, sets the data whole, adds ours, removes stale owner labels and the expiry, keeps the rest', () => {
-    const ops = updatePatch(cached(), meta, 'ZGF0YQ==', undefined);
+    const ops = updatePatch(cached(), meta, { [DOCKERCONFIGJSON_KEY]: 'ZGF0YQ==' }, undefined);
     assert.deepEqual(ops[0], { op: 'test', path: '/metadata/resourceVersion', value: '41' });
     assert.deepEqual(ops[1], { op: 'add', path: '/data', value: { [DOCKERCONFIGJSON_KEY]: 'ZGF0YQ==' } });
     assert.ok(ops.some((o) => JSON.stringify(o) === JSON.stringify({ op: 'remove', path: '/metadata/labels/regcred.dev~1owner-namespace' })));
@@ -524,7 +524,7 @@ describe('updatePatch (a compact cached form is updated by JSON patch)', () => {
   });
 
   test('labels or annotations absent: added whole; an expiring credential keeps its annotation', () => {
-    const ops = updatePatch(cached({ labels: undefined, annotations: undefined }), meta, 'eA==', EXPIRES);
+    const ops = updatePatch(cached({ labels: undefined, annotations: undefined }), meta, { [DOCKERCONFIGJSON_KEY]: 'eA==' }, EXPIRES);
     assert.deepEqual(ops.slice(2), [
       { op: 'add', path: '/metadata/labels', value: meta.labels },
       { op: 'add', path: '/metadata/annotations', value: meta.annotations },
