@@ -10,7 +10,7 @@ import { CLI_PATH } from '../../test/harness/cli.js';
 import { chartContainerNodeFlags } from '../../test/harness/chart-container.js';
 import { createClusterCredential } from '../../test/harness/controller-process.js';
 import { mapWithConcurrency } from '../../src/util/pool.js';
-import { connect, callJson } from '../kubeapi.js';
+import { connect } from '../kubeapi.js';
 import type { RawOptions, RawReport } from '../raw-client.js';
 import { getLatencyProbe, percentile, rssMB, SecretObserver, settledHeapMB } from './observe.js';
 import { run, must } from '../fanout/process.js';
@@ -94,11 +94,9 @@ export async function runRegcredScale(cp: ControlPlane, s: ScaleSettings): Promi
     await sleep(15_000);
     const idleRssMB = +rssMB(pid).toFixed(1);
     log(`idle, no credential: RSS ${idleRssMB} MB`);
-    const baselineGetLatencyMs = await getLatencyProbe(api).stop().then(async () => {
-      const probe = getLatencyProbe(api);
-      await sleep(5_000);
-      return probe.stop();
-    });
+    const baselineProbe = getLatencyProbe(api);
+    await sleep(5_000);
+    const baselineGetLatencyMs = await baselineProbe.stop();
 
     log(`creating ${s.namespaces} namespaces`);
     await createNamespaces(core, 0, s.namespaces);
@@ -199,7 +197,6 @@ export async function runRegcredScale(cp: ControlPlane, s: ScaleSettings): Promi
     }
     const [small, large] = [scale[0], scale.at(-1)];
     const heapBytesPerManagedSecret = small && large && large !== small ? Math.round(((large.heapMB - small.heapMB) * 2 ** 20) / (large.secrets - small.secrets)) : undefined;
-    void callJson;
     return { floor, idleRssMB, newCredentialSeconds, rotationSeconds, sourceEditSeconds, newNamespaceMs, afterApiServerRestart, ...(soak ? { soak } : {}), scale, ...(heapBytesPerManagedSecret !== undefined ? { heapBytesPerManagedSecret } : {}), baselineGetLatencyMs };
   } finally {
     for (const o of observers.values()) o.stop();

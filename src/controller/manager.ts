@@ -23,7 +23,7 @@ import { HeldContentReader } from './held-content.js';
 import { WorkQueue, type QueueResult } from './queue.js';
 import { Refresher } from './refresh.js';
 import { ServiceAccountIndex } from './sa-index.js';
-import { OwnedSecretIndex } from './secret-index.js';
+import { credentialKeyParts, OwnedSecretIndex } from './secret-index.js';
 import { WrittenVersions } from '../kube/slim.js';
 import { SourceWatch } from './sources/source-watch.js';
 
@@ -129,8 +129,7 @@ export class Controller {
           const state = this.states.get(key);
           if (!state) continue;
           state.sourcesChanged = true;
-          const [kind, a, b] = key.split('/');
-          metrics?.sourceChanges.inc({ kind: kind ?? '', namespace: b === undefined ? '' : (a ?? ''), name: b ?? a ?? '', change });
+          metrics?.sourceChanges.inc({ ...credentialKeyParts(key), change });
           // Rate-limited like the other watch-driven runs: a source rewritten in a loop cannot drive mints faster.
           this.queue.addRateLimited(key);
         }

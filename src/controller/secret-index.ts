@@ -14,6 +14,12 @@ export function credentialKey(kind: string, name: string, namespace?: string): s
   return kind === 'RegistryCredential' ? `${kind}/${namespace ?? ''}/${name}` : `${kind}/${name}`;
 }
 
+/** The kind, namespace ('' for a ClusterRegistryCredential) and name a credential key names (metric labels). */
+export function credentialKeyParts(key: string): { kind: string; namespace: string; name: string } {
+  const [kind, a, b] = key.split('/');
+  return { kind: kind ?? '', namespace: b === undefined ? '' : (a ?? ''), name: b ?? a ?? '' };
+}
+
 /** The index key of an owner as its labels spell it (names over 63 characters are shortened in labels). */
 export function ownerIndexKey(owner: OwnerRef): string {
   return credentialKey(owner.kind, labelValue(owner.name), owner.namespace);

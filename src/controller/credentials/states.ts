@@ -1,6 +1,7 @@
 import type { Metrics } from '../../metrics.js';
 import type { MintedCredential } from '../reconcile.js';
 import type { CredentialState } from '../refresh.js';
+import { credentialKeyParts } from '../secret-index.js';
 
 // What the controller remembers of each credential between runs (refresh.ts CredentialState: the
 // credential minted, when, the next refresh, failure counts), and forgetting a credential: its
@@ -44,8 +45,7 @@ export class CredentialStates {
     this.d.heldContent.forget(key);
     this.d.sources?.forget(key);
     if (state && this.d.metrics) {
-      const [kind, a, b] = key.split('/');
-      this.d.metrics.forgetCredential({ kind: kind ?? '', namespace: b === undefined ? '' : (a ?? ''), name: b ?? a ?? '', provider: state.provider });
+      this.d.metrics.forgetCredential({ ...credentialKeyParts(key), provider: state.provider });
     }
   }
 }
