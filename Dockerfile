@@ -1,8 +1,8 @@
 # regcred's container image (docs/image.md). Two stages:
-#   build:   npm ci + npm run build (tsc, then hack/bundle.mjs: esbuild writes ONE file,
-#            dist/regcred.mjs, holding the CLI and every dependency, the lazily imported AWS SDK,
-#            google-auth-library and @azure/identity included);
-#   runtime: Node.js and that one file. No node_modules at all: the bundle needs none (proved by
+#   build:   npm ci + npm run build (tsc, then hack/bundle.mjs: esbuild writes dist/regcred.mjs,
+#            the CLI and what every command needs, and dist/chunks/, what it loads on first use:
+#            the AWS SDK, google-auth-library, @azure/identity, the webhook);
+#   runtime: Node.js and those files. No node_modules at all: the bundle needs none (proved by
 #            test/integration/package.test.ts, which runs it from a clean folder, and runs this
 #            file's commands in a script test).
 #
@@ -48,6 +48,7 @@ RUN rm -rf /usr/local/lib/node_modules /usr/local/bin/npm /usr/local/bin/npx /us
  && echo 'regcred:x:65532:65532:regcred:/tmp:/usr/sbin/nologin' >> /etc/passwd
 # Owned by root, mode 0755 (set by `npm run build`): user 65532 can read and run it, not change it.
 COPY --from=build /src/dist/regcred.mjs /app/regcred.mjs
+COPY --from=build /src/dist/chunks/ /app/chunks/
 # HOME=/tmp: the only writable place under the chart's readOnlyRootFilesystem (an emptyDir).
 ENV NODE_ENV=production \
     HOME=/tmp

@@ -30,7 +30,9 @@ export const registryHost = z
   // ASCII whitespace only, spelled out: the CRD's pattern runs on Go's regexp, where \s is ASCII-only.
   .regex(/^[^\t\n\v\f\r /]+(\/[^\t\n\v\f\r ]*)?$|^https?:\/\/[^\t\n\v\f\r ]+$/, 'must be a registry host such as "ghcr.io" or "registry.example.com:5000"');
 
-const DURATION = /^(\d+(\.\d+)?(ns|us|µs|ms|s|m|h))+$/;
+// From a string, not a literal: the CRD's pattern (its source) keeps "µs" as Go's regexp reads it,
+// while the bundle stays ASCII (a string's \u00b5 survives bundling; a literal's µ would not).
+const DURATION = new RegExp('^(\\d+(\\.\\d+)?(ns|us|\u00b5s|ms|s|m|h))+$');
 const UNIT_MS: Record<string, number> = { ns: 1e-6, us: 1e-3, µs: 1e-3, ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
 
 /** The longest duration any field takes: nothing regcred schedules is further away than a year. */
@@ -48,7 +50,7 @@ export const duration = z
 export function parseDuration(text: string): number {
   if (!DURATION.test(text)) throw new Error(`invalid duration "${text}"`);
   let ms = 0;
-  for (const m of text.matchAll(/(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)/g)) {
+  for (const m of text.matchAll(/(\d+(?:\.\d+)?)(ns|us|\u00b5s|ms|s|m|h)/g)) {
     ms += Number(m[1]) * (UNIT_MS[m[2]!] ?? 0);
   }
   return ms;

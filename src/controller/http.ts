@@ -1,9 +1,10 @@
 // The metrics endpoint and the health probes, on node:http: GET /metrics, /healthz, /readyz.
 
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
 import type { Logger } from '../log.js';
+import { http } from '../util/node-http.js';
 
 export interface Probe {
   (): { ok: boolean; reason?: string };
@@ -127,17 +128,17 @@ export async function startHttpServers(opts: HttpServersOptions): Promise<HttpSe
   try {
     // The same fixed address for both: one server answers every path.
     if (metricsAddr && healthAddr && metricsAddr.port !== 0 && metricsAddr.host === healthAddr.host && metricsAddr.port === healthAddr.port) {
-      const server = createServer(handler({ ...metricsRoutes, ...healthRoutes }, opts.log));
+      const server = http.createServer(handler({ ...metricsRoutes, ...healthRoutes }, opts.log));
       servers.push(server);
       result.metricsPort = result.healthPort = await listen(server, metricsAddr.host, metricsAddr.port);
     } else {
       if (metricsAddr) {
-        const server = createServer(handler(metricsRoutes, opts.log));
+        const server = http.createServer(handler(metricsRoutes, opts.log));
         servers.push(server);
         result.metricsPort = await listen(server, metricsAddr.host, metricsAddr.port);
       }
       if (healthAddr) {
-        const server = createServer(handler(healthRoutes, opts.log));
+        const server = http.createServer(handler(healthRoutes, opts.log));
         servers.push(server);
         result.healthPort = await listen(server, healthAddr.host, healthAddr.port);
       }

@@ -5,6 +5,7 @@ import type { NetworkPolicy } from './internal/address-policy.js';
 import { AWS_HOSTS, awsAuth, awsClientConfig, awsSurface, awsEndpoint, checkEndpoint, classify, resolveCredentials, sdkSts, sendOnce, type AwsCredentials, type StsCalls } from './internal/aws.js';
 import { httpUrl } from './internal/schema.js';
 import { defineProvider, type Credential, type ProviderDeps } from './types.js';
+import { commonJsExports } from '../util/commonjs.js';
 
 // `ecrPublic`: Amazon ECR Public (public.ecr.aws). Logging in raises pull rate limits over anonymous
 // pulls. One GetAuthorizationToken call of the ECR Public API, which exists only in us-east-1; its
@@ -38,7 +39,7 @@ export type GetPublicAuthorizationToken = (input: {
 
 export const sdkGetPublicAuthorizationToken: GetPublicAuthorizationToken = async (input) => {
   // Loaded on first use, like the ECR SDK in ecr.ts.
-  const { ECRPUBLICClient, GetAuthorizationTokenCommand } = await import('@aws-sdk/client-ecr-public');
+  const { ECRPUBLICClient, GetAuthorizationTokenCommand } = commonJsExports(await import('@aws-sdk/client-ecr-public'));
   const client = new ECRPUBLICClient(awsClientConfig(input));
   return sendOnce(client, input.signal, (abortSignal) => client.send(new GetAuthorizationTokenCommand({}), { abortSignal }));
 };

@@ -19,6 +19,7 @@ import {
 } from './internal/aws.js';
 import { httpUrl } from './internal/schema.js';
 import { defineProvider, type Credential, type ProviderDeps } from './types.js';
+import { commonJsExports } from '../util/commonjs.js';
 
 export { awsAuth, classify, DEFAULT_SESSION_NAME, DEFAULT_WEB_IDENTITY_AUDIENCE, resolveCredentials, sdkSts, type AwsCredentials, type StsCalls } from './internal/aws.js';
 export { httpUrl };
@@ -80,7 +81,7 @@ export type GetAuthorizationToken = (input: {
 
 export const sdkGetAuthorizationToken: GetAuthorizationToken = async (input) => {
   // Loaded on first use: most runs never touch AWS, and the SDK is most of the bundle's start-up.
-  const { ECRClient, GetAuthorizationTokenCommand } = await import('@aws-sdk/client-ecr');
+  const { ECRClient, GetAuthorizationTokenCommand } = commonJsExports(await import('@aws-sdk/client-ecr'));
   const client = new ECRClient(awsClientConfig(input));
   return sendOnce(client, input.signal, (abortSignal) => client.send(new GetAuthorizationTokenCommand(input.registryIds ? { registryIds: input.registryIds } : {}), { abortSignal }));
 };

@@ -193,7 +193,7 @@ describe('npm package', () => {
     assert.ok(Object.keys(pkg['devDependencies'] as object).includes('@kubernetes/client-node'));
   });
 
-  test('npm pack holds exactly the bundle, README and package.json (and LICENSE if there is one)', (t) => {
+  test('npm pack holds exactly the bundle and its chunks, README and package.json (and LICENSE if there is one)', (t) => {
     const out = execFileSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], {
       cwd: ROOT,
       encoding: 'utf8',
@@ -202,7 +202,9 @@ describe('npm package', () => {
     const [pack] = JSON.parse(out) as { files: { path: string; size: number; mode: number }[]; unpackedSize: number; size: number; entryCount: number }[];
     assert.ok(pack);
     const paths = pack.files.map((f) => f.path).sort();
-    const want = ['README.md', 'dist/regcred.mjs', 'package.json', ...(existsSync(join(ROOT, 'LICENSE')) ? ['LICENSE'] : [])].sort();
+    const chunks = readdirSync(join(ROOT, 'dist/chunks')).map((c) => `dist/chunks/${c}`);
+    assert.ok(chunks.length > 0, 'the bundle has chunks loaded on first use');
+    const want = ['README.md', 'dist/regcred.mjs', ...chunks, 'package.json', ...(existsSync(join(ROOT, 'LICENSE')) ? ['LICENSE'] : [])].sort();
     assert.deepEqual(paths, want);
     for (const p of paths) assert.doesNotMatch(p, /^(test|src|bench|charts|hack|docs|dist\/src|dist\/test)\/|\.ts$|\.map$/, p);
     // The bin entry is in the package and executable.
@@ -229,6 +231,7 @@ describe('the bundle alone, from a clean folder (no node_modules anywhere above 
     clean = mkdtempSync('/tmp/regcred-clean-');
     bundle = join(clean, 'regcred.mjs');
     copyFileSync(CLI_PATH, bundle);
+    cpSync(join(dirname(CLI_PATH), 'chunks'), join(clean, 'chunks'), { recursive: true });
     // cwd and HOME of every run: read-only (mode 555; the permission model below makes that hold for root too).
     readOnly = mkdtempSync('/tmp/regcred-ro-');
     chmodSync(readOnly, 0o555);
@@ -263,7 +266,7 @@ describe('the bundle alone, from a clean folder (no node_modules anywhere above 
       assert.ok(!existsSync(join(dir, 'node_modules')), `${dir}/node_modules exists`);
       if (dir === dirname(dir)) break;
     }
-    assert.deepEqual(readdirSync(clean), ['regcred.mjs']);
+    assert.deepEqual(readdirSync(clean).sort(), ['chunks', 'regcred.mjs']);
     // Exactly as the Helm chart runs it (node <flags> regcred.mjs), without the permission model.
     const plain = await run(process.execPath, [...FLAGS, bundle, 'version'], { cwd: readOnly, env: { PATH: process.env['PATH'] ?? '', HOME: readOnly } });
     assert.equal(plain.code, 0, show(plain));
@@ -282,10 +285,13 @@ try { require('node:fs').readFileSync(${JSON.stringify(join(ROOT, 'package.json'
   });
 
   test('the bundle imports no package: what it leaves to runtime resolution is built-in or optional', () => {
-    const text = readFileSync(bundle, 'utf8');
+    const chunks = readdirSync(join(clean, 'chunks')).map((c) => join(clean, 'chunks', c));
+    const text = [bundle, ...chunks].map((f) => readFileSync(f, 'utf8')).join('\n');
     const named = new Set<string>();
     for (const m of text.matchAll(/\b(?:__require|require|import)\(\s*"([^"./][^"]*)"\s*\)/g)) named.add(m[1]!);
-    for (const m of text.matchAll(/^import .* from "([^"./][^"]*)";$/gm)) named.add(m[1]!);
+    // Static imports, minified or not: `import{a as b}from"x"`, `import "x"`.
+    for (const m of text.matchAll(/\b(?:from|import)\s*"([@a-z][\w@/.:-]*)";/g)) named.add(m[1]!);
+    assert.ok(named.has('node:module'), 'the scan sees static imports');
     const builtin = new Set(builtinModules.flatMap((b) => [b, `node:${b}`]));
     const external = [...named].filter((n) => !builtin.has(n)).sort();
     // Optional dependencies of dependencies, each loaded inside try/catch or only on request, and
@@ -493,6 +499,11 @@ describe('Dockerfile, read without Docker', () => {
     const copy = only(runtimeStage, 'COPY').find((i) => copyParts(i).dest === '/app/regcred.mjs');
     assert.ok(copy, 'COPY of the bundle to /app/regcred.mjs');
     assert.equal(copy.flags['from'], buildStage?.name);
+    // The chunks it imports by relative path sit beside it.
+    const chunks = only(runtimeStage, 'COPY').find((i) => copyParts(i).dest === '/app/chunks/');
+    assert.ok(chunks, 'COPY of the chunks to /app/chunks/');
+    assert.deepEqual(copyParts(chunks).sources, ['/src/dist/chunks/']);
+    assert.equal(chunks.flags['from'], buildStage?.name);
   });
 
   test('OCI labels; no ADD; no download in a RUN', () => {
@@ -695,6 +706,13 @@ describe('Dockerfile, run as a script: the build stage, then the runtime stage i
     const app = statSync(join(rootfs, 'app/regcred.mjs'));
     assert.equal(app.uid, 0, '/app/regcred.mjs is root\'s');
     assert.equal(app.mode & 0o777, 0o755, 'readable and runnable by all, writable by root only');
+    const chunkFiles = readdirSync(join(rootfs, 'app/chunks'));
+    assert.ok(chunkFiles.length > 0, '/app/chunks/ holds the bundle\'s chunks');
+    for (const c of chunkFiles) {
+      const st = statSync(join(rootfs, 'app/chunks', c));
+      assert.equal(st.uid, 0, `/app/chunks/${c} is root's`);
+      assert.equal(st.mode & 0o022, 0, `/app/chunks/${c} is writable by root only`);
+    }
     t.diagnostic(`image user ${imageUser}, workdir ${imageWorkdir}, env ${JSON.stringify(imageEnv)}`);
     // Files for the runs below (the chart mounts its credentials file; a kubeconfig stands in for in-cluster config).
     mkdirSync(join(rootfs, 'etc/regcred'));

@@ -1,8 +1,9 @@
 import { createHash } from 'node:crypto';
-import { Agent as HttpAgent, request as httpRequest, type IncomingHttpHeaders, type IncomingMessage } from 'node:http';
+import type { Agent as HttpAgent, IncomingHttpHeaders, IncomingMessage } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import type { Credentials, ResolvedCredentials, TlsMaterial } from './credentials.js';
 import type { RequestLimiter } from './rate-limit.js';
+import { http } from '../../util/node-http.js';
 
 // JSON over HTTPS to one API server, on keep-alive connections, as client-go's transport: one pool
 // per cluster, a connection cap. node:https rather than undici: measured on Node 26 for this,
@@ -163,7 +164,7 @@ export class KubeHttp {
     }
     const max = kind === 'api' ? (this.opts.maxSockets ?? 32) : Infinity;
     const base = { keepAlive: true, keepAliveMsecs: 30_000, maxSockets: max, maxFreeSockets: kind === 'api' ? max : 16, scheduling: 'lifo' as const };
-    const agent = auth.server.protocol === 'http:' ? new HttpAgent(base) : new HttpsAgent({ ...base, ...definedOnly(auth.tls) });
+    const agent = auth.server.protocol === 'http:' ? new http.Agent(base) : new HttpsAgent({ ...base, ...definedOnly(auth.tls) });
     this.agents.set(kind, { key, agent, auth });
     // Requests and watches still on the old connections finish (or fail and are retried); then they go.
     if (held) setTimeout(() => held.agent.destroy(), 60_000).unref();
@@ -206,9 +207,9 @@ interface Outgoing {
 }
 
 /** Sends the request; resolves with the response once its headers arrived. */
-function open(server: URL, agent: HttpAgent, o: Outgoing, payload?: Buffer, onRequest?: (req: ReturnType<typeof httpRequest>) => void): Promise<IncomingMessage> {
+function open(server: URL, agent: HttpAgent, o: Outgoing, payload?: Buffer, onRequest?: (req: ReturnType<typeof http.request>) => void): Promise<IncomingMessage> {
   return new Promise((resolve, reject) => {
-    const send = server.protocol === 'http:' ? httpRequest : httpsRequest;
+    const send = server.protocol === 'http:' ? http.request : httpsRequest;
     const req = send({ protocol: server.protocol, hostname: server.hostname.replace(/^\[|\]$/g, ''), port: server.port, agent, ...o }, resolve);
     req.on('error', reject);
     onRequest?.(req);
@@ -228,7 +229,7 @@ function readAll(res: IncomingMessage): Promise<Buffer> {
 
 /** One request and its whole response, within `timeoutMs`. */
 async function exchange(server: URL, agent: HttpAgent, o: Outgoing, payload: Buffer | undefined, timeoutMs: number): Promise<{ status: number; headers: IncomingHttpHeaders; body: Buffer }> {
-  let req: ReturnType<typeof httpRequest> | undefined;
+  let req: ReturnType<typeof http.request> | undefined;
   let timedOut: Error | undefined;
   const timer = setTimeout(() => {
     timedOut = new Error(`the API server did not answer within ${timeoutMs} ms`);

@@ -10,12 +10,12 @@ const CACHE_KEY_TYPES = new Set(['Image', 'Registry', 'Global']);
 
 /** A Go duration as metav1.Duration marshals it ("12h0m0s", "1m30.5s", "0s"), in milliseconds. */
 export function parseGoDuration(text: string): number | undefined {
-  const m = /^([-+]?)((?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:ns|us|µs|μs|ms|s|m|h))+$/.exec(text);
+  const m = /^([-+]?)((?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:ns|us|\u00b5s|\u03bcs|ms|s|m|h))+$/.exec(text);
   if (text === '0' || text === '-0' || text === '+0') return 0;
   if (!m) return undefined;
   const unit: Record<string, number> = { ns: 1e-6, us: 1e-3, µs: 1e-3, μs: 1e-3, ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
   let ms = 0;
-  for (const part of text.matchAll(/([0-9]*\.?[0-9]*)(ns|us|µs|μs|ms|s|m|h)/g)) ms += Number(part[1]) * unit[part[2]!]!;
+  for (const part of text.matchAll(/([0-9]*\.?[0-9]*)(ns|us|\u00b5s|\u03bcs|ms|s|m|h)/g)) ms += Number(part[1]) * unit[part[2]!]!;
   return m[1] === '-' ? -ms : ms;
 }
 

@@ -4,6 +4,7 @@ import { withDeadline, seconds } from '../internal/abort.js';
 import { clip, describeRemoteError, DEFAULT_TIMEOUT_MS, retryableStatus } from '../internal/http.js';
 import type { ProviderDeps } from '../types.js';
 import { DEFAULT_TOKEN_SECONDS, type AccessToken } from './oauth.js';
+import { commonJsExports } from '../../util/commonjs.js';
 
 // auth.metadataServer: the GCE / GKE metadata server (GKE Workload Identity), through
 // google-auth-library's Compute client (gcp-metadata, which honours GCE_METADATA_HOST), and the
@@ -20,7 +21,7 @@ function libraryToken(token: string | null | undefined, expiryDate: number | nul
 export async function metadataAccessToken(serviceAccount: string, scopes: string[], deps: ProviderDeps, signal: AbortSignal | undefined): Promise<AccessToken> {
   const call = 'metadata server token request';
   // Loaded on first use, like the AWS SDK in ecr.ts.
-  const { Compute } = await import('google-auth-library');
+  const { Compute } = commonJsExports(await import('google-auth-library'));
   const client = new Compute({ serviceAccountEmail: serviceAccount, scopes });
   // The library takes no AbortSignal here: the deadline stops the wait (a ref'd timer).
   const r = await withDeadline(DEFAULT_TIMEOUT_MS, signal, () => client.getAccessToken());

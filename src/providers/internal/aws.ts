@@ -8,6 +8,7 @@ import { classify } from './aws-errors.js';
 import { hostAllowed, type NetworkPolicy } from './address-policy.js';
 import { createPolicyAgents } from './guarded-net.js';
 import { DEFAULT_TIMEOUT_MS } from './http.js';
+import { commonJsExports } from '../../util/commonjs.js';
 
 // What the AWS providers (ecr, ecrPublic) share: the `auth` schema, resolving base credentials and
 // STS on top, the SDK clients' request handler (timeouts; the network policy's agents), the
@@ -195,7 +196,7 @@ function tempCredentials(
 
 export const sdkSts: StsCalls = {
   async assumeRole(input) {
-    const { STSClient, AssumeRoleCommand } = await import('@aws-sdk/client-sts');
+    const { STSClient, AssumeRoleCommand } = commonJsExports(await import('@aws-sdk/client-sts'));
     const client = new STSClient(awsClientConfig(input));
     const res = await sendOnce(client, input.signal, (abortSignal) =>
       client.send(
@@ -211,7 +212,7 @@ export const sdkSts: StsCalls = {
     return tempCredentials(res, 'AssumeRole');
   },
   async assumeRoleWithWebIdentity(input) {
-    const { STSClient, AssumeRoleWithWebIdentityCommand } = await import('@aws-sdk/client-sts');
+    const { STSClient, AssumeRoleWithWebIdentityCommand } = commonJsExports(await import('@aws-sdk/client-sts'));
     // AssumeRoleWithWebIdentity is an unsigned call: no base credentials are needed or used.
     const client = new STSClient(awsClientConfig({ region: input.region, endpoint: input.endpoint, network: input.network }));
     const res = await sendOnce(client, input.signal, (abortSignal) =>

@@ -1,9 +1,10 @@
 import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
-import http from 'node:http';
+import type * as nodeHttp from 'node:http';
 import https from 'node:https';
 import type { LookupFunction, Socket } from 'node:net';
 import { Readable } from 'node:stream';
 import { RegcredError } from '../../errors.js';
+import { http } from '../../util/node-http.js';
 import type { ProviderDeps } from '../types.js';
 import { addressAllowed, hostAllowed, normalizeIp, type NetworkPolicy } from './address-policy.js';
 
@@ -40,7 +41,7 @@ export function guardedLookup(policy: NetworkPolicy): LookupFunction {
 }
 
 /** Installs the IP-literal check and the connect-time check on an Agent. */
-function guard<A extends http.Agent>(agent: A, policy: NetworkPolicy): A {
+function guard<A extends nodeHttp.Agent>(agent: A, policy: NetworkPolicy): A {
   const create = (agent as unknown as { createConnection: (o: Record<string, unknown>, cb: unknown) => Socket }).createConnection.bind(agent);
   (agent as unknown as { createConnection: unknown }).createConnection = (options: Record<string, unknown>, cb: (err: Error | null, s?: Socket) => void) => {
     const host = String(options['host'] ?? options['hostname'] ?? 'localhost');
@@ -65,7 +66,7 @@ function guard<A extends http.Agent>(agent: A, policy: NetworkPolicy): A {
  * Node Agents enforcing the policy's addresses, for SDKs (the AWS SDK's requestHandler takes
  * httpAgent/httpsAgent). No keep-alive: a one-shot CLI must not wait on idle sockets.
  */
-export function createPolicyAgents(policy: NetworkPolicy): { httpAgent: http.Agent; httpsAgent: https.Agent } {
+export function createPolicyAgents(policy: NetworkPolicy): { httpAgent: nodeHttp.Agent; httpsAgent: https.Agent } {
   return {
     httpAgent: guard(new http.Agent({ keepAlive: false }), policy),
     httpsAgent: guard(new https.Agent({ keepAlive: false }), policy),
