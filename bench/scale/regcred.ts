@@ -29,8 +29,11 @@ export interface ScaleSettings {
 }
 
 export interface RegcredScaleResult {
-  floor: { createSeconds: number; updateSeconds: number };
+  /** The raw client's fan-out, the median of three runs each (runs: every one). */
+  floor: { createSeconds: number; updateSeconds: number; runs?: { create: number[]; update: number[] } };
   idleRssMB: number;
+  /** After the scenarios at the base size: one credential, its namespaces and the 200 new ones. */
+  rssOneCredentialMB?: number;
   newCredentialSeconds: number;
   rotationSeconds: number;
   sourceEditSeconds: { p50: number; p99: number; all: number[] };
@@ -56,6 +59,8 @@ async function createNamespaces(core: CoreV1Api, from: number, to: number): Prom
 async function putSource(core: CoreV1Api, password: string): Promise<void> {
   await core.replaceNamespacedSecret({ namespace: 'regcred-system', name: 'scale-src', body: { metadata: { name: 'scale-src' }, stringData: { registry: 'scale.example', username: 'u', password } } });
 }
+
+const FLOOR_RUNS = 3;
 
 async function rawFloor(cp: ControlPlane, mode: 'create' | 'update', secretName: string): Promise<number> {
   const opts: RawOptions = { server: cp.server, dir: cp.dir, mode, secretName, namespaceSelector: 'scale=yes', sourceNamespace: 'regcred-system', sourceName: 'scale-src', concurrency: 16 };
@@ -101,11 +106,18 @@ export async function runRegcredScale(cp: ControlPlane, s: ScaleSettings): Promi
     log(`creating ${s.namespaces} namespaces`);
     await createNamespaces(core, 0, s.namespaces);
     const first = Array.from({ length: s.namespaces }, (_, i) => nsName(i));
-    const floor = { createSeconds: await rawFloor(cp, 'create', 'floor-pull'), updateSeconds: 0 };
-    await putSource(core, 'pw-floor');
-    floor.updateSeconds = await rawFloor(cp, 'update', 'floor-pull');
+    // Three runs of each, their median the floor: one run on a shared 2-core machine varies by ±30 %.
+    const creates: number[] = [];
+    const updates: number[] = [];
+    for (let i = 0; i < FLOOR_RUNS; i++) creates.push(await rawFloor(cp, 'create', `floor-${i}-pull`));
+    for (let i = 0; i < FLOOR_RUNS; i++) {
+      await putSource(core, `pw-floor-${i}`);
+      updates.push(await rawFloor(cp, 'update', 'floor-0-pull'));
+    }
+    const median = (xs: number[]) => percentile([...xs].sort((x, y) => x - y), 50);
+    const floor = { createSeconds: median(creates), updateSeconds: median(updates), runs: { create: creates, update: updates } };
     await putSource(core, 'pw-0');
-    log(`raw-client floor: create ${floor.createSeconds} s, update ${floor.updateSeconds} s`);
+    log(`raw-client floor (median of ${FLOOR_RUNS}): create ${floor.createSeconds} s, update ${floor.updateSeconds} s (runs: ${creates.join(", ")} / ${updates.join(", ")})`);
 
     const a = await observer('scale-a-pull');
     let t0 = Date.now();
@@ -124,7 +136,8 @@ export async function runRegcredScale(cp: ControlPlane, s: ScaleSettings): Promi
     }
     const sortedEdits = [...edits].sort((x, y) => x - y);
     const sourceEditSeconds = { p50: percentile(sortedEdits, 50), p99: percentile(sortedEdits, 99), all: edits };
-    const rotationSeconds = edits[0] ?? NaN;
+    // Each edit is a rotation of every copy: their median, as the floor's.
+    const rotationSeconds = sourceEditSeconds.p50;
     log(`source edits → ${s.namespaces} copies: ${edits.join(', ')} s`);
     let password = `pw-${s.sourceEdits}`;
 
@@ -139,6 +152,8 @@ export async function runRegcredScale(cp: ControlPlane, s: ScaleSettings): Promi
     latencies.sort((x, y) => x - y);
     const newNamespaceMs = { p50: percentile(latencies, 50), p99: percentile(latencies, 99), max: latencies.at(-1) ?? NaN, observed: latencies.length };
     log(`new namespace → Secret: p50 ${newNamespaceMs.p50} ms, p99 ${newNamespaceMs.p99} ms`);
+    const rssOneCredentialMB = +rssMB(pid).toFixed(1);
+    log(`one credential, ${s.namespaces + s.latencyNamespaces} namespaces: RSS ${rssOneCredentialMB} MB`);
 
     log('restarting the API server');
     await cp.restartApiServer();
@@ -197,7 +212,7 @@ export async function runRegcredScale(cp: ControlPlane, s: ScaleSettings): Promi
     }
     const [small, large] = [scale[0], scale.at(-1)];
     const heapBytesPerManagedSecret = small && large && large !== small ? Math.round(((large.heapMB - small.heapMB) * 2 ** 20) / (large.secrets - small.secrets)) : undefined;
-    return { floor, idleRssMB, newCredentialSeconds, rotationSeconds, sourceEditSeconds, newNamespaceMs, afterApiServerRestart, ...(soak ? { soak } : {}), scale, ...(heapBytesPerManagedSecret !== undefined ? { heapBytesPerManagedSecret } : {}), baselineGetLatencyMs };
+    return { floor, idleRssMB, rssOneCredentialMB, newCredentialSeconds, rotationSeconds, sourceEditSeconds, newNamespaceMs, afterApiServerRestart, ...(soak ? { soak } : {}), scale, ...(heapBytesPerManagedSecret !== undefined ? { heapBytesPerManagedSecret } : {}), baselineGetLatencyMs };
   } finally {
     for (const o of observers.values()) o.stop();
     controller.kill('SIGTERM');

@@ -41,6 +41,8 @@ export class WorkQueue {
   private readonly buckets = new Map<string, { tokens: number; at: number }>();
   /** Keys whose rate-limited run is already scheduled: further triggers add nothing. */
   private readonly throttled = new Set<string>();
+  /** Rate-limited triggers that came while their key ran, to be weighed once the run is over. */
+  private readonly afterRun = new Map<string, Array<() => boolean>>();
   private readonly clock: Clock;
   private running = 0;
   private started = false;
@@ -89,8 +91,16 @@ export class WorkQueue {
    * Queues `key` because something it watches changed, within the key's token bucket: at once while
    * tokens last, else delayed until the next token (one pending run at most; later triggers fold into it).
    */
-  addRateLimited(key: string): void {
+  addRateLimited(key: string, stillNeeded?: () => boolean): void {
     if (this.stopped) return;
+    // While the key runs, an event may be the echo of its own write (its watch event can come before
+    // the write's response): asked again once the run is over, it spends no token if the run settled it.
+    if (stillNeeded && this.processing.has(key)) {
+      const checks = this.afterRun.get(key);
+      if (checks) checks.push(stillNeeded);
+      else this.afterRun.set(key, [stillNeeded]);
+      return;
+    }
     if (this.queued.has(key) || this.throttled.has(key)) {
       this.stats.deduplicated++;
       return;
@@ -117,6 +127,7 @@ export class WorkQueue {
     this.failures.delete(key);
     this.buckets.delete(key);
     this.throttled.delete(key);
+    this.afterRun.delete(key);
   }
 
   failureCount(key: string): number {
@@ -136,6 +147,7 @@ export class WorkQueue {
     for (const { timer } of this.delayed.values()) timer.cancel();
     this.delayed.clear();
     this.throttled.clear();
+    this.afterRun.clear();
     if (this.running > 0) await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
   }
 
@@ -193,6 +205,9 @@ export class WorkQueue {
       this.processing.delete(key);
       this.running--;
     }
+    const checks = this.afterRun.get(key);
+    this.afterRun.delete(key);
+    if (checks?.some((stillNeeded) => stillNeeded())) this.addRateLimited(key);
     if (this.dirty.delete(key)) this.add(key);
     if (requeueAfter !== undefined && !this.stopped) this.addAfter(key, requeueAfter);
     this.pump();

@@ -245,7 +245,7 @@ describe('the Helm chart: lint, render, dry-run', () => {
       return (kind === 'Deployment' ? o.template.spec.containers[0].args : o.jobTemplate.spec.template.spec.containers[0].args) as string[];
     };
     const defaults = argsOf(await renderChart({}), 'Deployment');
-    assert.ok(defaults.includes('--kube-qps=200') && defaults.includes('--kube-burst=1000'), defaults.join(' '));
+    assert.ok(defaults.includes('--kube-qps=500') && defaults.includes('--kube-burst=1000'), defaults.join(' '));
     const set = { kube: { qps: 0.5, burst: 3 } };
     for (const [values, kind] of [[set, 'Deployment'], [{ ...set, mode: 'cronjob' }, 'CronJob']] as const) {
       const args = argsOf(await renderChart(values), kind);

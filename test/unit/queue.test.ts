@@ -444,4 +444,59 @@ describe('WorkQueue: addRateLimited', () => {
     await settle();
     assert.equal(h.calls.length, 3);
   });
+
+  test('triggers with stillNeeded during a run: weighed after it, an echo of its own writes spends no token', async () => {
+    const h = harness({ rateLimit: { burst: 1, intervalMs: 60_000 } });
+    h.queue.start();
+    h.queue.add('k');
+    await settle();
+    assert.equal(h.calls.length, 1);
+    // A thousand watch events of the run's own writes, each settled once the run is over.
+    let asked = 0;
+    for (let i = 0; i < 1000; i++) h.queue.addRateLimited('k', () => (asked++, false));
+    h.calls[0]!.done.resolve();
+    await settle();
+    assert.equal(asked, 1000);
+    assert.equal(h.calls.length, 1, 'no run for echoes');
+    // The bucket is untouched: the next real trigger runs at once.
+    h.queue.addRateLimited('k');
+    await settle();
+    assert.equal(h.calls.length, 2);
+    h.calls[1]!.done.resolve();
+    await settle();
+  });
+
+  test('a trigger with stillNeeded during a run that the run did not settle: one rate-limited run after it', async () => {
+    const h = harness({ rateLimit: { burst: 5, intervalMs: 1000 } });
+    h.queue.start();
+    h.queue.add('k');
+    await settle();
+    h.queue.addRateLimited('k', () => false);
+    h.queue.addRateLimited('k', () => true); // someone else's edit during the run
+    h.queue.addRateLimited('k', () => true);
+    h.calls[0]!.done.resolve();
+    await settle();
+    assert.equal(h.calls.length, 2, 'run again once');
+    h.calls[1]!.done.resolve();
+    await settle();
+    assert.equal(h.calls.length, 2);
+    // Outside a run the predicate is not consulted: a plain rate-limited trigger.
+    h.queue.addRateLimited('k', () => false);
+    await settle();
+    assert.equal(h.calls.length, 3);
+    h.calls[2]!.done.resolve();
+    await settle();
+  });
+
+  test('forget() drops triggers waiting for a run to end', async () => {
+    const h = harness({ rateLimit: { burst: 5, intervalMs: 1000 } });
+    h.queue.start();
+    h.queue.add('k');
+    await settle();
+    h.queue.addRateLimited('k', () => true);
+    h.queue.forget('k');
+    h.calls[0]!.done.resolve();
+    await settle();
+    assert.equal(h.calls.length, 1);
+  });
 });

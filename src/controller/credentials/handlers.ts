@@ -15,10 +15,13 @@ import type { KeyQueue, NamespaceReader, OwnedSecretsReader, SpecMap, Specs } fr
 // index it keeps and hands the keys to the queue. Another watch is one more EventSource added to the
 // list the manager registers.
 
-/** The credentials one event concerns: `now` queued at once, `rateLimited` within each one's rate limit. */
+/**
+ * The credentials one event concerns: `now` queued at once, `rateLimited` within each one's rate
+ * limit (with `stillNeeded`: weighed after a run under way, see KeyQueue).
+ */
 export interface Requeue {
   now?: readonly string[];
-  rateLimited?: readonly string[];
+  rateLimited?: readonly (string | { key: string; stillNeeded: () => boolean })[];
 }
 
 /** A watch whose events requeue credentials; the manager registers every source on the work queue. */
@@ -39,7 +42,10 @@ export function eventSource<T extends KubeObject>(name: string, cache: Watchable
       cache.on((event, obj, old) => {
         const r = handle(event, obj, old);
         for (const key of r.now ?? []) queue.add(key);
-        for (const key of r.rateLimited ?? []) queue.addRateLimited(key);
+        for (const k of r.rateLimited ?? []) {
+          if (typeof k === 'string') queue.addRateLimited(k);
+          else queue.addRateLimited(k.key, k.stillNeeded);
+        }
       }),
   };
 }
@@ -75,7 +81,19 @@ export function credentialEventSources(d: HandlerDeps): EventSource[] {
     eventSource('secrets', d.caches.secrets, (event, secret, old) => {
       const claim = d.ownedSecrets.apply(event, secret, old);
       const holdsCurrent = (key: string) => holdsCurrentContent(d.specs.get(key), d.minted(key), secret);
-      return { rateLimited: secretEventKeys(d.specs, event, claim, holdsCurrent) };
+      const keys = secretEventKeys(d.specs, event, claim, holdsCurrent);
+      const ownerKey = claim.owner;
+      if (event === 'delete' || !ownerKey) return { rateLimited: keys };
+      // The owner's Secret, as the cache holds it once a run is over: the write whose event this may
+      // be has recorded what it wrote by then.
+      const ns = secret.metadata?.namespace ?? '';
+      const name = secret.metadata?.name ?? '';
+      const ownerSpecKey = specKeyOf(d.specs, ownerKey);
+      const stillNeeded = (key: string) => () => {
+        const latest = d.ownedSecrets.get(ownerKey, ns, name);
+        return !latest || !holdsCurrentContent(d.specs.get(key), d.minted(key), latest);
+      };
+      return { rateLimited: keys.map((key) => (key === ownerSpecKey ? { key, stillNeeded: stillNeeded(key) } : key)) };
     }),
     eventSource('serviceaccounts', d.caches.serviceAccounts, (event, sa) => {
       d.serviceAccounts.apply(event, sa);

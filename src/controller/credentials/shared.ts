@@ -12,8 +12,11 @@ export type Specs = ReadonlyMap<string, CredentialObject>;
 export interface KeyQueue {
   /** Run the credential again now. */
   add(key: string): void;
-  /** Run it again within its rate limit: for events that our own writes may have caused. */
-  addRateLimited(key: string): void;
+  /**
+   * Run it again within its rate limit: for events that our own writes may have caused. With
+   * `stillNeeded`, an event that comes while the credential runs is weighed once the run is over.
+   */
+  addRateLimited(key: string, stillNeeded?: () => boolean): void;
 }
 
 /** The namespace cache, read-only. */

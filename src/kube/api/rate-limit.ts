@@ -5,7 +5,7 @@ import type { Clock } from '../../util/clock.js';
 // Client-side rate limit of the requests regcred sends to the API server (--kube-qps, --kube-burst),
 // as client-go's per-client limiter. It bounds a runaway (a bug, or two writers undoing each other)
 // without slowing the fan-out of a typical cluster: the defaults let 1,000 writes go at once and
-// 200 a second after that (docs/configuration.md, "API request rate"). Fairness between clients
+// 500 a second after that (docs/configuration.md, "API request rate"). Fairness between clients
 // stays the API server's job (API Priority and Fairness): its 429s are retried after their
 // Retry-After by withApiRetry (kube/client.ts), and its X-Kubernetes-PF-* headers need nothing of a client.
 //
@@ -15,7 +15,7 @@ import type { Clock } from '../../util/clock.js';
 // not queue behind a fan-out.
 
 /** client-go's defaults are 5 and 10; ours are sized to keep a 1,000-namespace rotation at full speed. */
-export const DEFAULT_KUBE_QPS = 200;
+export const DEFAULT_KUBE_QPS = 500;
 export const DEFAULT_KUBE_BURST = 1000;
 /** Waits this long or longer are logged (debug), as client-go logs its client-side throttling. */
 const LOG_WAIT_MS = 1000;
