@@ -50,8 +50,12 @@ RUN rm -rf /usr/local/lib/node_modules /usr/local/bin/npm /usr/local/bin/npx /us
 COPY --from=build /src/dist/regcred.mjs /app/regcred.mjs
 COPY --from=build /src/dist/chunks/ /app/chunks/
 # HOME=/tmp: the only writable place under the chart's readOnlyRootFilesystem (an emptyDir).
+# MALLOC_ARENA_MAX=2: glibc gives each thread that allocates its own arena (Node's V8 and libuv
+# threads), kept after use; two arenas held 12 MB less at 5,000 namespaces × 3 credentials
+# (docs/benchmarks.md) at no measured cost in speed.
 ENV NODE_ENV=production \
-    HOME=/tmp
+    HOME=/tmp \
+    MALLOC_ARENA_MAX=2
 WORKDIR /tmp
 USER 65532:65532
 ENTRYPOINT ["regcred"]

@@ -24,7 +24,7 @@ import { installCrds } from '../test/harness/crds.js';
 import { CLI_PATH } from '../test/harness/cli.js';
 import { createClusterCredential } from '../test/harness/controller-process.js';
 import { mapWithConcurrency } from '../src/util/pool.js';
-import { chartContainerNodeFlags, chartMemoryLimitBytes } from '../test/harness/chart-container.js';
+import { IMAGE_MEMORY_ENV, chartContainerNodeFlags, chartMemoryLimitBytes } from '../test/harness/chart-container.js';
 
 const LATENCY_NAMESPACES = Number(process.env['BENCH_LATENCY_NAMESPACES'] ?? 200);
 const IDLE_NAMESPACES = Number(process.env['BENCH_IDLE_NAMESPACES'] ?? 500);
@@ -119,7 +119,7 @@ async function main(): Promise<void> {
     controller = spawn(
       process.execPath,
       [...nodeFlags, CLI_PATH, 'controller', '--kubeconfig', kubeconfig, '--metrics-bind-address', `127.0.0.1:${metricsPort}`, '--health-probe-bind-address', '0', '--log-level', 'warn', '--min-refresh-delay', '5s', '--allowed-cidr', '127.0.0.0/8'],
-      { stdio: ['ignore', 'inherit', 'inherit'], env: { ...process.env, ...rotationBench.controllerEnv } },
+      { stdio: ['ignore', 'inherit', 'inherit'], env: { ...IMAGE_MEMORY_ENV, ...process.env, ...rotationBench.controllerEnv } },
     );
     const createCrc = (name: string, selector: Record<string, string>) =>
       createClusterCredential(cp.kubeConfig, name, { provider: { static: { secretRef: { name: 'bench-src' } } }, target: { secretName: `${name}-pull`, namespaces: { selector: { matchLabels: selector } } } });

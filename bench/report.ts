@@ -1,11 +1,12 @@
-// `make bench`, last step: the newest fan-out and controller results (bench/results/*.json, written
-// by this run of bench/fanout.ts and bench/controller.ts) become the summary at the top of
+// `make bench`, last step: the newest fan-out, controller and scale results (bench/results/*.json,
+// written by this run of bench/fanout.ts, bench/controller.ts and bench/scale.ts) become the summary at the top of
 // docs/benchmarks.md, between the two markers below; the rest of that file is hand-written method.
 // `node dist/bench/report.js --print` prints the section instead of writing it.
 import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { RotationResult } from './rotation.js';
+import { scaleTable, type ScaleRun } from './scale/report.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const RESULTS_DIR = process.env['BENCH_RESULTS_DIR'] || join(ROOT, 'bench', 'results');
@@ -125,10 +126,18 @@ export function render(fan: FanoutResult, ctl: ControllerResult, files: { fanout
 function main(): void {
   const fanoutFile = newest('fanout-');
   const controllerFile = newest('controller-');
-  const section = render(JSON.parse(readFileSync(fanoutFile, 'utf8')) as FanoutResult, JSON.parse(readFileSync(controllerFile, 'utf8')) as ControllerResult, {
-    fanout: fanoutFile.slice(ROOT.length),
-    controller: controllerFile.slice(ROOT.length),
-  });
+  const scaleFile = newest('scale-');
+  const scale = JSON.parse(readFileSync(scaleFile, 'utf8')) as ScaleRun;
+  const section = [
+    render(JSON.parse(readFileSync(fanoutFile, 'utf8')) as FanoutResult, JSON.parse(readFileSync(controllerFile, 'utf8')) as ControllerResult, {
+      fanout: fanoutFile.slice(ROOT.length),
+      controller: controllerFile.slice(ROOT.length),
+    }),
+    '',
+    `### The controller at cluster scale, External Secrets Operator beside it (\`${scaleFile.slice(ROOT.length)}\`)`,
+    '',
+    scaleTable(scale),
+  ].join('\n');
   if (process.argv.includes('--print')) {
     console.log(section);
     return;

@@ -7,7 +7,7 @@ import { CoreV1Api } from '@kubernetes/client-node';
 import type { ControlPlane } from '../../test/harness/controlplane.js';
 import { freePort } from '../../test/harness/controlplane.js';
 import { CLI_PATH } from '../../test/harness/cli.js';
-import { chartContainerNodeFlags } from '../../test/harness/chart-container.js';
+import { IMAGE_MEMORY_ENV, chartContainerNodeFlags } from '../../test/harness/chart-container.js';
 import { createClusterCredential } from '../../test/harness/controller-process.js';
 import { mapWithConcurrency } from '../../src/util/pool.js';
 import { connect } from '../kubeapi.js';
@@ -80,7 +80,7 @@ export async function runRegcredScale(cp: ControlPlane, s: ScaleSettings): Promi
   const controller: ChildProcess = spawn(
     process.execPath,
     [...nodeFlags, CLI_PATH, 'controller', '--kubeconfig', cp.kubeconfigPath, '--metrics-bind-address', `127.0.0.1:${metricsPort}`, '--health-probe-bind-address', '0', '--log-level', 'warn'],
-    { stdio: ['ignore', 'inherit', 'inherit'] },
+    { stdio: ['ignore', 'inherit', 'inherit'], env: { ...IMAGE_MEMORY_ENV, ...process.env } },
   );
   const pid = controller.pid!;
   const observers = new Map<string, SecretObserver>();

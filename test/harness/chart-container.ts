@@ -55,6 +55,12 @@ export function semiSpaceMiB(limitBytes: number): number {
   return Math.max(1, Math.ceil(defaultOldMiB / 256));
 }
 
+/**
+ * The image's environment that shapes memory (its Dockerfile's ENV; test/integration/package.test.ts
+ * checks they agree), for processes run as the container would run them.
+ */
+export const IMAGE_MEMORY_ENV: Readonly<Record<string, string>> = { MALLOC_ARENA_MAX: '2' };
+
 /** The flags that give a process the heap the controller has in the chart's default container. */
 export function chartContainerNodeFlags(): string[] {
   const limit = chartMemoryLimitBytes();

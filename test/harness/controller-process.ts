@@ -3,6 +3,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
 import { CLI_PATH } from './cli.js';
+import { IMAGE_MEMORY_ENV } from './chart-container.js';
 import { assertNoLeak, rememberSecretEnv, watchOutput } from './leak-guard.js';
 import type { CredentialStatus } from './test-controller.js';
 
@@ -35,7 +36,7 @@ export function spawnController(
       ...(opts.strictNetwork ? [] : ['--allowed-cidr', '127.0.0.0/8']),
       ...(opts.args ?? []),
     ],
-    { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...opts.env } },
+    { stdio: ['ignore', 'pipe', 'pipe'], env: { ...IMAGE_MEMORY_ENV, ...process.env, ...opts.env } },
   );
   const output: string[] = [];
   child.stdout!.on('data', (d: Buffer) => output.push(d.toString()));

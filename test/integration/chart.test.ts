@@ -144,6 +144,7 @@ describe('the Helm chart: lint, render, dry-run', () => {
     const pod = deployment['spec'].template.spec;
     assert.equal(deployment['spec'].replicas, 2);
     assert.deepEqual(pod.securityContext, { runAsNonRoot: true, runAsUser: 65532, runAsGroup: 65532, fsGroup: 65532, seccompProfile: { type: 'RuntimeDefault' } });
+    assert.equal(pod.shareProcessNamespace, true, 'pause, PID 1, reaps orphaned exec plugin processes');
     const c = pod.containers[0];
     assert.deepEqual(c.securityContext, { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, privileged: false, capabilities: { drop: ['ALL'] } });
     assert.ok(c.resources.requests && c.resources.limits.memory, 'resources set');

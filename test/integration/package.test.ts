@@ -51,7 +51,7 @@ import { httpStatus, secretOrUndefined } from '../harness/kube.js';
 import { createClusterCredential } from '../harness/controller-process.js';
 import { contextFiles, copyParts, expand, keyValues, parseDockerfile, parseDockerignore, type Instruction, type Stage } from '../harness/dockerfile.js';
 import { controllerNodeFlags, DEFAULT_HEAP_PERCENTAGE } from '../../src/node-flags.js';
-import { oldSpaceMiB } from '../harness/chart-container.js';
+import { IMAGE_MEMORY_ENV, oldSpaceMiB } from '../harness/chart-container.js';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const PKG = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string; license: string; bin: Record<string, string> };
@@ -487,6 +487,7 @@ describe('Dockerfile, read without Docker', () => {
     assert.deepEqual(entrypoint?.json, ['regcred'], 'ENTRYPOINT in exec form');
     const env = Object.assign({}, ...only(runtimeStage, 'ENV').map((i) => keyValues(i.args))) as Record<string, string>;
     assert.equal(env['HOME'], '/tmp', 'HOME on the emptyDir the chart mounts at /tmp');
+    for (const [k, v] of Object.entries(IMAGE_MEMORY_ENV)) assert.equal(env[k], v, `${k} as the tests and benchmarks run the controller (test/harness/chart-container.ts)`);
   });
 
   test('the wrapper runs /app/regcred.mjs (the chart\'s path) with no Node.js flag: Node sizes the heap from the container\'s limit', () => {

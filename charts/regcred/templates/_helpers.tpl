@@ -66,6 +66,9 @@ spec:
 {{- end -}}
 
 {{- define "regcred.podSecurity" -}}
+# The pod's pause process is PID 1 and reaps orphans: Node.js does not wait for processes it did
+# not start, so an exec plugin's grandchild that outlives the plugin would stay a zombie.
+shareProcessNamespace: true
 securityContext:
   {{- toYaml .Values.podSecurityContext | nindent 2 }}
 {{- with .Values.imagePullSecrets }}
