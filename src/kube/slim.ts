@@ -112,18 +112,58 @@ export class WrittenVersions {
   }
 }
 
+/**
+ * One shared, frozen copy of each label map, annotation map and Secret name that compact forms
+ * repeat: the targets of one credential carry the same ones, so 15,000 Secrets of 3 credentials need
+ * 3 copies, not 15,000. Emptied when it reaches `max` entries, so that values others put on Secrets
+ * they label cannot grow it.
+ */
+export class Interner {
+  private readonly values = new Map<string, unknown>();
+  constructor(private readonly max = 2_000) {}
+
+  string(s: string | undefined): string | undefined {
+    return s === undefined ? undefined : (this.shared(`s:${s}`, s) as string);
+  }
+
+  /** `json`: the map's JSON.stringify, computed by the caller anyway. */
+  map(map: Record<string, string> | undefined, json: string): Record<string, string> | undefined {
+    return map === undefined ? undefined : (this.shared(`m:${json}`, map, true) as Record<string, string>);
+  }
+
+  get size(): number {
+    return this.values.size;
+  }
+
+  private shared(key: string, value: unknown, freeze = false): unknown {
+    const known = this.values.get(key);
+    if (known !== undefined) return known;
+    if (this.values.size >= this.max) this.values.clear();
+    this.values.set(key, freeze ? Object.freeze(value) : value);
+    return value;
+  }
+}
+
+const interned = new Interner();
+
 /** The compact cached form of a managed Secret (from a full object or a metadata-only event). */
-export function compactSecret(secret: V1Secret, written?: WrittenVersions): V1Secret {
+export function compactSecret(secret: V1Secret, written?: WrittenVersions, intern: Interner = interned): V1Secret {
   const m = secret.metadata ?? {};
   let labels = m.labels;
   let annotations = m.annotations;
-  if (JSON.stringify(labels ?? {}).length + JSON.stringify(annotations ?? {}).length > MAX_KEPT_METADATA_BYTES) {
+  let labelsJson = JSON.stringify(labels ?? {});
+  let annotationsJson = JSON.stringify(annotations ?? {});
+  if (labelsJson.length + annotationsJson.length > MAX_KEPT_METADATA_BYTES) {
     labels = ownKeys(labels);
     annotations = ownKeys(annotations);
+    labelsJson = JSON.stringify(labels ?? {});
+    annotationsJson = JSON.stringify(annotations ?? {});
   }
+  labels = intern.map(labels, labelsJson);
+  annotations = intern.map(annotations, annotationsJson);
   const compact: V1Secret = {
     metadata: {
-      name: m.name,
+      name: intern.string(m.name),
       namespace: m.namespace,
       uid: m.uid,
       resourceVersion: m.resourceVersion,
@@ -131,10 +171,11 @@ export function compactSecret(secret: V1Secret, written?: WrittenVersions): V1Se
       ...(annotations ? { annotations } : {}),
       ...(m.deletionTimestamp ? { deletionTimestamp: m.deletionTimestamp } : {}),
     },
-    ...(secret.type !== undefined ? { type: secret.type } : {}),
+    ...(secret.type !== undefined ? { type: intern.string(secret.type) } : {}),
   };
   compactForms.add(compact);
-  if (secret.data) digests.set(compact, secretDataHash(secret.data));
+  // The targets of one credential hold the same data: one digest string for all of them.
+  if (secret.data) digests.set(compact, intern.string(secretDataHash(secret.data))!);
   else if (written && secret.type === undefined) {
     const digest = written.take(m.namespace ?? '', m.name ?? '', m.resourceVersion);
     if (digest !== undefined) {

@@ -4,7 +4,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { KubeConfig, type V1Secret } from '@kubernetes/client-node';
 import { Informer, type ListPage, type WatchFn } from '../../src/kube/informer.js';
-import { compactSecret, dataHashOf, isCompact, secretDataHash, WrittenVersions } from '../../src/kube/slim.js';
+import { compactSecret, dataHashOf, Interner, isCompact, secretDataHash, WrittenVersions } from '../../src/kube/slim.js';
 import { FakeClock } from '../../src/util/clock.js';
 import { silentLogger } from '../../src/log.js';
 import { settle } from './async-helpers.js';
@@ -139,5 +139,39 @@ describe('compact managed Secrets', () => {
     const c = compactSecret(s);
     assert.deepEqual(c.metadata!.annotations, { 'regcred.dev/content-hash': 'h' });
     assert.deepEqual(c.metadata!.labels, s.metadata!.labels);
+  });
+});
+
+describe('Interner: what compact Secrets repeat, held once', () => {
+  const target = (ns: string, hash: string): V1Secret => ({
+    metadata: { name: 'pull', namespace: ns, uid: `u-${ns}`, resourceVersion: '1', labels: { 'app.kubernetes.io/managed-by': 'regcred', 'regcred.dev/owner-name': 'a' }, annotations: { 'regcred.dev/content-hash': hash } },
+    type: 'kubernetes.io/dockerconfigjson',
+    data: { '.dockerconfigjson': 'e30=' },
+  });
+
+  test("a credential's targets share one frozen label map, annotation map and name", () => {
+    const intern = new Interner();
+    const [a, b] = [compactSecret(target('ns-a', 'h1'), undefined, intern), compactSecret(target('ns-b', 'h1'), undefined, intern)];
+    assert.equal(a.metadata!.labels, b.metadata!.labels);
+    assert.equal(a.metadata!.annotations, b.metadata!.annotations);
+    assert.ok(Object.isFrozen(a.metadata!.labels) && Object.isFrozen(a.metadata!.annotations));
+    assert.throws(() => {
+      (a.metadata!.labels as Record<string, string>)['x'] = 'y';
+    }, TypeError);
+    assert.notEqual(a.metadata!.namespace, b.metadata!.namespace);
+    // Another content: its own annotation map, the same labels.
+    const c = compactSecret(target('ns-c', 'h2'), undefined, intern);
+    assert.notEqual(c.metadata!.annotations, a.metadata!.annotations);
+    assert.deepEqual(c.metadata!.annotations, { 'regcred.dev/content-hash': 'h2' });
+    assert.equal(c.metadata!.labels, a.metadata!.labels);
+  });
+
+  test('bounded: values others choose cannot grow it past its size', () => {
+    const intern = new Interner(100);
+    for (let i = 0; i < 1_000; i++) compactSecret({ metadata: { name: `n-${i}`, namespace: 'x', labels: { 'app.kubernetes.io/managed-by': 'regcred', junk: String(i) } } }, undefined, intern);
+    assert.ok(intern.size <= 100, `${intern.size} entries`);
+    // Still correct after it was emptied.
+    const s = compactSecret({ metadata: { name: 'n-5', namespace: 'x', labels: { junk: '5' } } }, undefined, intern);
+    assert.deepEqual(s.metadata!.labels, { junk: '5' });
   });
 });
