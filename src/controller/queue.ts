@@ -11,6 +11,9 @@ import { realClock, type Clock, type TimerHandle } from '../util/clock.js';
 //    one run per interval, so a key whose own writes keep coming back (two writers undoing each
 //    other) cannot drive API writes faster than that.
 
+/** Triggers weighed after one run of a key, at most; more count as one that needs a run. */
+const MAX_CHECKS_PER_RUN = 10_000;
+
 export interface QueueResult {
   /** Run this key again after this many milliseconds (the next refresh). */
   requeueAfterMs?: number | undefined;
@@ -97,8 +100,10 @@ export class WorkQueue {
     // the write's response): asked again once the run is over, it spends no token if the run settled it.
     if (stillNeeded && this.processing.has(key)) {
       const checks = this.afterRun.get(key);
-      if (checks) checks.push(stillNeeded);
-      else this.afterRun.set(key, [stillNeeded]);
+      if (!checks) this.afterRun.set(key, [stillNeeded]);
+      // Bounded: a flood of events during one long run counts as one that needs a run.
+      else if (checks.length >= MAX_CHECKS_PER_RUN) this.afterRun.set(key, [() => true]);
+      else checks.push(stillNeeded);
       return;
     }
     if (this.queued.has(key) || this.throttled.has(key)) {

@@ -488,6 +488,21 @@ describe('WorkQueue: addRateLimited', () => {
     await settle();
   });
 
+  test('triggers waiting for a run are bounded: past the bound they count as one that needs a run', async () => {
+    const h = harness({ rateLimit: { burst: 5, intervalMs: 1000 } });
+    h.queue.start();
+    h.queue.add('k');
+    await settle();
+    let asked = 0;
+    for (let i = 0; i < 25_000; i++) h.queue.addRateLimited('k', () => (asked++, false));
+    h.calls[0]!.done.resolve();
+    await settle();
+    assert.ok(asked < 10_000, `${asked} checks kept`);
+    assert.equal(h.calls.length, 2, 'the flood is taken as a change: one more run');
+    h.calls[1]!.done.resolve();
+    await settle();
+  });
+
   test('forget() drops triggers waiting for a run to end', async () => {
     const h = harness({ rateLimit: { burst: 5, intervalMs: 1000 } });
     h.queue.start();
