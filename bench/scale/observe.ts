@@ -83,6 +83,13 @@ export class SecretObserver {
   }
 }
 
+/** Resident memory of a process, MB: anonymous (heap, malloc) and file-backed (the node binary's pages, shared and reclaimable). */
+export function rssPartsMB(pid: number): { anon: number; file: number } {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = (field: string) => Number(new RegExp(`${field}:\\s+(\\d+)`).exec(status)?.[1] ?? 0) / 1024;
+  return { anon: +kb('RssAnon').toFixed(1), file: +kb('RssFile').toFixed(1) };
+}
+
 /** Resident memory of a process, MB. */
 export function rssMB(pid: number): number {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');

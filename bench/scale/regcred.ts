@@ -12,7 +12,7 @@ import { createClusterCredential } from '../../test/harness/controller-process.j
 import { mapWithConcurrency } from '../../src/util/pool.js';
 import { connect } from '../kubeapi.js';
 import type { RawOptions, RawReport } from '../raw-client.js';
-import { getLatencyProbe, percentile, rssMB, SecretObserver, settledHeapMB } from './observe.js';
+import { getLatencyProbe, percentile, rssMB, rssPartsMB, SecretObserver, settledHeapMB } from './observe.js';
 import { run, must } from '../fanout/process.js';
 import { RAW_CLIENT } from '../fanout/settings.js';
 
@@ -40,8 +40,12 @@ export interface RegcredScaleResult {
   newNamespaceMs: { p50: number; p99: number; max: number; observed: number };
   afterApiServerRestart: { newNamespaceSecretMs: number | null };
   soak?: { seconds: number; rssAfterWarmupMB: number; rssEndMB: number; growthMB: number; peakMB: number };
-  scale: Array<{ namespaces: number; credentials: number; secrets: number; convergeSeconds: number | null; createNamespacesSeconds: number; rssMB: number; heapMB: number; getLatencyMs?: { p50: number; p99: number; max: number; samples: number } }>;
+  /** rssMB: settled, SETTLE_MS after convergence; peakRssMB: the highest from the namespaces' creation on. */
+  scale: Array<{ namespaces: number; credentials: number; secrets: number; convergeSeconds: number | null; createNamespacesSeconds: number; rssMB: number; rssParts?: { anon: number; file: number }; peakRssMB?: number; heapMB: number; getLatencyMs?: { p50: number; p99: number; max: number; samples: number } }>;
+  /** (heap at the largest size − at the first) / the Secrets between: namespace and service-account entries included. */
   heapBytesPerManagedSecret?: number;
+  /** What one more managed Secret costs alone: a fourth credential over every namespace of the largest size. */
+  heapBytesPerAddedSecret?: { bytes: number; secrets: number };
   baselineGetLatencyMs: { p50: number; p99: number; max: number; samples: number };
 }
 
@@ -61,6 +65,20 @@ async function putSource(core: CoreV1Api, password: string): Promise<void> {
 }
 
 const FLOOR_RUNS = 3;
+/** How long after convergence the resident memory is read: V8 gives back what a burst of writes took within about a minute. */
+const SETTLE_MS = 60_000;
+
+/** The highest RSS of `pid` until stopped, sampled every second. */
+function peakRss(pid: number): { stop(): number } {
+  let peak = rssMB(pid);
+  const t = setInterval(() => (peak = Math.max(peak, rssMB(pid))), 1_000);
+  return {
+    stop: () => {
+      clearInterval(t);
+      return Math.max(peak, rssMB(pid));
+    },
+  };
+}
 
 async function rawFloor(cp: ControlPlane, mode: 'create' | 'update', secretName: string): Promise<number> {
   const opts: RawOptions = { server: cp.server, dir: cp.dir, mode, secretName, namespaceSelector: 'scale=yes', sourceNamespace: 'regcred-system', sourceName: 'scale-src', concurrency: 16 };
@@ -193,6 +211,7 @@ export async function runRegcredScale(cp: ControlPlane, s: ScaleSettings): Promi
     const names = ['scale-a', 'scale-b', 'scale-c'];
     for (const [i, target] of s.largeNamespaces.entries()) {
       const probe = getLatencyProbe(api);
+      const peak = peakRss(pid);
       const tStart = Date.now();
       await createNamespaces(core, have, target);
       const createNamespacesSeconds = secs(Date.now() - tStart);
@@ -205,14 +224,27 @@ export async function runRegcredScale(cp: ControlPlane, s: ScaleSettings): Promi
         converged = done === undefined || converged === undefined ? undefined : Math.max(converged, done);
       }
       const getLatencyMs = await probe.stop();
-      await sleep(5_000);
-      const row = { namespaces: target, credentials: 3, secrets: 3 * all.length, convergeSeconds: converged ? secs(converged - tStart) : null, createNamespacesSeconds, rssMB: +rssMB(pid).toFixed(1), heapMB: +(await settledHeapMB(metricsUrl, 15_000)).toFixed(2), getLatencyMs };
+      // The lowest heap in use over the minute (collections happen in it), then the RSS at its end.
+      const heapMB = +(await settledHeapMB(metricsUrl, SETTLE_MS)).toFixed(2);
+      const row = { namespaces: target, credentials: 3, secrets: 3 * all.length, convergeSeconds: converged ? secs(converged - tStart) : null, createNamespacesSeconds, rssMB: +rssMB(pid).toFixed(1), rssParts: rssPartsMB(pid), peakRssMB: +peak.stop().toFixed(1), heapMB, getLatencyMs };
       scale.push(row);
-      log(`${target} namespaces × 3: converged ${row.convergeSeconds} s after namespaces began (creating them took ${createNamespacesSeconds} s), RSS ${row.rssMB} MB, heap ${row.heapMB} MB, GET p99 ${getLatencyMs.p99} ms`);
+      log(`${target} namespaces × 3: converged ${row.convergeSeconds} s after namespaces began (creating them took ${createNamespacesSeconds} s), RSS ${row.rssMB} MB ${SETTLE_MS / 1000} s later (anonymous ${row.rssParts.anon}, file-backed ${row.rssParts.file}; peak ${row.peakRssMB}), heap ${row.heapMB} MB, GET p99 ${getLatencyMs.p99} ms`);
     }
     const [small, large] = [scale[0], scale.at(-1)];
     const heapBytesPerManagedSecret = small && large && large !== small ? Math.round(((large.heapMB - small.heapMB) * 2 ** 20) / (large.secrets - small.secrets)) : undefined;
-    return { floor, idleRssMB, rssOneCredentialMB, newCredentialSeconds, rotationSeconds, sourceEditSeconds, newNamespaceMs, afterApiServerRestart, ...(soak ? { soak } : {}), scale, ...(heapBytesPerManagedSecret !== undefined ? { heapBytesPerManagedSecret } : {}), baselineGetLatencyMs };
+    let heapBytesPerAddedSecret: RegcredScaleResult['heapBytesPerAddedSecret'];
+    if (large) {
+      // One more credential over every namespace: its Secrets alone, the namespaces and accounts already held.
+      const all = [...Array.from({ length: large.namespaces }, (_, k) => nsName(k)), ...Array.from({ length: s.latencyNamespaces }, (_, k) => `late-${k}`), 'after-restart'];
+      const d = await observer('scale-d-pull');
+      await credential('scale-d');
+      if (await d.allHold(all, password, 1_800_000)) {
+        const after = await settledHeapMB(metricsUrl, SETTLE_MS);
+        heapBytesPerAddedSecret = { bytes: Math.round(((after - large.heapMB) * 2 ** 20) / all.length), secrets: all.length };
+        log(`a fourth credential, ${all.length} more Secrets: heap ${after.toFixed(2)} MB, ${heapBytesPerAddedSecret.bytes} B each`);
+      }
+    }
+    return { floor, idleRssMB, rssOneCredentialMB, newCredentialSeconds, rotationSeconds, sourceEditSeconds, newNamespaceMs, afterApiServerRestart, ...(soak ? { soak } : {}), scale, ...(heapBytesPerManagedSecret !== undefined ? { heapBytesPerManagedSecret } : {}), ...(heapBytesPerAddedSecret ? { heapBytesPerAddedSecret } : {}), baselineGetLatencyMs };
   } finally {
     for (const o of observers.values()) o.stop();
     controller.kill('SIGTERM');

@@ -38,10 +38,11 @@ export function scaleTable(r: ScaleRun): string {
     const goal = s.namespaces <= 5000 ? '< 100 MB' : '< 200 MB, completes';
     const limit = s.namespaces <= 5000 ? 100 : 200;
     add(`controller RSS, ${s.namespaces.toLocaleString('en-US')} namespaces × 3 credentials`, goal,
-      `${num(s.rssMB, 1)} MB; converged ${num(s.convergeSeconds, 1)} s after the namespaces began (creating them: ${num(s.createNamespacesSeconds, 1)} s); a plain GET meanwhile p50 ${num(s.getLatencyMs?.p50, 1)} ms, p99 ${num(s.getLatencyMs?.p99, 1)} ms (idle: p99 ${num(g.baselineGetLatencyMs.p99, 1)} ms)`,
+      `${num(s.rssMB, 1)} MB a minute after converging${s.rssParts ? ` (${num(s.rssParts.anon, 1)} anonymous, ${num(s.rssParts.file, 1)} file-backed: the node binary's pages)` : ''}${s.peakRssMB !== undefined ? `, peak ${num(s.peakRssMB, 1)} MB` : ''}; converged ${num(s.convergeSeconds, 1)} s after the namespaces began (creating them: ${num(s.createNamespacesSeconds, 1)} s); a plain GET meanwhile p50 ${num(s.getLatencyMs?.p50, 1)} ms, p99 ${num(s.getLatencyMs?.p99, 1)} ms (idle: p99 ${num(g.baselineGetLatencyMs.p99, 1)} ms)`,
       s.rssMB < limit && s.convergeSeconds !== null, s.namespaces === r.namespaces && e ? `${num(e.rssMB, 1)} MB` : '');
   }
   if (g.heapBytesPerManagedSecret !== undefined) add('heap bytes per managed Secret', '< 300 B', `${g.heapBytesPerManagedSecret} B (namespace and service-account entries included)`, g.heapBytesPerManagedSecret < 300);
+  if (g.heapBytesPerAddedSecret) add('heap bytes per managed Secret, the Secret alone', 'reported', `${g.heapBytesPerAddedSecret.bytes} B (a fourth credential's ${g.heapBytesPerAddedSecret.secrets.toLocaleString('en-US')} Secrets)`, undefined);
   if (g.soak) add(`${Math.round(g.soak.seconds / 60)}-minute soak, RSS growth after warm-up`, '< 2 MB', `${num(g.soak.growthMB, 1)} MB (${num(g.soak.rssAfterWarmupMB, 1)} → ${num(g.soak.rssEndMB, 1)} MB, peak ${num(g.soak.peakMB, 1)})`, g.soak.growthMB < 2);
   const restart = g.afterApiServerRestart.newNamespaceSecretMs;
   add('watches live after an API server restart', '< 5 s', restart === null ? 'not within 30 s' : `${(restart / 1000).toFixed(2)} s (a namespace created once the server was ready had its Secret)`, restart !== null && restart < 5000);

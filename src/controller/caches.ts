@@ -6,6 +6,8 @@ import { Informer, MultiInformer, StaticCache, type ObjectCache } from '../kube/
 import { LABEL_MANAGED_BY, MANAGED_BY_VALUE } from '../kube/labels.js';
 import { metadataWatch } from '../kube/metadata.js';
 import { compactSecret, slimNamespace, slimServiceAccount, stripManagedFields, type WrittenVersions } from '../kube/slim.js';
+import { PackedSecretStore } from '../kube/secret-store.js';
+import { identityCodec, NamespacedStore } from '../kube/store.js';
 import type { Logger } from '../log.js';
 import type { Clock } from '../util/clock.js';
 import { PLURAL, VERSION_V1ALPHA1, type RawCredential } from './credentials/object.js';
@@ -23,6 +25,40 @@ export type ControllerCaches = {
   serviceAccounts: ObjectCache<V1ServiceAccount>;
 };
 
+/**
+ * The stores behind the managed-Secret and service-account informers: one cluster-wide, or one per
+ * watched namespace. Read by namespace: a namespace's service accounts, the Secret a write made.
+ */
+export class CacheStores {
+  private readonly secrets = new Map<string, PackedSecretStore>();
+  private readonly accounts = new Map<string, NamespacedStore<V1ServiceAccount, V1ServiceAccount>>();
+
+  /** The store of one informer: `namespace` '' for the cluster-wide one. */
+  secretStore(namespace = ''): PackedSecretStore {
+    return getOrMake(this.secrets, namespace, () => new PackedSecretStore());
+  }
+
+  serviceAccountStore(namespace = ''): NamespacedStore<V1ServiceAccount, V1ServiceAccount> {
+    return getOrMake(this.accounts, namespace, () => new NamespacedStore(identityCodec<V1ServiceAccount>()));
+  }
+
+  /** The cached service accounts of `namespace`. */
+  serviceAccountsIn(namespace: string): V1ServiceAccount[] {
+    return (this.accounts.get('') ?? this.accounts.get(namespace))?.inNamespace(namespace) ?? [];
+  }
+
+  /** Completes the cached form of a version regcred wrote (kube/slim.ts WrittenVersions). */
+  completeSecret(namespace: string, name: string, resourceVersion: string, digest: string, type: string): boolean {
+    return (this.secrets.get('') ?? this.secrets.get(namespace))?.complete(namespace, name, resourceVersion, digest, type) ?? false;
+  }
+}
+
+function getOrMake<V>(m: Map<string, V>, key: string, make: () => V): V {
+  let v = m.get(key);
+  if (v === undefined) m.set(key, (v = make()));
+  return v;
+}
+
 export interface CacheOptions {
   kubeConfig: ClusterSource;
   log: Logger;
@@ -31,12 +67,15 @@ export interface CacheOptions {
   watchNamespaces?: readonly string[] | undefined;
   /** The versions regcred's own writes made: their metadata-only watch events are known to hold what was written. */
   written?: WrittenVersions | undefined;
+  /** Where the managed Secrets and service accounts are kept (default: stores of its own). */
+  stores?: CacheStores | undefined;
 }
 
 export function buildCaches(o: CacheOptions, core: CoreApi, custom: CustomObjectApi): ControllerCaches {
   const common = { kubeConfig: o.kubeConfig, log: o.log, clock: o.clock, ...o.informer };
   const managed = `${LABEL_MANAGED_BY}=${MANAGED_BY_VALUE}`;
   const watched = o.watchNamespaces;
+  const stores = o.stores ?? new CacheStores();
   const rcPath = (ns?: string) => `/apis/${API_GROUP}/${VERSION_V1ALPHA1}${ns ? `/namespaces/${ns}` : ''}/${PLURAL.RegistryCredential}`;
   const rcInformer = (ns?: string) =>
     new Informer<RawCredential>({
@@ -64,6 +103,7 @@ export function buildCaches(o: CacheOptions, core: CoreApi, custom: CustomObject
       pageSize: 20,
       watch: metadataWatch(o.kubeConfig),
       transform: (s) => compactSecret(s, o.written),
+      store: stores.secretStore(ns),
     });
   const serviceAccountInformer = (ns?: string) =>
     new Informer<V1ServiceAccount>({
@@ -72,6 +112,7 @@ export function buildCaches(o: CacheOptions, core: CoreApi, custom: CustomObject
       watchPath: ns ? `/api/v1/namespaces/${ns}/serviceaccounts` : '/api/v1/serviceaccounts',
       list: (p) => (ns ? core.listNamespacedServiceAccount({ namespace: ns, ...p }) : core.listServiceAccountForAllNamespaces(p)),
       transform: slimServiceAccount,
+      store: stores.serviceAccountStore(ns),
     });
   if (watched) {
     return {

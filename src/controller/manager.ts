@@ -12,7 +12,7 @@ import { realClock, type Clock } from '../util/clock.js';
 import type { PullSecretCandidate } from '../webhook/admission.js';
 import type { NamespaceCandidates } from '../webhook/server.js';
 import { AdmissionBackend } from './admission-backend.js';
-import { buildCaches, liveness, readiness, startCaches, type ControllerCaches } from './caches.js';
+import { buildCaches, CacheStores, liveness, readiness, startCaches, type ControllerCaches } from './caches.js';
 import { Cleanup } from './credentials/cleanup.js';
 import { credentialEventSources, type EventSource } from './credentials/handlers.js';
 import { CredentialObjects, lookupCredential } from './credentials/object.js';
@@ -22,8 +22,8 @@ import { CredentialStates } from './credentials/states.js';
 import { HeldContentReader } from './held-content.js';
 import { WorkQueue, type QueueResult } from './queue.js';
 import { Refresher } from './refresh.js';
-import { ServiceAccountIndex } from './sa-index.js';
 import { credentialKeyParts, OwnedSecretIndex } from './secret-index.js';
+import { NewNamespaceWriter } from './credentials/new-namespace.js';
 import { WrittenVersions } from '../kube/slim.js';
 import { SourceWatch } from './sources/source-watch.js';
 
@@ -145,13 +145,14 @@ export class Controller {
     // What a credential's Secrets hold, read by name when this replica has not minted it.
     const heldContentReader = new HeldContentReader(core, () => clock.now());
     this.states = new CredentialStates({ queue: this.queue, heldContent: heldContentReader, sources: this.sourceWatch, metrics });
-    const written = new WrittenVersions((ns, name) => this.informers.secrets.get(`${ns}/${name}`));
+    const stores = new CacheStores();
+    const written = new WrittenVersions(stores.completeSecret.bind(stores));
     const onWritten = written.record.bind(written);
-    this.informers = buildCaches({ kubeConfig: kube, log, clock, informer: opts.informer, watchNamespaces: opts.watchNamespaces, written }, core, custom);
+    this.informers = buildCaches({ kubeConfig: kube, log, clock, informer: opts.informer, watchNamespaces: opts.watchNamespaces, written, stores }, core, custom);
 
     // The Secrets labelled as regcred's (slim: no data), by the credential their labels name.
-    const ownedSecrets = new OwnedSecretIndex();
-    const serviceAccounts = new ServiceAccountIndex();
+    const ownedSecrets = new OwnedSecretIndex(this.informers.secrets);
+    const serviceAccounts = { inNamespace: (ns: string) => stores.serviceAccountsIn(ns) };
     const namespaces = this.informers.namespaces;
     const objects = new CredentialObjects(custom);
     const forget = (key: string) => this.states.forget(key);
@@ -186,7 +187,14 @@ export class Controller {
     // Every watch that requeues credentials. A new one (another kind of object a credential depends
     // on) is one more EventSource here; credentials/handlers.ts eventSource() makes one from a cache.
     const sources: EventSource[] = [
-      ...credentialEventSources({ specs: this.specs, caches: this.informers, ownedSecrets, serviceAccounts, minted: (key) => this.states.minted(key), forget }),
+      ...credentialEventSources({
+        specs: this.specs,
+        caches: this.informers,
+        ownedSecrets,
+        minted: (key) => this.states.minted(key),
+        forget,
+        newNamespace: new NewNamespaceWriter({ targets: this.process.targets, specs: this.specs, minted: (key) => this.states.minted(key), queue: this.queue, log }),
+      }),
     ];
     for (const source of sources) source.register(this.queue);
   }

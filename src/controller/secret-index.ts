@@ -42,41 +42,46 @@ export function trustedFor(spec: CredentialObject, secret: V1Secret, targets: (n
   return targets(ns);
 }
 
-export class OwnedSecretIndex {
-  /** owner index key -> ("namespace/name" -> Secret, as cached by the informer). */
-  private readonly byOwner = new Map<string, Map<string, V1Secret>>();
+/** What the index reads: the managed-Secret cache (an Informer or several, each on a PackedSecretStore). */
+export interface SecretLookup {
+  get(key: string): V1Secret | undefined;
+  values(): Iterable<V1Secret>;
+}
 
-  /** Applies an informer event; returns the owner keys it concerns (the new owner first, then the old). */
-  apply(event: InformerEvent, secret: V1Secret, old?: V1Secret): { owner: string | undefined; oldOwner: string | undefined } {
-    const id = `${secret.metadata?.namespace ?? ''}/${secret.metadata?.name ?? ''}`;
-    const oldOwner = labelOwnerKey(old?.metadata?.labels);
-    const owner = labelOwnerKey(secret.metadata?.labels);
-    if (oldOwner && (oldOwner !== owner || event === 'delete')) this.remove(oldOwner, id);
-    if (owner) {
-      if (event === 'delete') this.remove(owner, id);
-      else {
-        let m = this.byOwner.get(owner);
-        if (!m) this.byOwner.set(owner, (m = new Map()));
-        m.set(id, secret);
-      }
-    }
-    return { owner, oldOwner };
+/**
+ * The cached managed Secrets, seen by the credential their owner labels name. A view over the cache,
+ * not a second copy: one lookup by `namespace/name`, a scan for all of one owner (cleanup, a replica
+ * reading held content; the labels of a credential's targets are one shared map, so the owner is
+ * worked out once per map).
+ */
+export class OwnedSecretIndex {
+  private readonly ownerOfLabels = new WeakMap<object, string | undefined>();
+
+  constructor(private readonly secrets: SecretLookup) {}
+
+  /** The owner keys an informer event concerns (the new owner first, then the old). */
+  apply(_event: InformerEvent, secret: V1Secret, old?: V1Secret): { owner: string | undefined; oldOwner: string | undefined } {
+    return { owner: this.ownerOf(secret), oldOwner: old ? this.ownerOf(old) : undefined };
   }
 
   /** The Secret `namespace/name` whose labels name `ownerKey`, if any. */
   get(ownerKey: string, namespace: string, name: string): V1Secret | undefined {
-    return this.byOwner.get(ownerKey)?.get(`${namespace}/${name}`);
+    const s = this.secrets.get(`${namespace}/${name}`);
+    return s && this.ownerOf(s) === ownerKey ? s : undefined;
   }
 
   /** Every Secret whose labels name `ownerKey` (trusted or not: callers filter with trustedFor). */
-  values(ownerKey: string): Iterable<V1Secret> {
-    return this.byOwner.get(ownerKey)?.values() ?? [];
+  *values(ownerKey: string): Iterable<V1Secret> {
+    for (const s of this.secrets.values()) if (this.ownerOf(s) === ownerKey) yield s;
   }
 
-  private remove(ownerKey: string, id: string): void {
-    const m = this.byOwner.get(ownerKey);
-    if (!m) return;
-    m.delete(id);
-    if (m.size === 0) this.byOwner.delete(ownerKey);
+  private ownerOf(secret: V1Secret): string | undefined {
+    const labels = secret.metadata?.labels;
+    if (!labels) return undefined;
+    if (!Object.isFrozen(labels)) return labelOwnerKey(labels);
+    if (this.ownerOfLabels.has(labels)) return this.ownerOfLabels.get(labels);
+    const owner = labelOwnerKey(labels);
+    this.ownerOfLabels.set(labels, owner);
+    return owner;
   }
 }

@@ -4,6 +4,7 @@ import { Backoff } from '../util/backoff.js';
 import { kubeClient, type ClusterSource } from './api/client.js';
 import type { WatchFn } from './api/http.js';
 import { objectKey, type Handler, type InformerEvent, type KubeObject } from './object-cache.js';
+import { MapStore, type Store } from './store.js';
 
 export type { WatchFn } from './api/http.js';
 export { MultiInformer, StaticCache, objectKey, type InformerEvent, type KubeObject, type ObjectCache } from './object-cache.js';
@@ -49,6 +50,8 @@ export interface InformerOptions<T> {
   watch?: WatchFn;
   /** Applied to every object before it is cached: drop what is not needed (managedFields). */
   transform?: (obj: T) => T;
+  /** Where the objects are kept (store.ts; default: a Map by `namespace/name`). */
+  store?: Store<T>;
   /** Objects to cache at all (default: every one): the others are neither kept nor reported. */
   keep?: (obj: T) => boolean;
   /** A list page that takes longer fails (then backoff and relist); default 60 s. */
@@ -66,7 +69,7 @@ class GoneError extends Error {}
 class StalledError extends Error {}
 
 export class Informer<T extends KubeObject> {
-  private readonly store = new Map<string, T>();
+  private readonly store: Store<T>;
   private readonly handlers: Handler<T>[] = [];
   private readonly clock: Clock;
   private readonly backoff: Backoff;
@@ -86,6 +89,7 @@ export class Informer<T extends KubeObject> {
 
   constructor(private readonly opts: InformerOptions<T>) {
     this.clock = opts.clock ?? realClock;
+    this.store = opts.store ?? new MapStore<T>();
     this.backoff = new Backoff({ baseMs: RETRY_BASE_MS, maxMs: RETRY_MAX_MS }, opts.random);
   }
 
@@ -232,7 +236,8 @@ export class Informer<T extends KubeObject> {
       cont = page.metadata?._continue || page.metadata?.continue || undefined;
     } while (cont);
     // Replace the cache and tell handlers what changed while we were not watching.
-    const old = new Map(this.store);
+    const old = new Map<string, T>();
+    for (const v of this.store.values()) old.set(objectKey(v), v);
     this.store.clear();
     for (const [k, v] of fresh) this.store.set(k, v);
     for (const [k, v] of fresh) {

@@ -13,12 +13,11 @@ export function stripManagedFields<T extends KubeObject>(obj: T): T {
 
 // The namespace and service-account caches keep only what reconciling reads (both are changed
 // only by JSON patches, if at all): at 5,000 namespaces whole objects would be much of the memory.
+// No uid: nothing reads one (service-account patches are guarded by the resourceVersion).
 type Meta = NonNullable<V1Secret['metadata']>;
 function slimMeta(m: Meta | undefined): Meta {
   return {
     name: m?.name,
-    namespace: m?.namespace,
-    uid: m?.uid,
     resourceVersion: m?.resourceVersion,
     labels: m?.labels,
     ...(m?.deletionTimestamp ? { deletionTimestamp: m.deletionTimestamp } : {}),
@@ -32,7 +31,7 @@ export function slimNamespace(ns: V1Namespace): V1Namespace {
 /** A service account: its identity and the names in imagePullSecrets (patches are guarded by the resourceVersion). */
 export function slimServiceAccount(sa: V1ServiceAccount): V1ServiceAccount {
   const m = sa.metadata;
-  return { metadata: { name: m?.name, namespace: m?.namespace, uid: m?.uid, resourceVersion: m?.resourceVersion }, imagePullSecrets: sa.imagePullSecrets?.map((r) => ({ name: r.name })) };
+  return { metadata: { name: interned.string(m?.name), namespace: m?.namespace, resourceVersion: m?.resourceVersion }, ...(sa.imagePullSecrets ? { imagePullSecrets: sa.imagePullSecrets.map((r) => ({ name: r.name })) } : {}) };
 }
 
 // A Secret's data is never cached: anyone who may write Secrets in some namespace can label one
@@ -40,7 +39,12 @@ export function slimServiceAccount(sa: V1ServiceAccount): V1ServiceAccount {
 // heap. A digest of the data is enough to tell whether a Secret holds what regcred would write (an
 // edit by hand changes it); code that needs a Secret's content reads it by name when it does.
 
-const digests = new WeakMap<V1Secret, string>();
+/**
+ * The compact form carries the data digest under this symbol: a digest, or null while the content
+ * of its version is unknown. (A symbol: never serialized, never among the object's keys.)
+ */
+export const COMPACT_DIGEST = Symbol('regcred.compactDigest');
+export type CompactSecret = V1Secret & { [COMPACT_DIGEST]?: string | null };
 
 /** sha256 over the data map (keys sorted, base64 values as the API server returns them). */
 export function secretDataHash(data: Readonly<Record<string, string>> | undefined): string {
@@ -52,7 +56,7 @@ export function secretDataHash(data: Readonly<Record<string, string>> | undefine
 /** The data digest of a Secret: computed from its data when it has any, else the one its compact form carries, if known. */
 export function dataHashOf(secret: V1Secret): string | undefined {
   if (secret.data) return secretDataHash(secret.data);
-  return digests.get(secret);
+  return (secret as CompactSecret)[COMPACT_DIGEST] ?? undefined;
 }
 
 // The form the controller keeps of each Secret it manages: name, namespace, uid, resourceVersion,
@@ -64,10 +68,9 @@ export function dataHashOf(secret: V1Secret): string | undefined {
 
 /** Labels and annotations above this size are cut down to regcred's own keys. */
 const MAX_KEPT_METADATA_BYTES = 4096;
-const compactForms = new WeakSet<V1Secret>();
 
 export function isCompact(secret: V1Secret): boolean {
-  return compactForms.has(secret);
+  return COMPACT_DIGEST in secret;
 }
 
 function ownKeys(map: Record<string, string> | undefined): Record<string, string> | undefined {
@@ -81,17 +84,15 @@ function ownKeys(map: Record<string, string> | undefined): Record<string, string
 export class WrittenVersions {
   private readonly pending = new Map<string, { resourceVersion: string; digest: string }>();
 
-  /** `cached`: the cache's current form of a Secret, for a write whose watch event came first. */
-  constructor(private readonly cached: (namespace: string, name: string) => V1Secret | undefined = () => undefined, private readonly max = 50_000) {}
+  /**
+   * `complete`: completes the cache's form of a Secret at that version (for a write whose watch
+   * event came first; secret-store.ts PackedSecretStore.complete); false when it holds another.
+   */
+  constructor(private readonly complete: (namespace: string, name: string, resourceVersion: string, digest: string, type: string) => boolean = () => false, private readonly max = 50_000) {}
 
   record(namespace: string, name: string, resourceVersion: string | undefined, digest: string, type: string): void {
     if (!resourceVersion) return;
-    const now = this.cached(namespace, name);
-    if (now && now.metadata?.resourceVersion === resourceVersion && isCompact(now)) {
-      now.type = type;
-      digests.set(now, digest);
-      return;
-    }
+    if (this.complete(namespace, name, resourceVersion, digest, type)) return;
     const key = `${namespace}/${name}`;
     this.pending.delete(key);
     this.pending.set(key, { resourceVersion, digest });
@@ -161,7 +162,7 @@ export function compactSecret(secret: V1Secret, written?: WrittenVersions, inter
   }
   labels = intern.map(labels, labelsJson);
   annotations = intern.map(annotations, annotationsJson);
-  const compact: V1Secret = {
+  const compact: CompactSecret = {
     metadata: {
       name: intern.string(m.name),
       namespace: m.namespace,
@@ -172,15 +173,15 @@ export function compactSecret(secret: V1Secret, written?: WrittenVersions, inter
       ...(m.deletionTimestamp ? { deletionTimestamp: m.deletionTimestamp } : {}),
     },
     ...(secret.type !== undefined ? { type: intern.string(secret.type) } : {}),
+    [COMPACT_DIGEST]: null,
   };
-  compactForms.add(compact);
   // The targets of one credential hold the same data: one digest string for all of them.
-  if (secret.data) digests.set(compact, intern.string(secretDataHash(secret.data))!);
+  if (secret.data) compact[COMPACT_DIGEST] = intern.string(secretDataHash(secret.data))!;
   else if (written && secret.type === undefined) {
     const digest = written.take(m.namespace ?? '', m.name ?? '', m.resourceVersion);
     if (digest !== undefined) {
       compact.type = 'kubernetes.io/dockerconfigjson';
-      digests.set(compact, digest);
+      compact[COMPACT_DIGEST] = digest;
     }
   }
   return compact;

@@ -15,9 +15,12 @@ import {
 } from '../../src/controller/credentials/handlers.js';
 import { FINALIZER, type RawCredential } from '../../src/controller/credentials/object.js';
 import { ownerOf } from '../../src/controller/reconcile.js';
-import { ServiceAccountIndex } from '../../src/controller/sa-index.js';
 import { OwnedSecretIndex } from '../../src/controller/secret-index.js';
 import type { InformerEvent } from '../../src/kube/informer.js';
+import { objectKey } from '../../src/kube/object-cache.js';
+import { PackedSecretStore } from '../../src/kube/secret-store.js';
+import { compactSecret } from '../../src/kube/slim.js';
+import { identityCodec, NamespacedStore, type Store } from '../../src/kube/store.js';
 import { crc, keyOf, labelledSecret, minted, namespace, namespaces, rawCredential, rc, serviceAccount, specMap, writtenSecret } from './controller-fixtures.js';
 
 const team = crc('team', { secretName: 'pull', namespaces: { selector: { matchLabels: { team: 'a' } } } });
@@ -33,15 +36,22 @@ class RecordingQueue {
   addRateLimited(key: string): void {
     this.rateLimited.push(key);
   }
+  addAfter(key: string): void {
+    this.rateLimited.push(key);
+  }
 }
 
 /** A watch the test fires by hand. */
-class FakeWatch<T> {
+/** A watch that fires the events it is given, after keeping them in `store` as an Informer would. */
+class FakeWatch<T extends { metadata?: { name?: string; namespace?: string } }> {
   private handlers: Array<(event: InformerEvent, obj: T, old?: T) => void> = [];
+  constructor(readonly store?: Store<T>) {}
   on(handler: (event: InformerEvent, obj: T, old?: T) => void): void {
     this.handlers.push(handler);
   }
   fire(event: InformerEvent, obj: T, old?: T): void {
+    if (event === 'delete') this.store?.delete(objectKey(obj));
+    else this.store?.set(objectKey(obj), obj);
     for (const h of this.handlers) h(event, obj, old);
   }
 }
@@ -122,8 +132,9 @@ describe('namespace events', () => {
   });
 
   test('a namespace being deleted: also the credentials holding a Secret there', () => {
-    const owned = new OwnedSecretIndex();
-    owned.apply('add', labelledSecret(ownerOf(team), 'old', 'pull'));
+    const store = new PackedSecretStore();
+    store.set('old/pull', compactSecret(labelledSecret(ownerOf(team), 'old', 'pull')));
+    const owned = new OwnedSecretIndex(store);
     const ns = namespace('old');
     assert.deepEqual(namespaceEventKeys(specs, 'update', namespace('old', {}, 'Terminating'), ns, owned), [keyOf(team)]);
   });
@@ -183,15 +194,15 @@ describe('event sources', () => {
       crc: new FakeWatch<RawCredential>(),
       rc: new FakeWatch<RawCredential>(),
       namespaces: Object.assign(new FakeWatch<V1Namespace>(), namespaces(namespace('app', { team: 'a' }))),
-      secrets: new FakeWatch<V1Secret>(),
-      serviceAccounts: new FakeWatch<V1ServiceAccount>(),
+      secrets: new FakeWatch<V1Secret>(new PackedSecretStore()),
+      serviceAccounts: new FakeWatch<V1ServiceAccount>(new NamespacedStore(identityCodec<V1ServiceAccount>())),
     };
     const specs = specMap();
-    const ownedSecrets = new OwnedSecretIndex();
-    const serviceAccounts = new ServiceAccountIndex();
+    const ownedSecrets = new OwnedSecretIndex(caches.secrets.store!);
+    const serviceAccounts = caches.serviceAccounts.store as NamespacedStore<V1ServiceAccount, V1ServiceAccount>;
     const forgotten: string[] = [];
     const queue = new RecordingQueue();
-    const sources = credentialEventSources({ specs, caches, ownedSecrets, serviceAccounts, minted: () => undefined, forget: (k) => forgotten.push(k) });
+    const sources = credentialEventSources({ specs, caches, ownedSecrets, minted: () => undefined, forget: (k) => forgotten.push(k) });
     assert.deepEqual(sources.map((s) => s.name), ['clusterregistrycredentials', 'registrycredentials', 'namespaces', 'secrets', 'serviceaccounts']);
     for (const s of sources) s.register(queue);
 
@@ -200,7 +211,7 @@ describe('event sources', () => {
     assert.deepEqual(queue.added, ['RegistryCredential/app/tenant']);
     assert.equal(specs.size, 1);
 
-    caches.secrets.fire('add', labelledSecret(ownerOf(rc('app', 'tenant', { secretName: 'pull' })), 'app', 'pull'));
+    caches.secrets.fire('add', compactSecret(labelledSecret(ownerOf(rc('app', 'tenant', { secretName: 'pull' })), 'app', 'pull')));
     assert.deepEqual(queue.rateLimited, ['RegistryCredential/app/tenant']);
     assert.ok(ownedSecrets.get('RegistryCredential/app/tenant', 'app', 'pull'));
 

@@ -9,8 +9,9 @@ import { processItem, type ProcessDeps } from '../../src/controller/credentials/
 import { CredentialStates } from '../../src/controller/credentials/states.js';
 import { ownerOf, type MintedCredential } from '../../src/controller/reconcile.js';
 import type { RefreshInput } from '../../src/controller/refresh.js';
-import { ServiceAccountIndex } from '../../src/controller/sa-index.js';
 import { OwnedSecretIndex } from '../../src/controller/secret-index.js';
+import { objectKey } from '../../src/kube/object-cache.js';
+import { MapStore } from '../../src/kube/store.js';
 import type { CredentialStatus } from '../../src/controller/status.js';
 import { silentLogger } from '../../src/log.js';
 import { crc, keyOf, labelledSecret, minted, namespace, namespaces, rawCredential, specMap } from './controller-fixtures.js';
@@ -77,7 +78,7 @@ function harness(raw: RawCredential | undefined, mint: (input: RefreshInput) => 
       },
     },
     objects: writer,
-    targets: { core, specs, namespaces: namespaces(namespace('app'), namespace('locked')), ownedSecrets: new OwnedSecretIndex(), serviceAccounts: new ServiceAccountIndex(), log },
+    targets: { core, specs, namespaces: namespaces(namespace('app'), namespace('locked')), ownedSecrets: new OwnedSecretIndex(new MapStore()), serviceAccounts: { inNamespace: () => [] }, log },
     cleanup: {
       removeStale: async (_obj, wanted) => void cleanup.push(`removeStale ${[...wanted].join(',')}`),
       finalize: async (key) => void cleanup.push(`finalize ${key}`),
@@ -173,8 +174,9 @@ describe('admission backend', () => {
   function backend(opts: { watchNamespaces?: string[]; read?: Record<string, V1Namespace>; owned?: V1Secret[] } = {}) {
     const { core, created } = fakeCore(opts.read);
     const queued: string[] = [];
-    const ownedSecrets = new OwnedSecretIndex();
-    for (const s of opts.owned ?? []) ownedSecrets.apply('add', s);
+    const store = new MapStore<V1Secret>();
+    for (const s of opts.owned ?? []) store.set(objectKey(s), s);
+    const ownedSecrets = new OwnedSecretIndex(store);
     const held = new Map([[keyOf(demo), minted('v1')]]);
     const b = new AdmissionBackend({
       core,

@@ -4,6 +4,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { KubeConfig, type V1Secret } from '@kubernetes/client-node';
 import { Informer, type ListPage, type WatchFn } from '../../src/kube/informer.js';
+import { PackedSecretStore } from '../../src/kube/secret-store.js';
 import { compactSecret, dataHashOf, Interner, isCompact, secretDataHash, WrittenVersions } from '../../src/kube/slim.js';
 import { FakeClock } from '../../src/util/clock.js';
 import { silentLogger } from '../../src/log.js';
@@ -120,14 +121,18 @@ describe('compact managed Secrets', () => {
   });
 
   test('a write whose watch event came first completes the cached form in place', () => {
-    let cached: V1Secret | undefined;
-    const written = new WrittenVersions(() => cached);
-    cached = compactSecret({ metadata: { name: 'pull', namespace: 'ns', resourceVersion: '12' } }, written);
-    assert.equal(dataHashOf(cached), undefined);
+    const store = new PackedSecretStore();
+    const written = new WrittenVersions(store.complete.bind(store));
+    store.set('ns/pull', compactSecret({ metadata: { name: 'pull', namespace: 'ns', resourceVersion: '12' } }, written));
+    assert.equal(dataHashOf(store.get('ns/pull')!), undefined);
+    written.record('ns', 'pull', '11', 'digest-11', 'kubernetes.io/dockerconfigjson');
+    assert.equal(dataHashOf(store.get('ns/pull')!), undefined, 'another version: not this one');
+    assert.equal(written.size, 1, 'kept for its own event');
     written.record('ns', 'pull', '12', 'digest-12', 'kubernetes.io/dockerconfigjson');
+    const cached = store.get('ns/pull')!;
     assert.equal(dataHashOf(cached), 'digest-12');
     assert.equal(cached.type, 'kubernetes.io/dockerconfigjson');
-    assert.equal(written.size, 0);
+    assert.equal(written.size, 1, 'completed in the cache, not kept (the record of 11 waits for its event, within the bound)');
   });
 
   test('bounded: pending records are capped; oversized labels and annotations are cut to regcred\'s own keys', () => {

@@ -4,9 +4,9 @@ import type { InformerEvent, KubeObject } from '../../kube/informer.js';
 import { isUpToDate } from '../../kube/secrets.js';
 import { hasPullSecret } from '../../kube/serviceaccounts.js';
 import { desiredPullSecret, type MintedCredential } from '../reconcile.js';
-import type { ServiceAccountIndex } from '../sa-index.js';
 import { credentialKey, type OwnedSecretIndex } from '../secret-index.js';
 import { labelKeyOf, secretNameSharers, specKeyOf, targetsNamespace } from './claims.js';
+import type { NewNamespaceWriter } from './new-namespace.js';
 import { FINALIZER, type RawCredential } from './object.js';
 import type { KeyQueue, NamespaceReader, OwnedSecretsReader, SpecMap, Specs } from './shared.js';
 
@@ -61,10 +61,11 @@ export interface HandlerDeps {
     serviceAccounts: Watchable<V1ServiceAccount>;
   };
   ownedSecrets: OwnedSecretIndex;
-  serviceAccounts: ServiceAccountIndex;
   minted(key: string): MintedCredential | undefined;
   /** Drops everything kept for a deleted credential (states.ts). */
   forget(key: string): void;
+  /** Writes a namespace that appears at once (new-namespace.ts); without it, its credentials run. */
+  newNamespace?: Pick<NewNamespaceWriter, 'write'> | undefined;
 }
 
 /** The watches of the credential controller: both credential kinds, namespaces, managed Secrets, service accounts. */
@@ -77,7 +78,11 @@ export function credentialEventSources(d: HandlerDeps): EventSource[] {
   return [
     eventSource('clusterregistrycredentials', d.caches.crc, onCredential),
     eventSource('registrycredentials', d.caches.rc, onCredential),
-    eventSource('namespaces', d.caches.namespaces, (event, ns, old) => ({ now: namespaceEventKeys(d.specs, event, ns, old, d.ownedSecrets) })),
+    eventSource('namespaces', d.caches.namespaces, (event, ns, old) => {
+      const keys = namespaceEventKeys(d.specs, event, ns, old, d.ownedSecrets);
+      if (event !== 'add' || !d.newNamespace || keys.length === 0) return { now: keys };
+      return { now: d.newNamespace.write(ns.metadata?.name ?? '', keys) };
+    }),
     eventSource('secrets', d.caches.secrets, (event, secret, old) => {
       const claim = d.ownedSecrets.apply(event, secret, old);
       const holdsCurrent = (key: string) => holdsCurrentContent(d.specs.get(key), d.minted(key), secret);
@@ -96,7 +101,6 @@ export function credentialEventSources(d: HandlerDeps): EventSource[] {
       return { rateLimited: keys.map((key) => (key === ownerSpecKey ? { key, stillNeeded: stillNeeded(key) } : key)) };
     }),
     eventSource('serviceaccounts', d.caches.serviceAccounts, (event, sa) => {
-      d.serviceAccounts.apply(event, sa);
       if (event === 'delete') return {};
       const labels = d.caches.namespaces.get(sa.metadata?.namespace ?? '')?.metadata?.labels ?? {};
       return { now: serviceAccountEventKeys(d.specs, sa, labels) };

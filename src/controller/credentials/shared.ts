@@ -17,6 +17,8 @@ export interface KeyQueue {
    * `stillNeeded`, an event that comes while the credential runs is weighed once the run is over.
    */
   addRateLimited(key: string, stillNeeded?: () => boolean): void;
+  /** Run it again after `ms`, unless it is due earlier. */
+  addAfter(key: string, ms: number): void;
 }
 
 /** The namespace cache, read-only. */

@@ -41,9 +41,17 @@ export interface TargetsDeps {
 
 export async function syncTargets(d: TargetsDeps, key: string, obj: CredentialObject, minted: MintedCredential): Promise<TargetsOutcome> {
   const wanted = selectedNamespaces(obj, d.namespaces);
+  const secretName = obj.spec.target.secretName;
+  const result = await writeTargets(d, obj, minted, wanted);
+  const rivalsOf = sharesSecretName(d.specs, key, secretName) ? (ns: string) => rivalsIn(d.specs, key, obj, ns, d.namespaces) : undefined;
+  return { wanted, ...countClaims(result, secretName, rivalsOf) };
+}
+
+/** The fan-out into `namespaces`, from the caches: the write of a run, and of a namespace that just appeared. */
+export function writeTargets(d: TargetsDeps, obj: CredentialObject, minted: MintedCredential, namespaces: readonly string[]): Promise<FanOutResult> {
   const ownerKey = labelKeyOf(obj);
   const secretName = obj.spec.target.secretName;
-  const result = await fanOut(d.core, obj, minted, wanted, {
+  return fanOut(d.core, obj, minted, namespaces, {
     concurrency: d.fanOutConcurrency ?? 16,
     log: d.log,
     ...(d.signal ? { signal: d.signal } : {}),
@@ -54,8 +62,6 @@ export async function syncTargets(d: TargetsDeps, key: string, obj: CredentialOb
       serviceAccounts: (ns) => d.serviceAccounts.inNamespace(ns),
     },
   });
-  const rivalsOf = sharesSecretName(d.specs, key, secretName) ? (ns: string) => rivalsIn(d.specs, key, obj, ns, d.namespaces) : undefined;
-  return { wanted, ...countClaims(result, secretName, rivalsOf) };
 }
 
 /**
