@@ -167,6 +167,11 @@ export class WorkQueue {
     return this.queue.length;
   }
 
+  /** Started and not stopped: work given to it now will be done. */
+  get working(): boolean {
+    return this.started && !this.stopped;
+  }
+
   private cancelDelayed(key: string): void {
     const d = this.delayed.get(key);
     if (d) {

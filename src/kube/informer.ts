@@ -1,6 +1,7 @@
 import type { Logger } from '../log.js';
 import { realClock, type Clock, type TimerHandle } from '../util/clock.js';
 import { Backoff } from '../util/backoff.js';
+import { withinDeadline } from '../util/wait.js';
 import { kubeClient, type ClusterSource } from './api/client.js';
 import type { WatchFn } from './api/http.js';
 import { objectKey, type Handler, type InformerEvent, type KubeObject } from './object-cache.js';
@@ -199,24 +200,7 @@ export class Informer<T extends KubeObject> {
    * unhealthy meanwhile). stop() ends the wait too.
    */
   private bounded<R>(call: Promise<R>, ms: number): Promise<R> {
-    return new Promise<R>((resolve, reject) => {
-      const signal = this.abortSignal();
-      const timer = this.clock.setTimer(() => reject(new Error(`list timed out after ${ms} ms`)), ms);
-      const onAbort = () => reject(new Error('informer stopped'));
-      signal.addEventListener('abort', onAbort, { once: true });
-      call.then(
-        (v) => {
-          timer.cancel();
-          signal.removeEventListener('abort', onAbort);
-          resolve(v);
-        },
-        (err: unknown) => {
-          timer.cancel();
-          signal.removeEventListener('abort', onAbort);
-          reject(err instanceof Error ? err : new Error(String(err)));
-        },
-      );
-    });
+    return withinDeadline(call, ms, this.clock, this.abortSignal(), { timedOut: `list timed out after ${ms} ms`, aborted: 'informer stopped' });
   }
 
   private abortSignal(): AbortSignal {

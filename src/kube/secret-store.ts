@@ -5,8 +5,9 @@ import { NamespacedStore, type Codec } from './store.js';
 // The managed-Secret cache, packed. A credential's targets share all but their namespace, version
 // and content digest (name, type, labels, annotations): that part is one shared, frozen Shape, and
 // each Secret one small record: its shape, its resourceVersion (a small integer, as etcd's revisions
-// are, kept as a number), its uid and its data digest. A read unpacks the record into the compact
-// form (slim.ts compactSecret) afresh.
+// are, kept as a number) and its data digest. A read unpacks the record into the compact form
+// (slim.ts compactSecret) afresh. No uid (36 characters a Secret): a delete reads the Secret first
+// and is guarded by the uid it read (kube/secrets.ts).
 
 /** What the targets of one credential have in common. */
 class Shape {
@@ -23,7 +24,6 @@ class SecretRecord {
   constructor(
     public shape: Shape,
     readonly version: number | string | undefined,
-    readonly uid: string | undefined,
     public digest: string | null,
   ) {}
 }
@@ -56,16 +56,33 @@ class Shapes {
   }
 }
 
-function secretCodec(shapes: Shapes): Codec<V1Secret, SecretRecord> {
+/**
+ * One string per data digest: a credential's targets hold the same content, but each write (a
+ * namespace written on its own) computes its digest anew. Bounded as Shapes is.
+ */
+class Digests {
+  private readonly known = new Map<string, string>();
+  constructor(private readonly max: number) {}
+
+  of(digest: string | null | undefined): string | null {
+    if (digest === null || digest === undefined) return null;
+    const known = this.known.get(digest);
+    if (known !== undefined) return known;
+    if (this.known.size >= this.max) this.known.clear();
+    this.known.set(digest, digest);
+    return digest;
+  }
+}
+
+function secretCodec(shapes: Shapes, digests: Digests): Codec<V1Secret, SecretRecord> {
   return {
-    pack: (s) => new SecretRecord(shapes.of(s), packVersion(s.metadata?.resourceVersion), s.metadata?.uid, isCompact(s) ? ((s as CompactSecret)[COMPACT_DIGEST] ?? null) : null),
+    pack: (s) => new SecretRecord(shapes.of(s), packVersion(s.metadata?.resourceVersion), isCompact(s) ? digests.of((s as CompactSecret)[COMPACT_DIGEST]) : null),
     unpack: (r, namespace) => {
       const { name, type, labels, annotations, deletionTimestamp } = r.shape;
       const out: CompactSecret = {
         metadata: {
           name,
           namespace,
-          ...(r.uid !== undefined ? { uid: r.uid } : {}),
           ...(r.version !== undefined ? { resourceVersion: String(r.version) } : {}),
           ...(labels ? { labels: labels as Record<string, string> } : {}),
           ...(annotations ? { annotations: annotations as Record<string, string> } : {}),
@@ -83,11 +100,14 @@ function secretCodec(shapes: Shapes): Codec<V1Secret, SecretRecord> {
 /** The managed-Secret cache: compact forms in, compact forms out, packed in between. */
 export class PackedSecretStore extends NamespacedStore<V1Secret, SecretRecord> {
   private readonly shapes: Shapes;
+  private readonly digests: Digests;
 
-  constructor(maxShapes = 2_000) {
-    const shapes = new Shapes(maxShapes);
-    super(secretCodec(shapes));
+  constructor(maxShared = 2_000) {
+    const shapes = new Shapes(maxShared);
+    const digests = new Digests(maxShared);
+    super(secretCodec(shapes, digests));
     this.shapes = shapes;
+    this.digests = digests;
   }
 
   /**
@@ -97,7 +117,7 @@ export class PackedSecretStore extends NamespacedStore<V1Secret, SecretRecord> {
   complete(namespace: string, name: string, resourceVersion: string, digest: string, type: string): boolean {
     const r = this.find(namespace, name);
     if (r === undefined || r.version === undefined || String(r.version) !== resourceVersion) return false;
-    r.digest = digest;
+    r.digest = this.digests.of(digest);
     if (r.shape.type !== type) r.shape = this.shapes.withType(r.shape, type);
     return true;
   }

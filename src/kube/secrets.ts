@@ -148,7 +148,12 @@ export async function writePullSecret(
 
     if (current.type !== DOCKERCONFIGJSON_TYPE) {
       // The type of a Secret is immutable: an adopted kubernetes.io/dockercfg Secret can only be
-      // replaced. This happens once, at adoption; refreshes always update in place.
+      // replaced. This happens once, at adoption; refreshes always update in place. The delete is
+      // guarded by the uid, which the cache does not keep: read the Secret first.
+      if (!current.metadata?.uid) {
+        current = await readSecret(core, namespace, desired.name, retry);
+        continue;
+      }
       try {
         await withApiRetry(
           () => core.deleteNamespacedSecret({ namespace, name: desired.name, body: { preconditions: { uid: current!.metadata?.uid } } }),
@@ -276,9 +281,17 @@ export async function deleteManagedSecret(
 ): Promise<boolean> {
   const namespace = secret.metadata?.namespace ?? '';
   const name = secret.metadata?.name ?? '';
+  let uid = secret.metadata?.uid;
+  if (!uid) {
+    // The cache keeps no uid: read the Secret, and delete it only while its labels name the same
+    // owner (a Secret someone put there since is not ours to delete).
+    const now = await readSecret(core, namespace, name, opts.retry ?? {});
+    if (!now || JSON.stringify(claimedOwner(now.metadata?.labels)) !== JSON.stringify(claimedOwner(secret.metadata?.labels))) return false;
+    uid = now.metadata?.uid;
+  }
   try {
     await withApiRetry(
-      () => core.deleteNamespacedSecret({ namespace, name, body: { preconditions: { uid: secret.metadata?.uid } } }),
+      () => core.deleteNamespacedSecret({ namespace, name, body: { preconditions: { uid } } }),
       opts.retry ?? {},
     );
     opts.onWrite?.('delete', namespace);

@@ -25,7 +25,18 @@ function slimMeta(m: Meta | undefined): Meta {
 }
 export function slimNamespace(ns: V1Namespace): V1Namespace {
   const inject = ns.metadata?.annotations?.[ANNOTATION_INJECT];
-  return { metadata: { ...slimMeta(ns.metadata), ...(inject !== undefined ? { annotations: { [ANNOTATION_INJECT]: inject } } : {}) }, status: { phase: ns.status?.phase } };
+  return { metadata: { ...slimMeta(ns.metadata), ...(inject !== undefined ? { annotations: { [ANNOTATION_INJECT]: inject } } : {}) }, status: namespaceStatus(ns.status?.phase) };
+}
+
+// Every namespace is Active or Terminating: one shared, frozen status object each.
+const statuses = new Map<string | undefined, NonNullable<V1Namespace['status']>>();
+function namespaceStatus(phase: string | undefined): NonNullable<V1Namespace['status']> {
+  let s = statuses.get(phase);
+  if (!s) {
+    if (statuses.size >= 16) statuses.clear(); // phases come from the API server; bounded all the same
+    statuses.set(phase, (s = Object.freeze({ phase })));
+  }
+  return s;
 }
 
 /** A service account: its identity and the names in imagePullSecrets (patches are guarded by the resourceVersion). */

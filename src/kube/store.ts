@@ -57,7 +57,7 @@ function splitKey(key: string): [string, string] {
   return slash < 0 ? ['', key] : [key.slice(0, slash), key.slice(slash + 1)];
 }
 
-/** Namespaced objects in one bucket per namespace: one entry alone, several as an array. */
+/** Namespaced objects in one bucket per namespace: one entry alone, several as an array (entries are never arrays). */
 export class NamespacedStore<T extends Named, R> implements Store<T> {
   private readonly buckets = new Map<string, R | R[]>();
   private count = 0;
@@ -101,7 +101,8 @@ export class NamespacedStore<T extends Named, R> implements Store<T> {
       const i = b.findIndex((e) => this.codec.nameOf(e) === name);
       if (i >= 0) b[i] = entry;
       else {
-        b.push(entry);
+        // A new array of the exact length: push() would leave room for 16 more in every bucket.
+        this.buckets.set(ns, [...b, entry]);
         this.count++;
       }
     }
@@ -117,8 +118,8 @@ export class NamespacedStore<T extends Named, R> implements Store<T> {
     } else {
       const i = b.findIndex((e) => this.codec.nameOf(e) === name);
       if (i < 0) return false;
-      b.splice(i, 1);
-      if (b.length === 1) this.buckets.set(ns, b[0]!);
+      const rest = b.filter((_, j) => j !== i);
+      this.buckets.set(ns, rest.length === 1 ? rest[0]! : rest);
     }
     this.count--;
     return true;

@@ -31,9 +31,9 @@ function setup() {
   const targets: TargetsDeps = { core, specs, namespaces: namespaces(namespace('new', { team: 'a' })), ownedSecrets: new OwnedSecretIndex(new MapStore()), serviceAccounts: { inNamespace: () => [] }, log: silentLogger() };
   const later: Array<[string, number]> = [];
   const now: string[] = [];
-  const queue = { add: (k: string) => now.push(k), addAfter: (k: string, ms: number) => later.push([k, ms]) };
+  const queue = { working: true, add: (k: string) => now.push(k), addAfter: (k: string, ms: number) => later.push([k, ms]) };
   const writer = new NewNamespaceWriter({ targets, specs, minted: (k) => held.get(k), queue, log: silentLogger() });
-  return { team, idle, writer, created, release, later, now };
+  return { team, idle, writer, created, release, later, now, queue };
 }
 
 const settle = () => new Promise((r) => setImmediate(r));
@@ -60,4 +60,14 @@ test('bounded: beyond the writes under way, a new namespace is left to its crede
   assert.equal(later.length, MAX_IN_FLIGHT);
   assert.deepEqual(writer.write('after', [keyOf(team)]), [], 'room again once they finished');
   release();
+});
+
+test('a replica whose queue does not work (a standby, one stopping) leaves every key to it', async () => {
+  const { team, writer, created, release, later, queue } = setup();
+  queue.working = false;
+  assert.deepEqual(writer.write('new', [keyOf(team)]), [keyOf(team)]);
+  release();
+  await settle();
+  assert.deepEqual(created, []);
+  assert.deepEqual(later, []);
 });

@@ -7,6 +7,7 @@ import {
   DOCKERCFG_TYPE,
   DOCKERCONFIGJSON_KEY,
   DOCKERCONFIGJSON_TYPE,
+  deleteManagedSecret,
   isUpToDate,
   writePullSecret,
   type DesiredPullSecret,
@@ -15,6 +16,7 @@ import { ANNOTATION_CONTENT_HASH, ANNOTATION_EXPIRES_AT, isManagedBy, ownerLabel
 import { buildDockerConfigJson, sha256Hex } from '../../src/dockerconfig.js';
 import { RegcredError } from '../../src/errors.js';
 import { compactSecret } from '../../src/kube/slim.js';
+import { PackedSecretStore } from '../../src/kube/secret-store.js';
 import { updatePatch } from '../../src/kube/secret-patch.js';
 
 const NS = 'team-a';
@@ -529,5 +531,43 @@ describe('updatePatch (a compact cached form is updated by JSON patch)', () => {
       { op: 'add', path: '/metadata/labels', value: meta.labels },
       { op: 'add', path: '/metadata/annotations', value: meta.annotations },
     ]);
+  });
+});
+
+describe('the cache keeps no uid: deletes read the Secret first', () => {
+  /** A Secret as the controller's cache hands it out: compact, packed, no uid. */
+  function cached(secret: V1Secret): V1Secret {
+    const store = new PackedSecretStore();
+    store.set(`${secret.metadata?.namespace}/${secret.metadata?.name}`, compactSecret(secret));
+    const out = store.get(`${secret.metadata?.namespace}/${secret.metadata?.name}`)!;
+    assert.equal(out.metadata?.uid, undefined);
+    return out;
+  }
+
+  test('deleteManagedSecret deletes the Secret it read, guarded by that uid', async () => {
+    const api = new FakeSecretsApi();
+    const s = api.put(secretFor(desired()));
+    assert.equal(await deleteManagedSecret(api.core, cached(s), NO_SLEEP), true);
+    assert.equal(api.get(NS, 'demo-pull'), undefined);
+    assert.deepEqual(api.calls.map((c) => c.op), ['read', 'delete']);
+  });
+
+  test('deleteManagedSecret leaves a Secret that another owner\'s labels name now, and one already gone', async () => {
+    const api = new FakeSecretsApi();
+    const s = cached(api.put(secretFor(desired())));
+    api.put(secretFor(desired({ owner: { kind: 'ClusterRegistryCredential', name: 'other' } })));
+    assert.equal(await deleteManagedSecret(api.core, s, NO_SLEEP), false);
+    assert.ok(api.get(NS, 'demo-pull'), 'not ours any more: kept');
+    api.store.clear();
+    assert.equal(await deleteManagedSecret(api.core, s, NO_SLEEP), false);
+    assert.equal(api.count('delete'), 0);
+  });
+
+  test('replacing an adopted kubernetes.io/dockercfg Secret known from the cache reads it for its uid', async () => {
+    const api = new FakeSecretsApi();
+    const before = api.put({ metadata: { name: 'demo-pull', namespace: NS }, type: DOCKERCFG_TYPE, data: { '.dockercfg': 'e30=' } });
+    await writePullSecret(api.core, NS, desired({ adopt: true }), cached(before), NO_SLEEP);
+    assert.deepEqual(api.calls.map((c) => c.op), ['read', 'delete', 'create']);
+    assert.equal(api.get(NS, 'demo-pull')?.type, DOCKERCONFIGJSON_TYPE);
   });
 });

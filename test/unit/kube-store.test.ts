@@ -46,12 +46,14 @@ describe('PackedSecretStore', () => {
     data: { '.dockerconfigjson': Buffer.from(password).toString('base64') },
   });
 
-  test('what goes in compact comes out the same: identity, labels, annotations, type, digest; never data', () => {
+  test('what goes in compact comes out the same but for the uid: name, namespace, version, labels, annotations, type, digest; never data', () => {
     const store = new PackedSecretStore();
     const compact = compactSecret(full('app', '123456'));
     store.set('app/pull', compact);
     const out = store.get('app/pull')!;
-    assert.deepEqual(out.metadata, compact.metadata);
+    const { uid, ...kept } = compact.metadata!;
+    assert.equal(uid, 'uid-app');
+    assert.deepEqual(out.metadata, kept, 'all but the uid (deletes read it)');
     assert.equal(out.type, compact.type);
     assert.equal(out.data, undefined);
     assert.ok(isCompact(out));

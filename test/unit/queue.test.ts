@@ -515,3 +515,12 @@ describe('WorkQueue: addRateLimited', () => {
     assert.equal(h.calls.length, 1);
   });
 });
+
+test('working: only between start and stop', async () => {
+  const { queue } = harness({ auto: () => undefined });
+  assert.equal(queue.working, false, 'not started');
+  queue.start();
+  assert.equal(queue.working, true);
+  await queue.stop();
+  assert.equal(queue.working, false, 'stopped');
+});

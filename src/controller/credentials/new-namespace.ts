@@ -18,7 +18,8 @@ export interface NewNamespaceDeps {
   targets: TargetsDeps;
   specs: Specs;
   minted(key: string): MintedCredential | undefined;
-  queue: Pick<KeyQueue, 'add' | 'addAfter'>;
+  /** `working`: the credentials are being reconciled here (this replica leads, and is not stopping). */
+  queue: Pick<KeyQueue, 'add' | 'addAfter'> & { readonly working: boolean };
   log: Logger;
 }
 
@@ -29,6 +30,8 @@ export class NewNamespaceWriter {
 
   /** Writes `namespace` for each of `keys` that can; answers the keys to run now instead. */
   write(namespace: string, keys: readonly string[]): string[] {
+    // A replica that does not reconcile (a standby, or one stopping) writes nothing here either.
+    if (!this.d.queue.working) return [...keys];
     const now: string[] = [];
     for (const key of keys) {
       const spec = this.d.specs.get(key);
