@@ -109,9 +109,13 @@ test('leader election: one leader; SIGKILL fails over within about 20 s; SIGTERM
   const standbyRefreshes = standby.output.join('').match(/credential refreshed/g)?.length ?? 0;
   assert.equal(standbyRefreshes, 0, 'the standby does not reconcile');
 
-  // The leader's metrics and probes, over HTTP.
+  // The leader's metrics and probes, over HTTP. A new namespace's Secret is written before the
+  // credential's run counts it (controller.md "A new namespace at once"): the metrics follow.
   const lp = await leader.ports;
-  const metricsText = await (await fetch(`http://127.0.0.1:${lp.metrics}/metrics`)).text();
+  const metricsOf = async () => (await fetch(`http://127.0.0.1:${lp.metrics}/metrics`)).text();
+  const synced = 'regcred_target_secrets{kind="ClusterRegistryCredential",namespace="",name="ha",provider="static",state="synced"} 1';
+  await waitUntil('the run counted it', async () => (await metricsOf()).includes(synced), 10_000);
+  const metricsText = await metricsOf();
   for (const name of [
     'regcred_credential_ready{kind="ClusterRegistryCredential",namespace="",name="ha",provider="static"} 1',
     'regcred_target_secrets{kind="ClusterRegistryCredential",namespace="",name="ha",provider="static",state="synced"} 1',
