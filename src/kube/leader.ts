@@ -9,8 +9,10 @@
 
 import type { Logger } from '../log.js';
 import { realClock, type Clock } from '../util/clock.js';
+import { withinDeadline } from '../util/wait.js';
 import { kubeClient, type ClusterSource } from './api/client.js';
-import { microTime, type Lease, type LeaseApi, type LeaseSpec } from './api/resources.js';
+import type { Lease, LeaseApi } from './api/resources.js';
+import { firstSpec, heldSpec, recordKey, releasedSpec } from './lease-record.js';
 import { apiMessage, statusCode } from './client.js';
 
 export interface LeaderElectorOptions {
@@ -31,26 +33,7 @@ export interface LeaderElectorOptions {
 
 type State = 'idle' | 'acquiring' | 'leading' | 'lost' | 'released' | 'stopped';
 
-/** What we compare to notice that another candidate changed the record. */
-function recordKey(spec: LeaseSpec | undefined): string {
-  if (!spec) return '';
-  return JSON.stringify([
-    spec.holderIdentity ?? '',
-    spec.leaseDurationSeconds ?? 0,
-    timeString(spec.acquireTime),
-    timeString(spec.renewTime),
-    spec.leaseTransitions ?? 0,
-  ]);
-}
-
-// MicroTime fields are the wire strings; a Date is accepted too.
-function timeString(t: unknown): string {
-  if (t === undefined || t === null) return '';
-  if (t instanceof Date) return t.toISOString();
-  return String(t);
-}
-
-class TimeoutError extends Error {}
+const NEVER_ABORTED = new AbortController().signal;
 
 export class LeaderElector {
   private readonly api: LeaseApi;
@@ -160,13 +143,7 @@ export class LeaderElector {
           this.log.info({ holder: lease.spec?.holderIdentity }, 'released leadership (already held by another)');
           return;
         }
-        const now = this.clock.now();
-        const spec: LeaseSpec = {
-          leaseDurationSeconds: 1,
-          acquireTime: microTime(now),
-          renewTime: microTime(now),
-          leaseTransitions: lease.spec?.leaseTransitions ?? 0,
-        };
+        const spec = releasedSpec(lease.spec, this.clock.now());
         await this.withTimeout(
           this.api.replaceNamespacedLease({
             namespace: this.opts.namespace,
@@ -260,19 +237,8 @@ export class LeaderElector {
   /** Any single API call may take at most the shorter of renewDeadline and retryPeriod*2 before we count it as failed. */
   private withTimeout<T>(p: Promise<T>): Promise<T> {
     const ms = Math.min(this.renewDeadlineMs, this.retryPeriodMs * 2);
-    return new Promise<T>((resolve, reject) => {
-      const timer = this.clock.setTimer(() => reject(new TimeoutError(`request timed out after ${ms} ms`)), ms);
-      p.then(
-        (v) => {
-          timer.cancel();
-          resolve(v);
-        },
-        (e: unknown) => {
-          timer.cancel();
-          reject(e instanceof Error ? e : new Error(String(e)));
-        },
-      );
-    });
+    // Not cut by this.abort: release() still writes after the election has ended.
+    return withinDeadline(p, ms, this.clock, NEVER_ABORTED, { timedOut: `request timed out after ${ms} ms`, aborted: '' });
   }
 
   /** One attempt; true when we hold the Lease afterwards. Never throws. */
@@ -288,13 +254,7 @@ export class LeaderElector {
         return false;
       }
       if (this.abort.signal.aborted) return false;
-      const spec: LeaseSpec = {
-        holderIdentity: identity,
-        leaseDurationSeconds: this.leaseDurationSeconds,
-        acquireTime: microTime(start),
-        renewTime: microTime(start),
-        leaseTransitions: 0,
-      };
+      const spec = firstSpec(identity, this.leaseDurationSeconds, start);
       try {
         const created = await this.withTimeout(
           this.api.createNamespacedLease({ namespace, body: { apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', metadata: { name, namespace }, spec } }),
@@ -325,15 +285,7 @@ export class LeaderElector {
     if (weHold && this.state !== 'leading' && this.state !== 'acquiring') return false;
 
     const now = this.clock.now();
-    const spec: LeaseSpec = {
-      holderIdentity: identity,
-      leaseDurationSeconds: this.leaseDurationSeconds,
-      acquireTime: weHold && old.acquireTime ? old.acquireTime : microTime(now),
-      renewTime: microTime(now),
-      leaseTransitions: weHold ? (old.leaseTransitions ?? 0) : (old.leaseTransitions ?? 0) + 1,
-    };
-    if (old.strategy) spec.strategy = old.strategy;
-    if (old.preferredHolder) spec.preferredHolder = old.preferredHolder;
+    const spec = heldSpec(old, identity, this.leaseDurationSeconds, now);
     try {
       const updated = await this.withTimeout(
         this.api.replaceNamespacedLease({
