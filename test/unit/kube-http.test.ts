@@ -172,6 +172,27 @@ describe('KubeHttp requests', () => {
     kube.close();
   });
 
+  test('idle connections close after the idle time; a slow answer on a busy one is not cut', async () => {
+    const closed: unknown[] = [];
+    const opened = new Set<unknown>();
+    handler = (req, _body, res) => {
+      if (!opened.has(req.socket)) {
+        opened.add(req.socket);
+        req.socket.on('close', () => closed.push(req.socket));
+      }
+      const wait = req.url?.includes('slow') ? 300 : 0;
+      setTimeout(() => json(res, 200, {}), wait);
+    };
+    const kube = new KubeClient(config(), { maxSockets: 8, idleConnectionMs: 100 });
+    await Promise.all(Array.from({ length: 6 }, () => kube.core.readNamespace({ name: 'slow' })));
+    assert.equal(opened.size, 6, 'a busy request took 300 ms, three times the idle time, and was answered');
+    await new Promise((r) => setTimeout(r, 400));
+    assert.equal(closed.length, 6, 'every idle connection closed');
+    await kube.core.readNamespace({ name: 'a' });
+    assert.equal(opened.size, 7, 'the next request opens a new one');
+    kube.close();
+  });
+
   test('every request waits for the rate limit', async () => {
     handler = (_req, _body, res) => json(res, 200, {});
     const clock = new FakeClock(0);

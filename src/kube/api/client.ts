@@ -32,6 +32,8 @@ export interface KubeClientOptions {
   maxSockets?: number | undefined;
   /** Deadline of one API request (default 60 s). */
   timeoutMs?: number | undefined;
+  /** How long an API connection may stay idle before it is closed (default 30 s). */
+  idleConnectionMs?: number | undefined;
 }
 
 export class KubeClient {
@@ -52,6 +54,7 @@ export class KubeClient {
       limiter: requestLimiter(opts.rateLimit, { clock: opts.clock, log: opts.log }),
       maxSockets: opts.maxSockets,
       timeoutMs: opts.timeoutMs,
+      idleConnectionMs: opts.idleConnectionMs,
     });
     this.core = coreApi(this.http);
     this.customObjects = customObjectApi(this.http);

@@ -15,6 +15,9 @@ import { http } from '../../util/node-http.js';
 //   never hold the requests up.
 // - A response other than 2xx is a KubeApiError: the status code, the metav1.Status body, the headers.
 
+/** How long an API connection may stay idle in the pool (client-go's transport: 90 s). */
+export const IDLE_CONNECTION_MS = 30_000;
+
 export type Query = Record<string, string | number | boolean | undefined>;
 
 export interface KubeRequest {
@@ -62,6 +65,8 @@ export interface KubeHttpOptions {
   limiter?: RequestLimiter | undefined;
   maxSockets?: number | undefined;
   timeoutMs?: number | undefined;
+  /** How long an API connection may stay idle in the pool (default IDLE_CONNECTION_MS). */
+  idleConnectionMs?: number | undefined;
 }
 
 const USER_AGENT = 'regcred';
@@ -163,7 +168,10 @@ export class KubeHttp {
       return held.agent;
     }
     const max = kind === 'api' ? (this.opts.maxSockets ?? 32) : Infinity;
-    const base = { keepAlive: true, keepAliveMsecs: 30_000, maxSockets: max, maxFreeSockets: kind === 'api' ? max : 16, scheduling: 'lifo' as const };
+    // An idle API connection closes (node's Agent destroys a free socket on its timeout): a fan-out opens up to `max`, and each
+    // kept TLS connection holds about 150 KB of native memory (OpenSSL and its buffers).
+    const idle = kind === 'api' ? { timeout: this.opts.idleConnectionMs ?? IDLE_CONNECTION_MS } : {};
+    const base = { keepAlive: true, keepAliveMsecs: 30_000, maxSockets: max, maxFreeSockets: kind === 'api' ? max : 16, scheduling: 'lifo' as const, ...idle };
     const agent = auth.server.protocol === 'http:' ? new http.Agent(base) : new HttpsAgent({ ...base, ...definedOnly(auth.tls) });
     this.agents.set(kind, { key, agent, auth });
     // Requests and watches still on the old connections finish (or fail and are retried); then they go.
