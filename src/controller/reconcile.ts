@@ -12,7 +12,7 @@ import { resolveTargetNamespaces } from '../kube/namespaces.js';
 import { listManagedSecrets, writePullSecret, type DesiredPullSecret, type WriteObserver, type WriteOutcome } from '../kube/secrets.js';
 import { attachPullSecret } from '../kube/serviceaccounts.js';
 import type { OwnerRef } from '../kube/labels.js';
-import { mapWithConcurrency } from '../util/pool.js';
+import { eventLoopTurns, mapWithConcurrency } from '../util/pool.js';
 
 // One credential's work: mint once, then fan the result out to every target namespace. Shared by
 // `regcred sync` and the controller, so both write exactly the same thing.
@@ -108,6 +108,9 @@ export interface FanOutOptions extends WriteObserver {
 }
 
 /** Writes the minted credential into each namespace; one namespace failing never stops the others. */
+/** Namespaces a fan-out handles between two turns of the event loop (most need no request). */
+const YIELD_EVERY_NAMESPACES = 64;
+
 export async function fanOut(
   core: CoreApi,
   obj: CredentialObject,
@@ -125,7 +128,10 @@ export async function fanOut(
   const desired = desiredPullSecret(obj, minted);
 
   let notStarted = 0;
+  const turn = eventLoopTurns(YIELD_EVERY_NAMESPACES);
   const results = await mapWithConcurrency(namespaces, opts.concurrency ?? 16, async (namespace): Promise<NamespaceResult> => {
+    const pause = turn();
+    if (pause) await pause;
     const r: NamespaceResult = { namespace, serviceAccountsPatched: [], serviceAccountsMissing: [] };
     if (opts.signal?.aborted) {
       notStarted++;

@@ -66,3 +66,32 @@ test('fanOut: a signal that aborts after every namespace was started changes not
   });
   assert.deepEqual(result.counts, { total: 2, synced: 2, failed: 0, created: 2, updated: 0, unchanged: 0, saPatched: 0 });
 });
+
+test('fanOut: a run over many namespaces whose Secrets are current gives the event loop turns', async () => {
+  const bodies = new Map<string, unknown>();
+  const core = {
+    createNamespacedSecret: async ({ namespace, body }: { namespace: string; body: unknown }) => {
+      bodies.set(namespace, JSON.parse(JSON.stringify(body)));
+      return body;
+    },
+  } as unknown as CoreV1Api;
+  const namespaces = Array.from({ length: 1000 }, (_, i) => `ns-${i}`);
+  await fanOut(core, obj, minted, namespaces, { cache: { secret: () => null, serviceAccounts: () => [] } });
+  assert.equal(bodies.size, 1000);
+
+  // Every Secret as written: no request is needed, so without turns nothing else could run until the end.
+  let turns = 0;
+  let running = true;
+  const countTurns = () => {
+    if (!running) return;
+    turns++;
+    setImmediate(countTurns);
+  };
+  setImmediate(countTurns);
+  const result = await fanOut({} as CoreV1Api, obj, minted, namespaces, {
+    cache: { secret: (ns) => (bodies.get(ns) as never) ?? null, serviceAccounts: () => [] },
+  });
+  running = false;
+  assert.equal(result.counts.unchanged, 1000);
+  assert.ok(turns >= 10, `the event loop turned ${turns} times during the run`);
+});

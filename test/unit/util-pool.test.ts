@@ -1,7 +1,7 @@
-// Unit tests for src/util/pool.ts: mapWithConcurrency.
+// Unit tests for src/util/pool.ts: mapWithConcurrency and eventLoopTurns.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mapWithConcurrency } from '../../src/util/pool.js';
+import { eventLoopTurns, mapWithConcurrency } from '../../src/util/pool.js';
 import { deferred, settle, type Deferred } from './async-helpers.js';
 
 /** Runs mapWithConcurrency over `n` items whose work finishes only when the test says so. */
@@ -143,5 +143,21 @@ describe('mapWithConcurrency', () => {
       }),
       { message: 'item 2 failed' },
     );
+  });
+});
+
+describe('eventLoopTurns', () => {
+  test('every n-th call is a turn of the event loop; callers that come while it is due share it', async () => {
+    const turn = eventLoopTurns(3);
+    assert.equal(turn(), undefined);
+    assert.equal(turn(), undefined);
+    let immediateRan = false;
+    setImmediate(() => (immediateRan = true));
+    const due = turn();
+    assert.ok(due instanceof Promise);
+    assert.equal(turn(), due, 'a call while the turn is due waits for the same turn');
+    await due;
+    assert.ok(immediateRan, 'an immediate queued before it ran first');
+    assert.equal(turn(), undefined, 'counting starts again after the turn');
   });
 });
