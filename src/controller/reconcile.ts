@@ -107,10 +107,10 @@ export interface FanOutOptions extends WriteObserver {
   signal?: AbortSignal | undefined;
 }
 
-/** Writes the minted credential into each namespace; one namespace failing never stops the others. */
 /** Namespaces a fan-out handles between two turns of the event loop (most need no request). */
 const YIELD_EVERY_NAMESPACES = 64;
 
+/** Writes the minted credential into each namespace; one namespace failing never stops the others. */
 export async function fanOut(
   core: CoreApi,
   obj: CredentialObject,

@@ -168,8 +168,8 @@ export class KubeHttp {
       return held.agent;
     }
     const max = kind === 'api' ? (this.opts.maxSockets ?? 32) : Infinity;
-    // An idle API connection closes (node's Agent destroys a free socket on its timeout): a fan-out opens up to `max`, and each
-    // kept TLS connection holds about 150 KB of native memory (OpenSSL and its buffers).
+    // An idle API connection closes (node's Agent destroys a free socket on its timeout): a fan-out
+    // opens up to `max`, and each kept TLS connection holds about 150 KB of native memory.
     const idle = kind === 'api' ? { timeout: this.opts.idleConnectionMs ?? IDLE_CONNECTION_MS } : {};
     const base = { keepAlive: true, keepAliveMsecs: 30_000, maxSockets: max, maxFreeSockets: kind === 'api' ? max : 16, scheduling: 'lifo' as const, ...idle };
     const agent = auth.server.protocol === 'http:' ? new http.Agent(base) : new HttpsAgent({ ...base, ...definedOnly(auth.tls) });
