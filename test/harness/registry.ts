@@ -193,7 +193,7 @@ export interface RotatingCredentials {
   /** The broker the `http` provider asks: {"data": {"username", "password", "expires_at"}}. */
   broker: HttpBroker;
   /** Every robot user so far; the last is current, the one before it valid until `retireAt`. */
-  robots: Array<{ user: string; password: string; issuedAt: number; retireAt?: number }>;
+  robots: Array<{ user: string; password: string; issuedAt: number; retireAt?: number; removedAt?: number }>;
   /** Rotates now (also runs every `rotateMs`). */
   rotate(): void;
   stop(): Promise<void>;
@@ -230,6 +230,8 @@ export async function startRotatingCredentials(
       const t = setTimeout(() => {
         timers.delete(t);
         apply();
+        // The htpasswd without it is written (bcrypt runs in a child process, slow on a busy machine).
+        previous.removedAt = Date.now();
       }, opts.overlapMs + 50);
       timers.add(t);
     }

@@ -104,8 +104,7 @@ describe('a real registry: the written Secret authenticates pulls through rotati
       assert.equal(ok.code, 0, `round ${round}: the new Secret authenticates: ${ok.stderr}`);
       // The previous user is retired when its overlap ends; by then the Secret already holds the new one.
       const old = creds.robots.find((r) => r.user === before.user)!;
-      const retire = (old.retireAt ?? Date.now()) + 300 - Date.now();
-      if (retire > 0) await new Promise((r) => setTimeout(r, retire));
+      await eventually(`${before.user} removed from the registry`, async () => old.removedAt, OVERLAP_MS + 10_000);
       const stale = await inspectWithAuthfile(before.path, `${registry.host}/${REPO}:${TAG}`);
       assert.notEqual(stale.code, 0, `round ${round}: ${before.user}'s password no longer works`);
       const current = await authfileOf('reg-a');
