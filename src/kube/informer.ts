@@ -4,7 +4,8 @@ import { Backoff } from '../util/backoff.js';
 import { withinDeadline } from '../util/wait.js';
 import { kubeClient, type ClusterSource } from './api/client.js';
 import type { WatchFn } from './api/http.js';
-import { objectKey, type Handler, type InformerEvent, type KubeObject } from './object-cache.js';
+import { afterFailure, applyWatchEvent, readList, replaceContents, StalledError, toError, watchEndError, watchTimeouts } from './informer-updates.js';
+import type { Handler, InformerEvent, KubeObject } from './object-cache.js';
 import { MapStore, type Store } from './store.js';
 
 export type { WatchFn } from './api/http.js';
@@ -64,10 +65,6 @@ export interface InformerOptions<T> {
 /** The retry backoff: small, so a watch is back soon after the API server is; capped low, jittered. */
 export const RETRY_BASE_MS = 200;
 export const RETRY_MAX_MS = 2000;
-
-
-class GoneError extends Error {}
-class StalledError extends Error {}
 
 export class Informer<T extends KubeObject> {
   private readonly store: Store<T>;
@@ -139,7 +136,7 @@ export class Informer<T extends KubeObject> {
     return this.opts.transform ? this.opts.transform(obj) : obj;
   }
 
-  private emit(event: InformerEvent, obj: T, old?: T): void {
+  private readonly emit = (event: InformerEvent, obj: T, old?: T): void => {
     for (const h of this.handlers) {
       try {
         h(event, obj, old);
@@ -147,7 +144,7 @@ export class Informer<T extends KubeObject> {
         this.opts.log.error({ informer: this.opts.name, err: (err as Error).message }, 'informer handler failed');
       }
     }
-  }
+  };
 
   private async run(): Promise<void> {
     let needList = true;
@@ -164,14 +161,15 @@ export class Informer<T extends KubeObject> {
         this.backoff.reset();
       } catch (err) {
         if (this.stopped) break;
-        if (err instanceof StalledError) {
+        const next = afterFailure(err, needList, this.resourceVersion);
+        if (next === 'stalled') {
           // Counted in stats.stalls where it was detected. Unhealthy from now until a list
           // succeeds (relist() clears it), so /healthz reports a stall the relist cannot fix.
           this.unhealthySince ??= this.clock.now();
           needList = true;
           continue;
         }
-        if (err instanceof GoneError) {
+        if (next === 'gone') {
           this.stats.gone++;
           needList = true;
           this.opts.log.debug({ informer: this.opts.name }, 'watch expired (410 Gone): relisting');
@@ -179,9 +177,7 @@ export class Informer<T extends KubeObject> {
         }
         this.stats.restarts++;
         this.unhealthySince ??= this.clock.now();
-        // A failed list is retried as a list. A failed watch resumes where it stopped: the cache is
-        // still right up to that resourceVersion, and the server answers 410 if it no longer can.
-        if (this.resourceVersion === undefined) needList = true;
+        needList = next === 'list';
         const resume = !needList;
         if (resume) this.stats.resumes++;
         const delay = this.backoff.next();
@@ -210,27 +206,11 @@ export class Informer<T extends KubeObject> {
 
   private async relist(): Promise<void> {
     this.stats.lists++;
-    const fresh = new Map<string, T>();
-    let cont: string | undefined;
-    let rv: string | undefined;
-    do {
-      const page = await this.bounded(this.opts.list({ limit: this.opts.pageSize ?? 500, ...(cont ? { _continue: cont } : {}) }), this.opts.listTimeoutMs ?? 60_000);
-      for (const item of page.items) if (this.opts.keep?.(item) ?? true) fresh.set(objectKey(item), this.prepare(item));
-      rv = page.metadata?.resourceVersion;
-      cont = page.metadata?._continue || page.metadata?.continue || undefined;
-    } while (cont);
-    // Replace the cache and tell handlers what changed while we were not watching.
-    const old = new Map<string, T>();
-    for (const v of this.store.values()) old.set(objectKey(v), v);
-    this.store.clear();
-    for (const [k, v] of fresh) this.store.set(k, v);
-    for (const [k, v] of fresh) {
-      const prev = old.get(k);
-      if (!prev) this.emit('add', v);
-      else if (prev.metadata?.resourceVersion !== v.metadata?.resourceVersion) this.emit('update', v, prev);
-    }
-    for (const [k, v] of old) if (!fresh.has(k)) this.emit('delete', v);
-    this.resourceVersion = rv;
+    const limit = this.opts.pageSize ?? 500;
+    const nextPage = (cont: string | undefined) => this.bounded(this.opts.list({ limit, ...(cont ? { _continue: cont } : {}) }), this.opts.listTimeoutMs ?? 60_000);
+    const { fresh, resourceVersion } = await readList(nextPage, this.opts.keep, (obj) => this.prepare(obj));
+    replaceContents(this.store, fresh, this.emit);
+    this.resourceVersion = resourceVersion;
     this.unhealthySince = undefined;
     this.lastListAt = this.clock.now();
     if (!this.synced) {
@@ -242,9 +222,7 @@ export class Informer<T extends KubeObject> {
 
   private watchOnce(): Promise<void> {
     this.stats.watches++;
-    const [lo, hi] = this.opts.watchTimeoutSeconds ?? [240, 360];
-    const timeoutSeconds = Math.round(lo + Math.random() * (hi - lo));
-    const stallAfterMs = timeoutSeconds * 1000 + (this.opts.stallGraceMs ?? 30_000);
+    const { timeoutSeconds, stallAfterMs } = watchTimeouts(this.opts.watchTimeoutSeconds ?? [240, 360], this.opts.stallGraceMs ?? 30_000);
     return new Promise<void>((resolve, reject) => {
       let settled = false;
       let stallTimer: TimerHandle | undefined;
@@ -278,45 +256,11 @@ export class Informer<T extends KubeObject> {
             armStallTimer();
             // A watch that delivers is working: the next failure starts the backoff afresh.
             if (type !== 'ERROR') this.backoff.reset();
-            switch (type) {
-              case 'ADDED':
-              case 'MODIFIED': {
-                const key = objectKey(obj);
-                if (this.opts.keep && !this.opts.keep(obj)) {
-                  this.store.delete(key);
-                  this.resourceVersion = obj.metadata?.resourceVersion ?? this.resourceVersion;
-                  break;
-                }
-                const prev = this.store.get(key);
-                this.store.set(key, obj);
-                this.resourceVersion = obj.metadata?.resourceVersion ?? this.resourceVersion;
-                this.emit(prev ? 'update' : 'add', obj, prev);
-                break;
-              }
-              case 'DELETED': {
-                const key = objectKey(obj);
-                if (!this.store.delete(key) && this.opts.keep && !this.opts.keep(obj)) {
-                  this.resourceVersion = obj.metadata?.resourceVersion ?? this.resourceVersion;
-                  break;
-                }
-                this.resourceVersion = obj.metadata?.resourceVersion ?? this.resourceVersion;
-                this.emit('delete', obj);
-                break;
-              }
-              case 'BOOKMARK':
-                this.resourceVersion = obj.metadata?.resourceVersion ?? this.resourceVersion;
-                break;
-              case 'ERROR':
-                finish(obj.code === 410 ? new GoneError('gone') : new Error(`watch error ${obj.code ?? ''}`));
-                break;
-            }
+            const step = applyWatchEvent(this.store, this.opts.keep, type, obj, this.resourceVersion, this.emit);
+            this.resourceVersion = step.resourceVersion;
+            if (step.end) finish(step.end);
           },
-          (err: unknown) => {
-            if (err) {
-              const status = (err as { statusCode?: number }).statusCode;
-              finish(status === 410 ? new GoneError('gone') : err instanceof Error ? err : new Error(String(err)));
-            } else finish();
-          },
+          (err: unknown) => finish(err ? watchEndError(err) : undefined),
         )
         .then((ctrl) => {
           request = ctrl;
@@ -324,7 +268,7 @@ export class Informer<T extends KubeObject> {
           // The server answered 200 and streams: healthy again (a failed request has settled by now).
           else this.unhealthySince = undefined;
         })
-        .catch((err: unknown) => finish(err instanceof Error ? err : new Error(String(err))));
+        .catch((err: unknown) => finish(toError(err)));
     });
   }
 }
