@@ -9,6 +9,7 @@ import type { AddressInfo } from 'node:net';
 import { errorMessage } from '../errors.js';
 import type { Logger } from '../log.js';
 import { ANNOTATION_INJECT, decidePod, decideServiceAccount, type PodLike, type PullSecretCandidate, type ServiceAccountLike } from './admission.js';
+import { ByteBudget, ClientGone, readBody, Refusal, refuse, reply } from './request-limits.js';
 import type { CertificateSource } from './tls.js';
 
 export const POD_PATH = '/mutate-v1-pod';
@@ -36,9 +37,6 @@ export const DEFAULT_MAX_BUFFERED_BYTES = 16 * 1024 * 1024;
  * configuration's timeoutSeconds, at most 30 s, default 5 s here). A slow sender is answered 408.
  */
 export const DEFAULT_READ_TIMEOUT_MS = 10_000;
-/** After refusing a request, its unread rest is discarded (not kept) this long and this much at most, then the connection is closed. */
-const DRAIN_MS = 2_000;
-const DRAIN_BYTES = 8 * 1024 * 1024;
 
 /** What the webhook answered, for regcred_webhook_admissions_total{result}. */
 export type AdmissionResult = 'patched' | 'unchanged' | 'error' | 'too_large' | 'throttled' | 'timeout';
@@ -95,100 +93,6 @@ interface AdmissionResponse {
 export interface WebhookServer {
   port: number;
   close(): Promise<void>;
-}
-
-/** A request refused before it is decided: its HTTP status and the metric's result. */
-class Refusal extends Error {
-  constructor(
-    readonly status: 413 | 429 | 408,
-    readonly result: 'too_large' | 'throttled' | 'timeout',
-    message: string,
-  ) {
-    super(message);
-  }
-}
-
-interface ReadLimits {
-  maxBytes: number;
-  timeoutMs: number;
-  /** Reserves bytes of the shared in-memory budget; false when it is spent. */
-  take(n: number): boolean;
-}
-
-/** The client went away before sending its whole request: nothing to answer. */
-class ClientGone extends Error {}
-
-/** Reads the body within the limits; `held.bytes` counts the budget bytes taken (the caller gives them back). */
-function readBody(req: IncomingMessage, limits: ReadLimits, held: { bytes: number }): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let settled = false;
-    const fail = (err: Error) => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      chunks.length = 0;
-      req.removeListener('data', onData);
-      reject(err);
-    };
-    const timer = setTimeout(() => fail(new Refusal(408, 'timeout', `request not received within ${limits.timeoutMs} ms`)), limits.timeoutMs);
-    const onData = (c: Buffer) => {
-      if (held.bytes + c.length > limits.maxBytes) return fail(new Refusal(413, 'too_large', `request body over ${limits.maxBytes} bytes`));
-      if (!limits.take(c.length)) return fail(new Refusal(429, 'throttled', 'too many request bytes in flight'));
-      held.bytes += c.length;
-      chunks.push(c);
-    };
-    req.on('data', onData);
-    req.on('end', () => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      resolve(Buffer.concat(chunks).toString('utf8'));
-    });
-    req.on('error', () => fail(new ClientGone()));
-    req.on('close', () => fail(new ClientGone()));
-  });
-}
-
-function reply(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
-  const text = JSON.stringify(body);
-  res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text), ...headers });
-  res.end(text);
-}
-
-/**
- * Answers a refused request. Whatever the client still sends is discarded as it arrives, never
- * kept, so that it reads the answer instead of seeing its upload fail (closing at once makes the
- * client's next write fail, often before it has read the status); but for DRAIN_MS and
- * DRAIN_BYTES at most, after which the connection is closed.
- */
-function refuse(req: IncomingMessage, res: ServerResponse, refusal: Refusal): void {
-  if (res.headersSent) {
-    req.destroy();
-    return;
-  }
-  reply(res, refusal.status, { message: refusal.message }, refusal.status === 429 ? { 'Retry-After': '1' } : {});
-  if (req.complete) return;
-  let discarded = 0;
-  const stop = () => {
-    clearTimeout(timer);
-    req.removeListener('data', count);
-  };
-  const count = (c: Buffer) => {
-    discarded += c.length;
-    if (discarded > DRAIN_BYTES) {
-      stop();
-      req.destroy();
-    }
-  };
-  const timer = setTimeout(() => {
-    stop();
-    req.destroy();
-  }, DRAIN_MS);
-  timer.unref();
-  req.on('data', count);
-  req.once('end', stop);
-  req.once('close', stop);
 }
 
 /**
@@ -253,7 +157,7 @@ export async function startWebhookServer(opts: WebhookServerOptions): Promise<We
   const maxBufferedBytes = opts.maxBufferedBytes ?? DEFAULT_MAX_BUFFERED_BYTES;
   const readTimeoutMs = opts.readTimeoutMs ?? DEFAULT_READ_TIMEOUT_MS;
   let inFlight = 0;
-  let buffered = 0;
+  const buffered = new ByteBudget(maxBufferedBytes);
   const server: Server = createServer(
     {
       cert: initial.certPem,
@@ -295,12 +199,7 @@ export async function startWebhookServer(opts: WebhookServerOptions): Promise<We
     try {
       let review: { apiVersion?: string; request?: AdmissionRequest };
       try {
-        const take = (n: number) => {
-          if (buffered + n > maxBufferedBytes) return false;
-          buffered += n;
-          return true;
-        };
-        const text = await readBody(req, { maxBytes: maxBodyBytes, timeoutMs: readTimeoutMs, take }, held);
+        const text = await readBody(req, { maxBytes: maxBodyBytes, timeoutMs: readTimeoutMs, take: (n) => buffered.take(n) }, held);
         review = JSON.parse(text) as typeof review;
       } catch (err) {
         if (err instanceof Refusal) return refused(req, res, err);
@@ -313,7 +212,7 @@ export async function startWebhookServer(opts: WebhookServerOptions): Promise<We
       reply(res, 200, { apiVersion: review.apiVersion ?? 'admission.k8s.io/v1', kind: 'AdmissionReview', response });
     } finally {
       // Held until answered: the parsed review lives as long as the request.
-      buffered -= held.bytes;
+      buffered.give(held.bytes);
       inFlight--;
     }
   }
