@@ -17,7 +17,8 @@ import type { Logger } from '../log.js';
 import { statusCode, withApiRetry } from '../kube/client.js';
 import { readSecret } from '../kube/secrets.js';
 import { realClock, type Clock, type TimerHandle } from '../util/clock.js';
-import { certInfo, generateCa, isPairSignedBy, issueServingCert, splitPem, type KeyPair } from './certs.js';
+import { planCertificates, readStored, secretData, TLS_CERT_KEY, TLS_KEY_KEY, type StoredCertificates } from './certificate-plan.js';
+import { certInfo, type KeyPair } from './certs.js';
 
 export interface ServingMaterial {
   certPem: string;
@@ -31,75 +32,6 @@ export interface CertificateSource {
   /** Called with each new certificate after the first. */
   onChange(listener: (m: ServingMaterial) => void): void;
   stop(): Promise<void>;
-}
-
-export const TLS_CERT_KEY = 'tls.crt';
-export const TLS_KEY_KEY = 'tls.key';
-export const CA_CERT_KEY = 'ca.crt';
-export const CA_KEY_KEY = 'ca.key';
-
-/** cert-manager's default: renew once two thirds of the lifetime have passed. */
-export function renewalTime(notBefore: Date, notAfter: Date): number {
-  return notBefore.getTime() + ((notAfter.getTime() - notBefore.getTime()) * 2) / 3;
-}
-
-export interface StoredCertificates {
-  /** CA certificates, newest first: the one that signs, then older ones not expired yet. */
-  caBundle: string[];
-  ca?: KeyPair | undefined;
-  serving?: KeyPair | undefined;
-}
-
-/** What the certificates should be now, given what is stored: unchanged, or renewed where due. */
-export function planCertificates(
-  stored: StoredCertificates,
-  opts: { now: Date; hosts: readonly string[]; caValidityMs: number; certValidityMs: number; commonName: string },
-): { result: StoredCertificates; renewed: Array<'ca' | 'serving'>; nextCheckAt: number } {
-  const now = opts.now.getTime();
-  const caInfo = stored.ca ? certInfo(stored.ca.certPem) : undefined;
-  const caUsable = !!stored.ca && !!caInfo?.isCa && caInfo.notBefore.getTime() <= now + 5 * 60_000 && now < renewalTime(caInfo.notBefore, caInfo.notAfter) && isPairSignedBy(stored.ca, stored.ca.certPem);
-  const renewed: Array<'ca' | 'serving'> = [];
-  let ca = stored.ca;
-  if (!caUsable || !ca) {
-    ca = generateCa({ commonName: opts.commonName, now: opts.now, validityMs: opts.caValidityMs });
-    renewed.push('ca');
-  }
-  const servingInfo = stored.serving ? certInfo(stored.serving.certPem) : undefined;
-  const hostsMatch = !!servingInfo && servingInfo.hosts.length === opts.hosts.length && opts.hosts.every((h) => servingInfo.hosts.includes(h));
-  let serving = stored.serving;
-  const servingUsable =
-    renewed.length === 0 && !!serving && !!servingInfo && hostsMatch && now < renewalTime(servingInfo.notBefore, servingInfo.notAfter) && isPairSignedBy(serving, ca.certPem);
-  if (!servingUsable || !serving) {
-    serving = issueServingCert(ca, { hosts: opts.hosts, now: opts.now, validityMs: opts.certValidityMs });
-    renewed.push('serving');
-  }
-  // The signing CA first, then older CAs until they expire.
-  const older = stored.caBundle.filter((pem) => {
-    const info = certInfo(pem);
-    return info && info.notAfter.getTime() > now && pem.trim() !== ca.certPem.trim();
-  });
-  const caBundle = [ca.certPem, ...older];
-  const caNow = certInfo(ca.certPem)!;
-  const servingNow = certInfo(serving.certPem)!;
-  const nextCheckAt = Math.min(renewalTime(caNow.notBefore, caNow.notAfter), renewalTime(servingNow.notBefore, servingNow.notAfter));
-  return { result: { caBundle, ca, serving }, renewed, nextCheckAt };
-}
-
-function decode(secret: V1Secret | null, key: string): string | undefined {
-  const v = secret?.data?.[key];
-  return v ? Buffer.from(v, 'base64').toString('utf8') : undefined;
-}
-
-export function readStored(secret: V1Secret | null): StoredCertificates {
-  const caBundle = splitPem(decode(secret, CA_CERT_KEY) ?? '');
-  const caKey = decode(secret, CA_KEY_KEY);
-  const cert = decode(secret, TLS_CERT_KEY);
-  const key = decode(secret, TLS_KEY_KEY);
-  return {
-    caBundle,
-    ca: caBundle[0] && caKey ? { certPem: caBundle[0], keyPem: caKey } : undefined,
-    serving: cert && key ? { certPem: cert, keyPem: key } : undefined,
-  };
 }
 
 export interface SelfManagedOptions {
@@ -220,7 +152,6 @@ export class SelfManagedCertificates implements CertificateSource {
 
   /** Creates or replaces the Secret; false when someone else changed it first (409). */
   private async writeSecret(previous: V1Secret | null, certs: StoredCertificates): Promise<boolean> {
-    const b64 = (s: string) => Buffer.from(s).toString('base64');
     const body: V1Secret = {
       apiVersion: 'v1',
       kind: 'Secret',
@@ -231,12 +162,7 @@ export class SelfManagedCertificates implements CertificateSource {
         labels: { 'app.kubernetes.io/name': 'regcred', 'app.kubernetes.io/component': 'webhook-certificate' },
         ...(previous?.metadata?.resourceVersion ? { resourceVersion: previous.metadata.resourceVersion } : {}),
       },
-      data: {
-        [TLS_CERT_KEY]: b64(certs.serving!.certPem),
-        [TLS_KEY_KEY]: b64(certs.serving!.keyPem),
-        [CA_CERT_KEY]: b64(certs.caBundle.join('')),
-        [CA_KEY_KEY]: b64(certs.ca!.keyPem),
-      },
+      data: secretData(certs),
     };
     try {
       if (previous) await this.core.replaceNamespacedSecret({ namespace: this.opts.namespace, name: this.opts.secretName, body });
