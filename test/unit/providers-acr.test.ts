@@ -11,7 +11,7 @@ import { classifyEntraError } from '../../src/providers/acr/entra-errors.js';
 import { ACR_USERNAME, refreshTokenExpiry } from '../../src/providers/acr/exchange.js';
 import { acrConfig, type AcrConfig } from '../../src/providers/acr/schema.js';
 import { claims } from '../../src/providers/internal/jwt.js';
-import { httpError } from '../../src/providers/internal/http.js';
+import { httpError } from '../../src/providers/internal/http-errors.js';
 import { providerRegistry } from '../../src/providers/registry.js';
 import type { ProviderDeps, SourceReader } from '../../src/providers/types.js';
 import { RegcredError } from '../../src/errors.js';

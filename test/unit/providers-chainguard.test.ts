@@ -12,7 +12,7 @@ import {
   exchangeChainguardToken,
   type ChainguardConfig,
 } from '../../src/providers/chainguard.js';
-import { httpError } from '../../src/providers/internal/http.js';
+import { httpError } from '../../src/providers/internal/http-errors.js';
 import { providerRegistry } from '../../src/providers/registry.js';
 import type { ProviderDeps } from '../../src/providers/types.js';
 import { RegcredError } from '../../src/errors.js';

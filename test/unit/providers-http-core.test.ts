@@ -1,10 +1,8 @@
 // Unit tests for src/providers/internal/http.ts: the deadline covers a trickling body, the size cap
-// stops reading early, redirects are refused, the error classification table, and remote text
-// kept out of error messages (only in remoteDetail).
+// stops reading early, redirects are refused. How failures are classified: providers-http-errors.test.ts.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { RegcredError } from '../../src/errors.js';
-import { httpError, httpRequest, networkError, requestJson, type HttpDeps } from '../../src/providers/internal/http.js';
+import { httpRequest, requestJson, type HttpDeps } from '../../src/providers/internal/http.js';
 import { rejection } from '../harness/provider-tests.js';
 
 const fetchOf = (fn: (url: string, init?: RequestInit) => Promise<Response>): HttpDeps => ({ fetch: fn as typeof globalThis.fetch });
@@ -97,64 +95,5 @@ describe('http core: deadline, size cap, redirects, caller signal', () => {
     assert.equal(err.retryable, false);
     assert.equal(err.message, 'jit login: host evil.example is not allowed by the network policy');
     assert.equal(called, false);
-  });
-});
-
-describe('http core: error classification', () => {
-  const cases: Array<[string, number, string, boolean, string]> = [
-    ['400 invalid_grant', 400, '{"error":"invalid_grant","error_description":"Invalid JWT Signature."}', false, 'w: HTTP 400 invalid_grant'],
-    ['400 temporarily_unavailable', 400, '{"error":"temporarily_unavailable"}', true, 'w: HTTP 400 temporarily_unavailable'],
-    ['401 with a hint', 401, '{"error":"invalid_client"}', false, 'w: HTTP 401 invalid_client (bad credentials)'],
-    ['403 Google', 403, '{"error":{"code":403,"status":"PERMISSION_DENIED","message":"denied"}}', false, 'w: HTTP 403 PERMISSION_DENIED (permission denied)'],
-    ['404 plain text', 404, 'Not Found', false, 'w: HTTP 404'],
-    ['408', 408, '', true, 'w: HTTP 408'],
-    ['429', 429, '{"errors":[{"code":"TOOMANYREQUESTS","message":"slow"}]}', true, 'w: HTTP 429 TOOMANYREQUESTS'],
-    ['500 HTML', 500, '<html>oops</html>', true, 'w: HTTP 500'],
-    ['503', 503, '{"error":"server_error"}', true, 'w: HTTP 503 server_error'],
-    ['an OAuth code that is not well-formed is not quoted', 400, '{"error":"Evil Text <b>"}', false, 'w: HTTP 400'],
-    ['a gRPC-like status that is not a real one is not quoted', 403, '{"error":{"status":"YOU_WIN_A_PRIZE"}}', false, 'w: HTTP 403 (permission denied)'],
-  ];
-  for (const [name, status, body, retryable, message] of cases) {
-    test(`${name}: retryable ${retryable}`, () => {
-      const e = httpError(status, body, 'w');
-      assert.equal(e.code, 'ProviderError');
-      assert.equal(e.retryable, retryable);
-      assert.equal(e.message, message);
-    });
-  }
-
-  const net: Array<[string, unknown, boolean, string]> = [
-    ['undici ECONNREFUSED', Object.assign(new TypeError('fetch failed'), { cause: Object.assign(new Error('connect ECONNREFUSED 10.0.0.1:443'), { code: 'ECONNREFUSED' }) }), true, 'w: network error ECONNREFUSED'],
-    ['DNS', Object.assign(new Error('getaddrinfo ENOTFOUND x'), { code: 'ENOTFOUND' }), true, 'w: network error ENOTFOUND'],
-    ['TLS trust', Object.assign(new TypeError('fetch failed'), { cause: { code: 'DEPTH_ZERO_SELF_SIGNED_CERT', message: 'self-signed certificate' } }), false, 'w: TLS error DEPTH_ZERO_SELF_SIGNED_CERT'],
-    ['AbortError', new DOMException('This operation was aborted', 'AbortError'), true, 'w: aborted'],
-    ['a request fetch cannot make', new TypeError('Invalid header value'), false, 'w: the request could not be made (TypeError)'],
-  ];
-  for (const [name, err, retryable, message] of net) {
-    test(`network: ${name}`, () => {
-      const e = networkError(err, 'w');
-      assert.equal(e.retryable, retryable);
-      assert.equal(e.message, message);
-    });
-  }
-
-  test('remote text never reaches the message; it is clipped to 200 characters in remoteDetail', async () => {
-    const evil = `Please visit https://phish.example/${'x'.repeat(500)}`;
-    const bodies = [
-      JSON.stringify({ error: 'invalid_grant', error_description: evil }),
-      JSON.stringify({ message: evil }),
-      JSON.stringify({ error: { status: 'PERMISSION_DENIED', message: evil } }),
-      JSON.stringify({ errors: [{ code: 'DENIED', message: evil }] }),
-      evil,
-    ];
-    for (const body of bodies) {
-      for (const status of [400, 401, 403, 500]) {
-        const deps = fetchOf(async () => new Response(body, { status }));
-        const err = await rejection(httpRequest(deps, { what: 'w', url: 'https://a.test/' }));
-        assert.doesNotMatch(err.message, /phish|Please/);
-        assert.match(err.remoteDetail ?? '', /phish\.example/);
-        assert.ok((err.remoteDetail ?? '').length <= 200);
-      }
-    }
   });
 });

@@ -1,5 +1,5 @@
 import { RegcredError } from '../../errors.js';
-import { clip } from '../internal/http.js';
+import { clip } from '../internal/http-errors.js';
 
 // What @azure/identity (and MSAL under it) throws, as a RegcredError: codes only in the message,
 // the library's and Entra's text for logs.

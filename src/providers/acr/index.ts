@@ -1,7 +1,7 @@
 import { RegcredError } from '../../errors.js';
 import { registerSecret } from '../../redact.js';
 import { abortable, deadline, seconds } from '../internal/abort.js';
-import { prefixed } from '../internal/http.js';
+import { prefixed } from '../internal/http-errors.js';
 import { claims } from '../internal/jwt.js';
 import { defineProvider, type Credential, type ProviderDeps } from '../types.js';
 import { entraRequest, identityGetEntraToken, modeName, type EntraTokenRequest, type GetEntraToken } from './entra.js';

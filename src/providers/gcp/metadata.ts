@@ -1,7 +1,8 @@
 import { RegcredError } from '../../errors.js';
 import { registerSecret } from '../../redact.js';
 import { withDeadline, seconds } from '../internal/abort.js';
-import { clip, describeRemoteError, DEFAULT_TIMEOUT_MS, retryableStatus } from '../internal/http.js';
+import { DEFAULT_TIMEOUT_MS } from '../internal/http.js';
+import { clip, describeRemoteError, retryableStatus } from '../internal/http-errors.js';
 import type { ProviderDeps } from '../types.js';
 import { DEFAULT_TOKEN_SECONDS, type AccessToken } from './oauth.js';
 import { commonJsExports } from '../../util/commonjs.js';

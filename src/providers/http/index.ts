@@ -1,7 +1,8 @@
 import { parseDuration } from '../../config/common.js';
 import { RegcredError } from '../../errors.js';
 import { registerSecret } from '../../redact.js';
-import { clip, httpRequest } from '../internal/http.js';
+import { httpRequest } from '../internal/http.js';
+import { clip } from '../internal/http-errors.js';
 import { defineProvider, type Credential, type ProviderDeps } from '../types.js';
 import { buildHeaders, readSecretKey } from './request.js';
 import { extractCredential, MAX_RESPONSE_BYTES } from './response.js';

@@ -1,5 +1,5 @@
 import { RegcredError } from '../../errors.js';
-import { clip } from './http.js';
+import { clip } from './http-errors.js';
 
 // AWS SDK errors as RegcredErrors: which are retryable, and a message that names the call and never
 // carries AWS's own text (that goes to remoteDetail, for logs).
