@@ -1,7 +1,8 @@
 import type { CoreApi } from '../kube/api/resources.js';
 import type { CredentialObject } from '../config/schema.js';
 import { statusCode } from '../kube/client.js';
-import { writePullSecret, type DesiredPullSecret , type WriteObserver } from '../kube/secrets.js';
+import type { DesiredPullSecret } from '../kube/desired-secret.js';
+import { writePullSecret, type WriteObserver } from '../kube/secrets.js';
 import { slimNamespace } from '../kube/slim.js';
 import type { Metrics } from '../metrics.js';
 import { ANNOTATION_INJECT, type PullSecretCandidate } from '../webhook/admission.js';

@@ -10,7 +10,7 @@ import { statusCode, withApiRetry } from '../kube/client.js';
 import type { EventRecorder } from '../kube/events.js';
 import { Informer, objectKey, type InformerOptions } from '../kube/informer.js';
 import { ANNOTATION_EXPIRES_AT } from '../kube/labels.js';
-import { DOCKERCONFIGJSON_KEY, DOCKERCONFIGJSON_TYPE } from '../kube/secrets.js';
+import { DOCKERCONFIGJSON_KEY, DOCKERCONFIGJSON_TYPE } from '../kube/desired-secret.js';
 import { backoffDelay } from '../util/backoff.js';
 import { realClock, type Clock } from '../util/clock.js';
 import { WorkQueue, type QueueResult } from './queue.js';

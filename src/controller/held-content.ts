@@ -2,7 +2,8 @@ import type { V1Secret } from '@kubernetes/client-node';
 import type { CoreApi } from '../kube/api/resources.js';
 import { sha256Hex } from '../dockerconfig.js';
 import { ANNOTATION_CONTENT_HASH, ANNOTATION_EXPIRES_AT, isManagedBy, type OwnerRef } from '../kube/labels.js';
-import { DOCKERCONFIGJSON_KEY, DOCKERCONFIGJSON_TYPE, readSecret } from '../kube/secrets.js';
+import { DOCKERCONFIGJSON_KEY, DOCKERCONFIGJSON_TYPE } from '../kube/desired-secret.js';
+import { readSecret } from '../kube/secrets.js';
 import { dataHashOf } from '../kube/slim.js';
 
 // A replica that has not minted a credential (a standby serving the admission webhook, a leader

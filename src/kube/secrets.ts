@@ -1,7 +1,6 @@
 import type { V1Secret } from '@kubernetes/client-node';
 import type { CoreApi } from './api/resources.js';
 import { RegcredError } from '../errors.js';
-import { sha256Hex } from '../dockerconfig.js';
 import { statusCode, toRegcredError, withApiRetry, type RetryOptions } from './client.js';
 import {
   ANNOTATION_CONTENT_HASH,
@@ -13,26 +12,14 @@ import {
   ownerSelector,
   type OwnerRef,
 } from './labels.js';
-import { dataHashOf, isCompact, secretDataHash } from './slim.js';
+import { dataHashOf, isCompact } from './slim.js';
+import { desiredDataHash, desiredMetadata, isUpToDate, DOCKERCONFIGJSON_KEY, DOCKERCONFIGJSON_TYPE, type DesiredPullSecret } from './desired-secret.js';
 import { updatePatch } from './secret-patch.js';
 
-export const DOCKERCONFIGJSON_TYPE = 'kubernetes.io/dockerconfigjson';
-export const DOCKERCONFIGJSON_KEY = '.dockerconfigjson';
 /** The legacy pull-secret type: adoptable, but replaced once since a Secret's type is immutable. */
 export const DOCKERCFG_TYPE = 'kubernetes.io/dockercfg';
 /** The only types `adopt` takes over: pull secrets. Anything else (TLS, Opaque, tokens) is never touched. */
 export const ADOPTABLE_TYPES: readonly string[] = [DOCKERCONFIGJSON_TYPE, DOCKERCFG_TYPE];
-
-/** What a target namespace should hold. */
-export interface DesiredPullSecret {
-  name: string;
-  owner: OwnerRef;
-  dockerConfigJson: string;
-  expiresAt?: Date | undefined;
-  labels: Record<string, string>;
-  annotations: Record<string, string>;
-  adopt: boolean;
-}
 
 export type WriteOutcome = 'created' | 'updated' | 'unchanged';
 
@@ -52,44 +39,6 @@ export interface WriteObserver {
 export interface SecretWriterOptions extends WriteObserver {
   retry?: RetryOptions;
   fieldManager?: string;
-}
-
-function desiredMetadata(d: DesiredPullSecret, namespace: string) {
-  const annotations: Record<string, string> = {
-    ...d.annotations,
-    [ANNOTATION_CONTENT_HASH]: sha256Hex(d.dockerConfigJson),
-  };
-  if (d.expiresAt) annotations[ANNOTATION_EXPIRES_AT] = d.expiresAt.toISOString();
-  return { name: d.name, namespace, labels: { ...d.labels, ...ownerLabels(d.owner) }, annotations };
-}
-
-const desiredHashes = new WeakMap<DesiredPullSecret, string>();
-
-/** The data digest (secretDataHash) of the Secret regcred writes for `d`; computed once per desired object. */
-export function desiredDataHash(d: DesiredPullSecret): string {
-  let h = desiredHashes.get(d);
-  if (h === undefined) {
-    h = secretDataHash({ [DOCKERCONFIGJSON_KEY]: Buffer.from(d.dockerConfigJson).toString('base64') });
-    desiredHashes.set(d, h);
-  }
-  return h;
-}
-
-/**
- * True when `existing` already holds exactly what `d` asks for: data, type, labels, annotations.
- * `existing` may be a full Secret or the cache's compact form (compactSecret): the data is compared
- * through its digest, so an edit by hand is seen even though the hash annotation stays as it was.
- */
-export function isUpToDate(existing: V1Secret, d: DesiredPullSecret, namespace: string): boolean {
-  if (existing.type !== DOCKERCONFIGJSON_TYPE) return false;
-  if (dataHashOf(existing) !== desiredDataHash(d)) return false;
-  const want = desiredMetadata(d, namespace);
-  const labels = existing.metadata?.labels ?? {};
-  const annotations = existing.metadata?.annotations ?? {};
-  if (!Object.entries(want.labels).every(([k, v]) => labels[k] === v)) return false;
-  if (!Object.entries(want.annotations).every(([k, v]) => annotations[k] === v)) return false;
-  if (!d.expiresAt && annotations[ANNOTATION_EXPIRES_AT] !== undefined) return false;
-  return true;
 }
 
 /**
@@ -144,7 +93,7 @@ export async function writePullSecret(
     const ours = isManagedBy(current.metadata?.labels, desired.owner);
     const refusal = ours ? typeRefusal(current) : adoptionRefusal(current, desired);
     if (refusal) throw new RegcredError('SecretConflict', `${what} ${refusal}`);
-    if (ours && isUpToDate(current, desired, namespace)) return { outcome: 'unchanged' };
+    if (ours && isUpToDate(current, desired)) return { outcome: 'unchanged' };
 
     if (current.type !== DOCKERCONFIGJSON_TYPE) {
       // The type of a Secret is immutable: an adopted kubernetes.io/dockercfg Secret can only be

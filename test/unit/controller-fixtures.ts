@@ -7,7 +7,7 @@ import { desiredPullSecret, ownerOf, type MintedCredential } from '../../src/con
 import { credentialKey } from '../../src/controller/secret-index.js';
 import { buildDockerConfigJson, sha256Hex } from '../../src/dockerconfig.js';
 import { ANNOTATION_CONTENT_HASH, ANNOTATION_EXPIRES_AT, ownerLabels, type OwnerRef } from '../../src/kube/labels.js';
-import { DOCKERCONFIGJSON_KEY, DOCKERCONFIGJSON_TYPE } from '../../src/kube/secrets.js';
+import { DOCKERCONFIGJSON_KEY, DOCKERCONFIGJSON_TYPE } from '../../src/kube/desired-secret.js';
 
 type Target = Record<string, unknown> & { secretName: string };
 

@@ -158,6 +158,14 @@ describe('managed-Secret events', () => {
     assert.deepEqual(secretEventKeys(specs, 'delete', { owner: keyOf(team), oldOwner: undefined }, () => true), [keyOf(team)]);
   });
 
+  test('the same mint under an edited spec is checked against the edited spec (labels added)', () => {
+    assert.equal(holdsCurrentContent(team, m, upToDate), true);
+    const relabelled = crc('team', { secretName: 'pull', namespaces: { selector: { matchLabels: { team: 'a' } } }, labels: { tier: 'gold' } });
+    assert.equal(holdsCurrentContent(relabelled, m, upToDate), false, 'the Secret lacks the new label');
+    assert.equal(holdsCurrentContent(relabelled, m, writtenSecret(relabelled, m, 'app')), true);
+    assert.equal(holdsCurrentContent(team, minted('v2'), upToDate), false, 'a new mint');
+  });
+
   test('labels moved to another owner: both credentials; unknown owners none', () => {
     const two = specMap(team, named);
     assert.deepEqual(secretEventKeys(two, 'update', { owner: keyOf(named), oldOwner: keyOf(team) }, (k) => k === keyOf(named)), [keyOf(team)]);

@@ -3,15 +3,8 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ApiException, type CoreV1Api, type V1Secret } from '@kubernetes/client-node';
-import {
-  DOCKERCFG_TYPE,
-  DOCKERCONFIGJSON_KEY,
-  DOCKERCONFIGJSON_TYPE,
-  deleteManagedSecret,
-  isUpToDate,
-  writePullSecret,
-  type DesiredPullSecret,
-} from '../../src/kube/secrets.js';
+import { DOCKERCFG_TYPE, deleteManagedSecret, writePullSecret } from '../../src/kube/secrets.js';
+import { DOCKERCONFIGJSON_KEY, DOCKERCONFIGJSON_TYPE, isUpToDate, type DesiredPullSecret } from '../../src/kube/desired-secret.js';
 import { ANNOTATION_CONTENT_HASH, ANNOTATION_EXPIRES_AT, isManagedBy, ownerLabels, type OwnerRef } from '../../src/kube/labels.js';
 import { buildDockerConfigJson, sha256Hex } from '../../src/dockerconfig.js';
 import { RegcredError } from '../../src/errors.js';
@@ -141,7 +134,7 @@ function writes() {
 describe('isUpToDate', () => {
   test('true for exactly the desired Secret', () => {
     const d = desired();
-    assert.equal(isUpToDate(secretFor(d), d, NS), true);
+    assert.equal(isUpToDate(secretFor(d), d), true);
   });
 
   test('true when others added labels and annotations of their own', () => {
@@ -149,7 +142,7 @@ describe('isUpToDate', () => {
     const s = secretFor(d);
     s.metadata!.labels!['other'] = 'x';
     s.metadata!.annotations!['kubectl.kubernetes.io/last-applied-configuration'] = '{}';
-    assert.equal(isUpToDate(s, d, NS), true);
+    assert.equal(isUpToDate(s, d), true);
   });
 
   test('false when the data bytes differ but the content-hash annotation is unchanged', () => {
@@ -157,14 +150,14 @@ describe('isUpToDate', () => {
     const s = secretFor(d);
     s.data = { [DOCKERCONFIGJSON_KEY]: Buffer.from(JSON_V2).toString('base64') };
     assert.equal(s.metadata!.annotations![ANNOTATION_CONTENT_HASH], sha256Hex(JSON_V1));
-    assert.equal(isUpToDate(s, d, NS), false);
+    assert.equal(isUpToDate(s, d), false);
   });
 
   test('false when the hash annotation is stale even though the bytes match', () => {
     const d = desired();
     const s = secretFor(d);
     s.metadata!.annotations![ANNOTATION_CONTENT_HASH] = sha256Hex(JSON_V2);
-    assert.equal(isUpToDate(s, d, NS), false);
+    assert.equal(isUpToDate(s, d), false);
   });
 
   for (const key of ['team', 'app.kubernetes.io/managed-by', 'regcred.dev/owner-name']) {
@@ -172,7 +165,7 @@ describe('isUpToDate', () => {
       const d = desired();
       const s = secretFor(d);
       delete s.metadata!.labels![key];
-      assert.equal(isUpToDate(s, d, NS), false);
+      assert.equal(isUpToDate(s, d), false);
     });
   }
 
@@ -180,47 +173,47 @@ describe('isUpToDate', () => {
     const d = desired();
     const s = secretFor(d);
     delete s.metadata!.annotations!['example.com/note'];
-    assert.equal(isUpToDate(s, d, NS), false);
+    assert.equal(isUpToDate(s, d), false);
   });
 
   test('false when the type differs', () => {
     const d = desired();
-    assert.equal(isUpToDate({ ...secretFor(d), type: 'Opaque' }, d, NS), false);
-    assert.equal(isUpToDate({ ...secretFor(d), type: undefined }, d, NS), false);
+    assert.equal(isUpToDate({ ...secretFor(d), type: 'Opaque' }, d), false);
+    assert.equal(isUpToDate({ ...secretFor(d), type: undefined }, d), false);
   });
 
   test('false when expires-at differs', () => {
     const d = desired();
     const s = secretFor(d);
     s.metadata!.annotations![ANNOTATION_EXPIRES_AT] = '2029-01-01T00:00:00.000Z';
-    assert.equal(isUpToDate(s, d, NS), false);
+    assert.equal(isUpToDate(s, d), false);
   });
 
   test('false when expires-at is set but the credential no longer expires', () => {
     const s = secretFor(desired());
-    assert.equal(isUpToDate(s, desired({ expiresAt: undefined }), NS), false);
+    assert.equal(isUpToDate(s, desired({ expiresAt: undefined })), false);
   });
 
   test('false with an extra data key or without data', () => {
     const d = desired();
     const extra = secretFor(d);
     extra.data!['other'] = 'eA==';
-    assert.equal(isUpToDate(extra, d, NS), false);
-    assert.equal(isUpToDate({ ...secretFor(d), data: undefined }, d, NS), false);
+    assert.equal(isUpToDate(extra, d), false);
+    assert.equal(isUpToDate({ ...secretFor(d), data: undefined }, d), false);
   });
 
   test('the slim form (no data, a digest) answers the same: up to date, and an edit by hand is seen', () => {
     const d = desired();
     const slim = compactSecret(secretFor(d));
     assert.equal(slim.data, undefined);
-    assert.equal(isUpToDate(slim, d, NS), true);
+    assert.equal(isUpToDate(slim, d), true);
     const edited = secretFor(d);
     edited.data = { [DOCKERCONFIGJSON_KEY]: Buffer.from(JSON_V2).toString('base64') };
-    assert.equal(isUpToDate(compactSecret(edited), d, NS), false, 'data changed, annotation kept');
+    assert.equal(isUpToDate(compactSecret(edited), d), false, 'data changed, annotation kept');
     const extra = secretFor(d);
     extra.data!['other'] = 'eA==';
-    assert.equal(isUpToDate(compactSecret(extra), d, NS), false, 'an extra key');
-    assert.equal(isUpToDate(compactSecret({ ...secretFor(d), data: undefined }), d, NS), false, 'no data');
+    assert.equal(isUpToDate(compactSecret(extra), d), false, 'an extra key');
+    assert.equal(isUpToDate(compactSecret({ ...secretFor(d), data: undefined }), d), false, 'no data');
   });
 });
 
@@ -241,7 +234,7 @@ describe('writePullSecret', () => {
       [ANNOTATION_CONTENT_HASH]: sha256Hex(JSON_V1),
       [ANNOTATION_EXPIRES_AT]: '2030-01-01T12:00:00.000Z',
     });
-    assert.equal(isUpToDate(s!, desired(), NS), true);
+    assert.equal(isUpToDate(s!, desired()), true);
   });
 
   test('existing = null skips the read', async () => {
@@ -293,7 +286,7 @@ describe('writePullSecret', () => {
     await writePullSecret(api.core, NS, desired({ expiresAt: undefined }), undefined, NO_SLEEP);
     const after = api.get(NS, 'demo-pull');
     assert.equal(after?.metadata?.annotations?.[ANNOTATION_EXPIRES_AT], undefined);
-    assert.equal(isUpToDate(after!, desired({ expiresAt: undefined }), NS), true);
+    assert.equal(isUpToDate(after!, desired({ expiresAt: undefined })), true);
   });
 
   test('a 409 on create (created meanwhile) re-reads; an unmanaged Secret is a SecretConflict', async () => {
@@ -349,7 +342,7 @@ describe('writePullSecret', () => {
     assert.equal(after.metadata?.labels?.['owned-by'], 'someone');
     assert.equal(after.metadata?.annotations?.['keep'], 'me');
     assert.equal(isManagedBy(after.metadata?.labels, OWNER), true);
-    assert.equal(isUpToDate(after, d, NS), true);
+    assert.equal(isUpToDate(after, d), true);
   });
 
   test('adopt never takes a Secret another regcred credential owns: SecretConflict naming it, nothing written', async () => {
@@ -402,7 +395,7 @@ describe('writePullSecret', () => {
     const after = api.get(NS, 'demo-pull')!;
     assert.equal(after.type, DOCKERCONFIGJSON_TYPE);
     assert.notEqual(after.metadata?.uid, before.metadata?.uid);
-    assert.equal(isUpToDate(after, desired({ adopt: true }), NS), true);
+    assert.equal(isUpToDate(after, desired({ adopt: true })), true);
     // An existing Secret was taken over because adopt: true; callers print "adopted" from this flag.
     assert.equal(result.adopted, true, `result was ${JSON.stringify(result)}`);
   });

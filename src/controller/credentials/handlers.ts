@@ -1,7 +1,7 @@
 import type { V1Namespace, V1Secret, V1ServiceAccount } from '@kubernetes/client-node';
 import { credentialObject, type CredentialObject } from '../../config/schema.js';
 import type { InformerEvent, KubeObject } from '../../kube/informer.js';
-import { isUpToDate } from '../../kube/secrets.js';
+import { isUpToDate, type DesiredPullSecret } from '../../kube/desired-secret.js';
 import { hasPullSecret } from '../../kube/serviceaccounts.js';
 import { desiredPullSecret, type MintedCredential } from '../reconcile.js';
 import { credentialKey, type OwnedSecretIndex } from '../secret-index.js';
@@ -181,10 +181,22 @@ export function secretEventKeys(
   return out;
 }
 
+// Every watch event of a managed Secret is checked against what its credential wants: one desired
+// object per (spec, mint), so that its digests are computed once (kube/secrets.ts), not per event.
+const desiredByMint = new WeakMap<MintedCredential, { spec: CredentialObject; desired: DesiredPullSecret }>();
+
+function desiredFor(spec: CredentialObject, minted: MintedCredential): DesiredPullSecret {
+  const held = desiredByMint.get(minted);
+  if (held?.spec === spec) return held.desired;
+  const desired = desiredPullSecret(spec, minted);
+  desiredByMint.set(minted, { spec, desired });
+  return desired;
+}
+
 /** Whether a managed Secret already holds exactly what the credential's last mint wants there. */
 export function holdsCurrentContent(spec: CredentialObject | undefined, minted: MintedCredential | undefined, secret: V1Secret): boolean {
   if (!spec || !minted || secret.metadata?.name !== spec.spec.target.secretName) return false;
-  return isUpToDate(secret, desiredPullSecret(spec, minted), secret.metadata?.namespace ?? '');
+  return isUpToDate(secret, desiredFor(spec, minted));
 }
 
 /** A service account added or changed: the credentials that want it patched and whose Secret it lacks. */

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Agent as HttpAgent, IncomingHttpHeaders, IncomingMessage } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
+import { createSecureContext, type SecureContext } from 'node:tls';
 import type { Credentials, ResolvedCredentials, TlsMaterial } from './credentials.js';
 import type { RequestLimiter } from './rate-limit.js';
 import { http } from '../../util/node-http.js';
@@ -73,6 +74,8 @@ const USER_AGENT = 'regcred';
 
 export class KubeHttp {
   private readonly agents = new Map<'api' | 'watch', { key: string; agent: HttpAgent; auth: ResolvedCredentials }>();
+  /** The TLS context of the current material, shared by every connection of both agents. */
+  private context: { key: string; secureContext: SecureContext } | undefined;
 
   constructor(
     private readonly credentials: Credentials,
@@ -172,11 +175,22 @@ export class KubeHttp {
     // opens up to `max`, and each kept TLS connection holds about 150 KB of native memory.
     const idle = kind === 'api' ? { timeout: this.opts.idleConnectionMs ?? IDLE_CONNECTION_MS } : {};
     const base = { keepAlive: true, keepAliveMsecs: 30_000, maxSockets: max, maxFreeSockets: kind === 'api' ? max : 16, scheduling: 'lifo' as const, ...idle };
-    const agent = auth.server.protocol === 'http:' ? new http.Agent(base) : new HttpsAgent({ ...base, ...definedOnly(auth.tls) });
+    const agent = auth.server.protocol === 'http:' ? new http.Agent(base) : new HttpsAgent({ ...base, ...this.tlsOptions(key, auth.tls) });
     this.agents.set(kind, { key, agent, auth });
     // Requests and watches still on the old connections finish (or fail and are retried); then they go.
     if (held) setTimeout(() => held.agent.destroy(), 60_000).unref();
     return agent;
+  }
+
+  /**
+   * One SecureContext for every connection: without it each TLS connection parses the CA, the
+   * certificate and the key again into a context of its own (native memory held per connection),
+   * and the agent keys every request by those PEM strings.
+   */
+  private tlsOptions(key: string, tls: TlsMaterial): { secureContext: SecureContext; rejectUnauthorized?: boolean; servername?: string } {
+    const { rejectUnauthorized, servername, ...material } = definedOnly(tls);
+    if (this.context?.key !== key) this.context = { key, secureContext: createSecureContext(material) };
+    return { secureContext: this.context.secureContext, ...(rejectUnauthorized !== undefined ? { rejectUnauthorized } : {}), ...(servername ? { servername } : {}) };
   }
 }
 
