@@ -4,7 +4,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { CoreV1Api, CustomObjectsApi, EventsV1Api, RbacAuthorizationV1Api, type V1Secret } from '@kubernetes/client-node';
+import { CoreV1Api, CustomObjectsApi, EventsV1Api, RbacAuthorizationV1Api, Watch, type V1Secret } from '@kubernetes/client-node';
 import { start, type ControlPlane } from '../harness/controlplane.js';
 import { installCrds } from '../harness/crds.js';
 import { Controller } from '../../src/controller/controller.js';
@@ -168,6 +168,30 @@ describe('controller (real API server)', () => {
     }, 5000);
     console.log(`# default SA patched ${Date.now() - t0} ms after the namespace was created`);
     assert.ok(sa.value);
+  });
+
+  test('namespaces created while runs follow one another: each keeps the Secret written for it (none deleted as untargeted)', async () => {
+    const names = Array.from({ length: 24 }, (_, i) => `basic-burst-${i}`);
+    const deleted: string[] = [];
+    const watching = await new Watch(cp.kubeConfig).watch(
+      '/api/v1/secrets',
+      { fieldSelector: 'metadata.name=basic-pull' },
+      (type: string, obj: V1Secret) => void (type === 'DELETED' && deleted.push(obj.metadata?.namespace ?? '')),
+      () => {},
+    );
+    try {
+      // Created in small groups: each group's writes bring runs of the credential, which the next group overlaps.
+      for (let i = 0; i < names.length; i += 3) {
+        await Promise.all(names.slice(i, i + 3).map((name) => core.createNamespace({ body: { metadata: { name, labels: { basic: 'yes' } } } })));
+        await new Promise((r) => setTimeout(r, 15));
+      }
+      for (const ns of names) await eventually(`secret in ${ns}`, async () => getSecret(ns, 'basic-pull'), 10_000);
+      await new Promise((r) => setTimeout(r, 2_000)); // the runs that follow the namespaces' writes
+      assert.deepEqual(deleted, []);
+      for (const ns of names) assert.ok(await getSecret(ns, 'basic-pull'), `${ns} still holds its Secret`);
+    } finally {
+      watching.abort();
+    }
   });
 
   test('a deleted managed Secret is restored within about a second, and an edited one too (in place)', async () => {

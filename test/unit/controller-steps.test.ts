@@ -55,8 +55,8 @@ describe('finalizer and status patches', () => {
 });
 
 describe('stale Secrets', () => {
-  const team = crc('team', { secretName: 'pull', namespaces: { all: true } });
-  const live = namespaces(namespace('app'), namespace('web'), namespace('old'), namespace('going', {}, 'Terminating'));
+  const team = crc('team', { secretName: 'pull', namespaces: { selector: { matchLabels: { team: 'a' } } } });
+  const live = namespaces(namespace('app', { team: 'a' }), namespace('web', { team: 'a' }), namespace('old'), namespace('going', { team: 'a' }, 'Terminating'));
   const owned = [
     labelledSecret(ownerOf(team), 'app', 'pull'),
     labelledSecret(ownerOf(team), 'web', 'renamed-from'),
@@ -70,8 +70,15 @@ describe('stale Secrets', () => {
     assert.deepEqual(names(staleSecrets(team, new Set(['app', 'web']), owned, live)), ['web/renamed-from', 'old/pull']);
   });
 
-  test('nothing wanted (deletion): every one it wrote in a live namespace', () => {
-    assert.deepEqual(names(staleSecrets(team, new Set(), owned, live)), ['app/pull', 'web/renamed-from', 'old/pull']);
+  test('every one (deletion): each it wrote in a live namespace', () => {
+    assert.deepEqual(names(staleSecrets(team, 'all', owned, live)), ['app/pull', 'web/renamed-from', 'old/pull']);
+  });
+
+  test('a namespace that appeared during the run (not in its list, targeted now) keeps the Secret written for it', () => {
+    const later = namespaces(namespace('app', { team: 'a' }), namespace('new', { team: 'a' }), namespace('old'));
+    const held = [labelledSecret(ownerOf(team), 'app', 'pull'), labelledSecret(ownerOf(team), 'new', 'pull'), labelledSecret(ownerOf(team), 'old', 'pull')];
+    assert.deepEqual(names(staleSecrets(team, new Set(['app']), held, later)), ['old/pull']);
+    assert.deepEqual(names(staleSecrets(team, new Set(), held, later)), ['old/pull'], 'a run that found no namespace yet');
   });
 
   test("a RegistryCredential's labels on a Secret in another namespace are not its own", () => {

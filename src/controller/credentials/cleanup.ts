@@ -6,7 +6,7 @@ import { deleteManagedSecret } from '../../kube/secrets.js';
 import { detachPullSecret } from '../../kube/serviceaccounts.js';
 import type { Logger } from '../../log.js';
 import type { Metrics } from '../../metrics.js';
-import { labelKeyOf } from './claims.js';
+import { labelKeyOf, targetsNamespace } from './claims.js';
 import { FINALIZER, type CredentialWriter, type RawCredential } from './object.js';
 import type { NamespaceReader, OwnedSecretsReader, ServiceAccountsReader } from './shared.js';
 
@@ -15,9 +15,11 @@ import type { NamespaceReader, OwnedSecretsReader, ServiceAccountsReader } from 
 
 /**
  * Managed Secrets of `obj` (`owned`: those its labels name) in live namespaces outside `wanted`, or
- * under an old name. An empty `wanted`: every one it wrote.
+ * under an old name; 'all': every one it wrote. A namespace missing from `wanted` (the run's list)
+ * that the credential targets by the namespace cache now is not stale: it appeared during the run
+ * and its Secret was written then (new-namespace.ts).
  */
-export function staleSecrets(obj: CredentialObject, wanted: ReadonlySet<string>, owned: Iterable<V1Secret>, namespaces: NamespaceReader): V1Secret[] {
+export function staleSecrets(obj: CredentialObject, wanted: ReadonlySet<string> | 'all', owned: Iterable<V1Secret>, namespaces: NamespaceReader): V1Secret[] {
   const out: V1Secret[] = [];
   for (const s of owned) {
     const ns = s.metadata?.namespace ?? '';
@@ -25,7 +27,8 @@ export function staleSecrets(obj: CredentialObject, wanted: ReadonlySet<string>,
     if (obj.kind === 'RegistryCredential' && ns !== obj.metadata.namespace) continue;
     const nsObj = namespaces.get(ns);
     if (!nsObj || nsObj.status?.phase === 'Terminating') continue; // the namespace controller removes it
-    if (!wanted.has(ns) || s.metadata?.name !== obj.spec.target.secretName) out.push(s);
+    if (wanted === 'all' || s.metadata?.name !== obj.spec.target.secretName) out.push(s);
+    else if (!wanted.has(ns) && !targetsNamespace(obj, ns, nsObj.metadata?.labels ?? {})) out.push(s);
   }
   return out;
 }
@@ -58,7 +61,7 @@ export class Cleanup {
     if (!raw.metadata?.finalizers?.includes(FINALIZER)) return;
     if (obj.spec.cleanupPolicy === 'Delete') {
       // Every Secret it wrote (in live namespaces: those being deleted take their Secrets along).
-      const owned = this.stale(obj, new Set());
+      const owned = this.stale(obj, 'all');
       for (const secret of owned) await this.removeSecretAndReferences(secret);
       this.d.events?.record(target, 'Normal', 'CleanedUp', `removed ${owned.length} pull secret(s) (cleanupPolicy Delete)`);
     }
@@ -67,7 +70,7 @@ export class Cleanup {
     this.d.log.info({ credential: objectRef(obj), cleanupPolicy: obj.spec.cleanupPolicy }, 'credential deleted');
   }
 
-  private stale(obj: CredentialObject, wanted: ReadonlySet<string>): V1Secret[] {
+  private stale(obj: CredentialObject, wanted: ReadonlySet<string> | 'all'): V1Secret[] {
     return staleSecrets(obj, wanted, this.d.ownedSecrets.values(labelKeyOf(obj)), this.d.namespaces);
   }
 
