@@ -24,6 +24,7 @@ export const CLI = process.env['BENCH_REGCRED_CLI'] || fileURLToPath(new URL('..
 export const UNBUNDLED_CLI = fileURLToPath(new URL('../../src/cli.js', import.meta.url));
 export const UNBUNDLED = process.env['BENCH_UNBUNDLED'] !== '0' && CLI !== UNBUNDLED_CLI;
 export const RAW_CLIENT = fileURLToPath(new URL('../raw-client.js', import.meta.url));
+export const RAW_FOLLOWER = fileURLToPath(new URL('../raw-follower.js', import.meta.url));
 export const TIME = existsSync('/usr/bin/time') ? '/usr/bin/time' : undefined;
 
 export const SOURCE_NS = 'regcred-system';

@@ -63,6 +63,14 @@ export class SecretObserver {
     return h?.password === password ? h.since : undefined;
   }
 
+  /** Waits until no namespace holds the Secret; false on timeout. */
+  async noneHeld(namespaces: readonly string[], timeoutMs: number): Promise<boolean> {
+    for (const end = Date.now() + timeoutMs; Date.now() < end; await sleep(50)) {
+      if (namespaces.every((ns) => !this.held.has(ns))) return true;
+    }
+    return false;
+  }
+
   /** Waits until every namespace holds `password`; the time the last one got it, or undefined on timeout. */
   async allHold(namespaces: readonly string[], password: string, timeoutMs: number): Promise<number | undefined> {
     for (const end = Date.now() + timeoutMs; Date.now() < end; ) {

@@ -23,12 +23,13 @@ export function scaleTable(r: ScaleRun): string {
   const rows: string[][] = [];
   const add = (measure: string, goal: string, result: string, ok: boolean | undefined, eso = '') => rows.push([measure, goal, result, met(ok), eso]);
   const fanOut = (s: number, f: number) => `${num(s)} s (${ratio(s, f)}: ${num(f)} s)`;
-  add(`controller: a new credential reaches ${n} namespaces`, '≤ 1.3× the floor', fanOut(g.newCredentialSeconds, g.floor.createSeconds), g.newCredentialSeconds <= 1.3 * g.floor.createSeconds,
+  const newRuns = g.newCredentialRuns && g.newCredentialRuns.length > 1 ? ` (median of ${g.newCredentialRuns.length} new credentials: ${g.newCredentialRuns.map((x) => num(x)).join(', ')} s, the first on a fresh process)` : '';
+  add(`controller: a new credential reaches ${n} namespaces${newRuns}`, '≤ 1.3× the floor', fanOut(g.newCredentialSeconds, g.floor.createSeconds), g.newCredentialSeconds <= 1.3 * g.floor.createSeconds,
     e ? `${e.firstFanOutSeconds === null ? 'not within 900 s' : `${num(e.firstFanOutSeconds)} s (${ratio(e.firstFanOutSeconds, g.floor.createSeconds)})`}` : '');
   add(`controller: rotation reaches ${n} namespaces (median of the source edits; floor: median of 3 runs)`, '≤ 1.3× the floor', fanOut(g.rotationSeconds, g.floor.updateSeconds), g.rotationSeconds <= 1.3 * g.floor.updateSeconds);
   add(`source Secret edited → all ${n} copies updated`, `p99 < 2 s over ${g.sourceEditSeconds.all.length} edits`, `p50 ${num(g.sourceEditSeconds.p50)} s, p99 ${num(g.sourceEditSeconds.p99)} s`, g.sourceEditSeconds.p99 < 2,
     e ? (e.sourceEditSeconds === null ? `never (none within ${e.sourceEditWaitSeconds} s; refreshInterval ${e.refreshInterval})` : `${num(e.sourceEditSeconds)} s`) : '');
-  add(`new namespace → Secret`, `p99 < 50 ms over ${g.newNamespaceMs.observed}`, `p50 ${num(g.newNamespaceMs.p50, 0)} ms, p99 ${num(g.newNamespaceMs.p99, 0)} ms`, g.newNamespaceMs.p99 < 50,
+  add(`new namespace → Secret`, `p99 < 50 ms over ${g.newNamespaceMs.observed}`, `p50 ${num(g.newNamespaceMs.p50, 0)} ms, p99 ${num(g.newNamespaceMs.p99, 0)} ms${g.newNamespaceFloorMs ? ` (a raw client that only follows namespaces, the floor: p50 ${num(g.newNamespaceFloorMs.p50, 0)} ms, p99 ${num(g.newNamespaceFloorMs.p99, 0)} ms)` : ''}`, g.newNamespaceMs.p99 < 50,
     e ? `p50 ${num(e.newNamespaceSeconds.p50)} s, max ${num(e.newNamespaceSeconds.max)} s (${e.newNamespaceSeconds.observed}/${e.newNamespaceSeconds.of} within ${e.newNamespaceSeconds.waitSeconds} s; refreshTime ${e.newNamespaceSeconds.refreshTime})` : '');
   add('controller RSS idle, default V8', '≤ 70 MB', `${num(g.idleRssMB, 1)} MB`, g.idleRssMB <= 70);
   if (g.rssOneCredentialMB !== undefined) {
