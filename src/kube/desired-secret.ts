@@ -20,51 +20,44 @@ export interface DesiredPullSecret {
   adopt: boolean;
 }
 
+/** The metadata regcred writes for `d` in `namespace` (fresh objects: a request body may take them). */
 export function desiredMetadata(d: DesiredPullSecret, namespace: string) {
-  const annotations: Record<string, string> = {
-    ...d.annotations,
-    [ANNOTATION_CONTENT_HASH]: contentHashOf(d),
-  };
-  if (d.expiresAt) annotations[ANNOTATION_EXPIRES_AT] = d.expiresAt.toISOString();
-  return { name: d.name, namespace, labels: { ...d.labels, ...ownerLabels(d.owner) }, annotations };
+  const x = derivedOf(d);
+  return { name: d.name, namespace, labels: Object.fromEntries(x.labels), annotations: Object.fromEntries(x.annotations) };
 }
 
-// Both digests are asked for once per namespace of a fan-out and once per watch event of a managed
-// Secret; the desired object is shared by all of them, so each is computed once for it.
-const desiredHashes = new WeakMap<DesiredPullSecret, string>();
-const contentHashes = new WeakMap<DesiredPullSecret, string>();
+/** What follows from a desired object alone: the same in every namespace. */
+interface Derived {
+  /** The data digest (secretDataHash) of the Secret regcred writes. */
+  dataHash: string;
+  /** The labels and annotations regcred writes, as entries (expires-at included). */
+  labels: [string, string][];
+  annotations: [string, string][];
+}
 
-/** The content-hash annotation's value for `d`. */
-function contentHashOf(d: DesiredPullSecret): string {
-  let h = contentHashes.get(d);
-  if (h === undefined) {
-    h = sha256Hex(d.dockerConfigJson);
-    contentHashes.set(d, h);
+// Asked for once per namespace of a fan-out and once per watch event of a managed Secret; the
+// desired object is shared by all of them, so this is computed once for it.
+const derived = new WeakMap<DesiredPullSecret, Derived>();
+
+function derivedOf(d: DesiredPullSecret): Derived {
+  let x = derived.get(d);
+  if (x === undefined) {
+    const contentHash = sha256Hex(d.dockerConfigJson);
+    const annotations: Record<string, string> = { ...d.annotations, [ANNOTATION_CONTENT_HASH]: contentHash };
+    if (d.expiresAt) annotations[ANNOTATION_EXPIRES_AT] = d.expiresAt.toISOString();
+    x = {
+      dataHash: secretDataHash({ [DOCKERCONFIGJSON_KEY]: Buffer.from(d.dockerConfigJson).toString('base64') }),
+      labels: Object.entries({ ...d.labels, ...ownerLabels(d.owner) }),
+      annotations: Object.entries(annotations),
+    };
+    derived.set(d, x);
   }
-  return h;
+  return x;
 }
 
-/** The data digest (secretDataHash) of the Secret regcred writes for `d`; computed once per desired object. */
+/** The data digest (secretDataHash) of the Secret regcred writes for `d`. */
 export function desiredDataHash(d: DesiredPullSecret): string {
-  let h = desiredHashes.get(d);
-  if (h === undefined) {
-    h = secretDataHash({ [DOCKERCONFIGJSON_KEY]: Buffer.from(d.dockerConfigJson).toString('base64') });
-    desiredHashes.set(d, h);
-  }
-  return h;
-}
-
-const wanted = new WeakMap<DesiredPullSecret, { labels: [string, string][]; annotations: [string, string][] }>();
-
-/** The labels and annotations regcred writes for `d` (the same in every namespace), as entries. */
-function wantedEntries(d: DesiredPullSecret): { labels: [string, string][]; annotations: [string, string][] } {
-  let w = wanted.get(d);
-  if (w === undefined) {
-    const meta = desiredMetadata(d, '');
-    w = { labels: Object.entries(meta.labels), annotations: Object.entries(meta.annotations) };
-    wanted.set(d, w);
-  }
-  return w;
+  return derivedOf(d).dataHash;
 }
 
 /**
@@ -74,8 +67,8 @@ function wantedEntries(d: DesiredPullSecret): { labels: [string, string][]; anno
  */
 export function isUpToDate(existing: V1Secret, d: DesiredPullSecret): boolean {
   if (existing.type !== DOCKERCONFIGJSON_TYPE) return false;
-  if (dataHashOf(existing) !== desiredDataHash(d)) return false;
-  const want = wantedEntries(d);
+  const want = derivedOf(d);
+  if (dataHashOf(existing) !== want.dataHash) return false;
   const labels = existing.metadata?.labels ?? {};
   const annotations = existing.metadata?.annotations ?? {};
   if (!want.labels.every(([k, v]) => labels[k] === v)) return false;
